@@ -1,0 +1,394 @@
+//! Validators for single answers, shared by the answers file, the TUI (inline, as you type) and
+//! the line prompts. Each returns `Err((problem, fix))` in words a user can act on.
+
+pub type Check = Result<(), (String, String)>;
+
+fn bad(problem: impl Into<String>, fix: impl Into<String>) -> Check {
+    Err((problem.into(), fix.into()))
+}
+
+/// AWS commercial regions where Medplum's stack (Aurora, ElastiCache, Fargate, WAF) is available.
+pub const REGIONS: &[&str] = &[
+    "us-east-1",
+    "us-east-2",
+    "us-west-1",
+    "us-west-2",
+    "af-south-1",
+    "ap-east-1",
+    "ap-south-1",
+    "ap-south-2",
+    "ap-southeast-1",
+    "ap-southeast-2",
+    "ap-southeast-3",
+    "ap-southeast-4",
+    "ap-southeast-5",
+    "ap-southeast-7",
+    "ap-northeast-1",
+    "ap-northeast-2",
+    "ap-northeast-3",
+    "ca-central-1",
+    "ca-west-1",
+    "eu-central-1",
+    "eu-central-2",
+    "eu-west-1",
+    "eu-west-2",
+    "eu-west-3",
+    "eu-south-1",
+    "eu-south-2",
+    "eu-north-1",
+    "il-central-1",
+    "me-south-1",
+    "me-central-1",
+    "mx-central-1",
+    "sa-east-1",
+    "us-gov-east-1",
+    "us-gov-west-1",
+];
+
+/// Valid Fargate task sizes: CPU units and the memory (MiB) each allows.
+pub fn fargate_memory_for(cpu: u32) -> Vec<u32> {
+    match cpu {
+        256 => vec![512, 1024, 2048],
+        512 => (1..=4).map(|g| g * 1024).collect(),
+        1024 => (2..=8).map(|g| g * 1024).collect(),
+        2048 => (4..=16).map(|g| g * 1024).collect(),
+        4096 => (8..=30).map(|g| g * 1024).collect(),
+        8192 => (16..=60).step_by(4).map(|g| g * 1024).collect(),
+        16384 => (32..=120).step_by(8).map(|g| g * 1024).collect(),
+        _ => vec![],
+    }
+}
+
+pub const FARGATE_CPUS: &[u32] = &[256, 512, 1024, 2048, 4096, 8192, 16384];
+
+pub fn env_name(s: &str) -> Check {
+    let fix = "use 1-32 lower-case letters, digits or hyphens, starting with a letter (e.g. prod, staging)";
+    if s.is_empty() || s.len() > 32 {
+        return bad(format!("'{s}' must be 1 to 32 characters"), fix);
+    }
+    if !s.starts_with(|c: char| c.is_ascii_lowercase()) || s.ends_with('-') {
+        return bad(format!("'{s}' must start with a lower-case letter and not end with '-'"), fix);
+    }
+    if let Some(c) = s.chars().find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '-')) {
+        return bad(format!("'{s}' contains '{c}'"), fix);
+    }
+    Ok(())
+}
+
+pub fn stack_name(s: &str) -> Check {
+    let fix = "use letters, digits and hyphens, starting with a letter, at most 118 characters";
+    if s.is_empty() || s.len() > 118 {
+        // 128 is CloudFormation's limit; the us-east-1 companion stack adds "-us-east-1".
+        return bad(format!("'{s}' must be 1 to 118 characters"), fix);
+    }
+    if !s.starts_with(|c: char| c.is_ascii_alphabetic()) {
+        return bad(format!("'{s}' must start with a letter"), fix);
+    }
+    if let Some(c) = s.chars().find(|c| !(c.is_ascii_alphanumeric() || *c == '-')) {
+        return bad(format!("'{s}' contains '{c}'"), fix);
+    }
+    Ok(())
+}
+
+pub fn account_number(s: &str) -> Check {
+    if s.len() == 12 && s.chars().all(|c| c.is_ascii_digit()) {
+        Ok(())
+    } else {
+        bad(format!("'{s}' is not a 12-digit AWS account ID"), "write the 12 digits as a quoted string, e.g. \"123456789012\"")
+    }
+}
+
+pub fn region(s: &str) -> Check {
+    if REGIONS.contains(&s) {
+        return Ok(());
+    }
+    let hint = super::keys::did_you_mean(s, REGIONS.iter().copied())
+        .map(|r| format!("did you mean '{r}'?"))
+        .unwrap_or_else(|| "use a region code such as us-east-1 or eu-west-1".into());
+    bad(format!("'{s}' is not an AWS region"), hint)
+}
+
+pub fn domain(s: &str) -> Check {
+    let fix = "write a fully qualified host name in lower case, e.g. example.com";
+    if s.ends_with('.') {
+        return bad(format!("'{s}' ends with a dot"), "drop the trailing dot");
+    }
+    if s.chars().any(|c| c.is_ascii_uppercase()) {
+        return bad(format!("'{s}' has upper-case letters"), "write it in lower case");
+    }
+    if s.starts_with("http://") || s.starts_with("https://") || s.contains('/') {
+        return bad(format!("'{s}' is a URL, not a host name"), "keep only the host, e.g. api.example.com");
+    }
+    if s.is_empty() || s.len() > 253 {
+        return bad(format!("'{s}' must be 1 to 253 characters"), fix);
+    }
+    let labels: Vec<&str> = s.split('.').collect();
+    if labels.len() < 2 {
+        return bad(format!("'{s}' has no dot; it needs at least a name and a top-level domain"), fix);
+    }
+    for l in &labels {
+        if l.is_empty() || l.len() > 63 {
+            return bad(format!("'{s}' has an empty or over-long label"), fix);
+        }
+        if l.starts_with('-') || l.ends_with('-') {
+            return bad(format!("label '{l}' in '{s}' starts or ends with '-'"), fix);
+        }
+        if let Some(c) = l.chars().find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '-')) {
+            return bad(format!("'{s}' contains '{c}'"), fix);
+        }
+    }
+    if !labels.last().unwrap().chars().all(|c| c.is_ascii_lowercase()) {
+        return bad(format!("'{s}' does not end in a top-level domain"), fix);
+    }
+    Ok(())
+}
+
+/// True when `child` is `parent` or a name under it.
+pub fn is_within(child: &str, parent: &str) -> bool {
+    child == parent || child.ends_with(&format!(".{parent}"))
+}
+
+pub fn email(s: &str) -> Check {
+    let fix = "write one address such as support@example.com";
+    let Some((local, host)) = s.rsplit_once('@') else {
+        return bad(format!("'{s}' has no '@'"), fix);
+    };
+    if local.is_empty() || local.len() > 64 {
+        return bad(format!("'{s}' has an empty or over-long local part"), fix);
+    }
+    if let Some(c) = local.chars().find(|c| !(c.is_ascii_alphanumeric() || "!#$%&'*+-/=?^_`{|}~.".contains(*c))) {
+        return bad(format!("'{s}' contains '{c}'"), fix);
+    }
+    if local.starts_with('.') || local.ends_with('.') || local.contains("..") {
+        return bad(format!("'{s}' has a misplaced dot"), fix);
+    }
+    domain(&host.to_ascii_lowercase()).map_err(|(p, _)| (format!("the domain of '{s}': {p}"), fix.to_string()))
+}
+
+pub fn bucket_name(s: &str) -> Check {
+    let fix = "S3 bucket names: 3-63 lower-case letters, digits, dots and hyphens, starting and ending with a letter or digit";
+    if s.len() < 3 || s.len() > 63 {
+        return bad(format!("'{s}' must be 3 to 63 characters"), fix);
+    }
+    if let Some(c) = s.chars().find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '.' || *c == '-')) {
+        return bad(format!("'{s}' contains '{c}'"), fix);
+    }
+    let edge_ok = |c: Option<char>| c.is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
+    if !edge_ok(s.chars().next()) || !edge_ok(s.chars().last()) {
+        return bad(format!("'{s}' must start and end with a letter or digit"), fix);
+    }
+    if s.contains("..") || s.contains(".-") || s.contains("-.") {
+        return bad(format!("'{s}' has adjacent dots or a dot next to a hyphen"), fix);
+    }
+    if s.split('.').count() == 4 && s.split('.').all(|p| p.parse::<u8>().is_ok()) {
+        return bad(format!("'{s}' looks like an IP address"), fix);
+    }
+    for prefix in ["xn--", "sthree-", "amzn-s3-demo-"] {
+        if s.starts_with(prefix) {
+            return bad(format!("'{s}' starts with the reserved prefix '{prefix}'"), fix);
+        }
+    }
+    for suffix in ["-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3"] {
+        if s.ends_with(suffix) {
+            return bad(format!("'{s}' ends with the reserved suffix '{suffix}'"), fix);
+        }
+    }
+    Ok(())
+}
+
+/// Splits `arn:partition:service:region:account:resource`.
+fn arn_parts(s: &str) -> Option<[&str; 6]> {
+    let mut it = s.splitn(6, ':');
+    let parts = [it.next()?, it.next()?, it.next()?, it.next()?, it.next()?, it.next()?];
+    (parts[0] == "arn" && matches!(parts[1], "aws" | "aws-cn" | "aws-us-gov")).then_some(parts)
+}
+
+/// An ACM certificate ARN; `region` is where it must live (CloudFront needs us-east-1).
+pub fn acm_arn(s: &str, region: &str, why: &str) -> Check {
+    let fix = format!("use the ARN of an ACM certificate in {region} ({why}), e.g. arn:aws:acm:{region}:123456789012:certificate/<id>");
+    let Some(p) = arn_parts(s) else {
+        return bad(format!("'{s}' is not an ARN"), fix);
+    };
+    if p[2] != "acm" || !p[5].starts_with("certificate/") || p[5].len() <= "certificate/".len() {
+        return bad(format!("'{s}' is not an ACM certificate ARN"), fix);
+    }
+    account_number(p[4]).map_err(|(pr, _)| (format!("'{s}': account {pr}"), fix.clone()))?;
+    if p[3] != region {
+        return bad(format!("the certificate is in {}, but it must be in {region} ({why})", p[3]), fix);
+    }
+    Ok(())
+}
+
+/// An ARN of `service` with a resource starting with `resource_prefix`.
+pub fn service_arn(s: &str, service: &str, resource_prefix: &str, example: &str) -> Check {
+    let fix = format!("use an ARN like {example}");
+    match arn_parts(s) {
+        Some(p) if p[2] == service && p[5].starts_with(resource_prefix) => Ok(()),
+        _ => bad(format!("'{s}' is not a {service} ARN"), fix),
+    }
+}
+
+pub fn fargate(cpu: u32, memory: u32) -> Check {
+    let allowed = fargate_memory_for(cpu);
+    if allowed.is_empty() {
+        return bad(
+            format!("serverCpu {cpu} is not a Fargate size"),
+            format!("use one of {}", FARGATE_CPUS.iter().map(u32::to_string).collect::<Vec<_>>().join(", ")),
+        );
+    }
+    if !allowed.contains(&memory) {
+        let list = if allowed.len() > 6 {
+            format!("{} to {} in steps of {}", allowed[0], allowed[allowed.len() - 1], allowed[1] - allowed[0])
+        } else {
+            allowed.iter().map(u32::to_string).collect::<Vec<_>>().join(", ")
+        };
+        return bad(format!("serverMemory {memory} does not go with serverCpu {cpu}"), format!("with {cpu} CPU units use {list} MiB"));
+    }
+    Ok(())
+}
+
+pub fn https_url(s: &str) -> Check {
+    let Some(rest) = s.strip_prefix("https://") else {
+        return bad(format!("'{s}' is not an https:// URL"), "write it as https://host/…");
+    };
+    let host = rest.split(['/', ':']).next().unwrap_or("");
+    domain(host).map_err(|(p, f)| (format!("'{s}': {p}"), f))
+}
+
+/// A container image reference: `[registry/]repository[:tag][@digest]`.
+pub fn image(s: &str) -> Check {
+    let fix = "write an image reference such as medplum/medplum-server:5.0.10";
+    if s.is_empty() || s.chars().any(|c| c.is_whitespace()) {
+        return bad(format!("'{s}' is not an image reference"), fix);
+    }
+    let (name, _digest) = s.split_once('@').unwrap_or((s, ""));
+    let last = name.rsplit('/').next().unwrap_or(name);
+    let repo = last.split(':').next().unwrap_or(last);
+    if repo.is_empty() || repo.chars().any(|c| c.is_ascii_uppercase()) {
+        return bad(format!("'{s}': the repository name must be lower case"), fix);
+    }
+    Ok(())
+}
+
+pub fn aws_id(s: &str, prefix: &str) -> Check {
+    let ok = s
+        .strip_prefix(prefix)
+        .and_then(|r| r.strip_prefix('-'))
+        .is_some_and(|hex| (8..=17).contains(&hex.len()) && hex.chars().all(|c| c.is_ascii_hexdigit()));
+    if ok { Ok(()) } else { bad(format!("'{s}' is not a {prefix}- id"), format!("use an id like {prefix}-0123456789abcdef0")) }
+}
+
+/// An RDS instance class without the `db.` prefix, as Medplum's CDK expects.
+pub fn rds_instance_type(s: &str) -> Check {
+    if let Some(rest) = s.strip_prefix("db.") {
+        return bad(format!("'{s}' starts with 'db.'"), format!("Medplum adds the prefix itself: write '{rest}'"));
+    }
+    let parts: Vec<_> = s.split('.').collect();
+    if parts.len() == 2 && parts.iter().all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())) {
+        Ok(())
+    } else {
+        bad(format!("'{s}' is not an instance class"), "write a class such as t4g.medium or r6g.large")
+    }
+}
+
+pub fn cache_node_type(s: &str) -> Check {
+    let parts: Vec<_> = s.split('.').collect();
+    if parts.len() == 3 && parts[0] == "cache" && parts[1..].iter().all(|p| !p.is_empty()) {
+        Ok(())
+    } else {
+        bad(format!("'{s}' is not an ElastiCache node type"), "write a type such as cache.t4g.medium")
+    }
+}
+
+pub fn rds_version(s: &str) -> Check {
+    let ok = !s.is_empty() && s.split('.').count() <= 2 && s.split('.').all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit()));
+    if ok { Ok(()) } else { bad(format!("'{s}' is not an Aurora PostgreSQL version"), "write a version such as 16.9") }
+}
+
+/// A CloudFront public key id (`K…`, upper-case letters and digits).
+pub fn cloudfront_key_id(s: &str) -> Check {
+    if s.len() >= 10 && s.starts_with('K') && s.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit()) {
+        Ok(())
+    } else {
+        bad(format!("'{s}' is not a CloudFront public key id"), "use the id CloudFront shows for the key, e.g. K2JCJMDEHXQW5F")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn domains() {
+        assert!(domain("example.com").is_ok());
+        assert!(domain("api.staging.example.co.uk").is_ok());
+        assert!(domain("Example.com").is_err());
+        assert!(domain("example.com.").is_err());
+        assert!(domain("localhost").is_err());
+        assert!(domain("https://example.com").is_err());
+        assert!(domain("-a.com").is_err());
+        assert!(domain("a_b.com").is_err());
+        assert!(is_within("api.example.com", "example.com"));
+        assert!(!is_within("api.badexample.com", "example.com"));
+    }
+
+    #[test]
+    fn buckets() {
+        assert!(bucket_name("medplum-staging-storage").is_ok());
+        assert!(bucket_name("app.staging.example.com").is_ok());
+        assert!(bucket_name("ab").is_err());
+        assert!(bucket_name("My_Bucket").is_err());
+        assert!(bucket_name("a..b").is_err());
+        assert!(bucket_name("192.168.1.1").is_err());
+        assert!(bucket_name("xn--abc").is_err());
+        assert!(bucket_name("bucket-").is_err());
+    }
+
+    #[test]
+    fn acm_arns_check_region() {
+        let arn = "arn:aws:acm:us-east-1:123456789012:certificate/11111111-1111-1111-1111-111111111111";
+        assert!(acm_arn(arn, "us-east-1", "CloudFront").is_ok());
+        let err = acm_arn(arn, "eu-west-1", "the load balancer").unwrap_err();
+        assert!(err.0.contains("must be in eu-west-1"), "{err:?}");
+        assert!(acm_arn("arn:aws:s3:::bucket", "us-east-1", "x").is_err());
+        assert!(acm_arn("nope", "us-east-1", "x").is_err());
+    }
+
+    #[test]
+    fn fargate_pairs() {
+        assert!(fargate(256, 512).is_ok());
+        assert!(fargate(256, 4096).is_err());
+        assert!(fargate(1024, 8192).is_ok());
+        assert!(fargate(8192, 20480).is_ok());
+        assert!(fargate(8192, 18432).is_err());
+        assert!(fargate(300, 512).is_err());
+        let (_, fix) = fargate(4096, 1024).unwrap_err();
+        assert!(fix.contains("8192 to 30720 in steps of 1024"), "{fix}");
+    }
+
+    #[test]
+    fn misc() {
+        assert!(env_name("staging").is_ok());
+        assert!(env_name("Prod").is_err());
+        assert!(env_name("a b").is_err());
+        assert!(account_number("123456789012").is_ok());
+        assert!(account_number("12345").is_err());
+        assert!(email("support@example.com").is_ok());
+        assert!(email("support.example.com").is_err());
+        assert!(email("a@b").is_err());
+        assert!(region("eu-west-1").is_ok());
+        let (_, fix) = region("eu-wset-1").unwrap_err();
+        assert!(fix.contains("eu-west-1"), "{fix}");
+        assert!(rds_instance_type("t4g.medium").is_ok());
+        assert!(rds_instance_type("db.t4g.medium").unwrap_err().1.contains("t4g.medium"));
+        assert!(image("medplum/medplum-server:latest").is_ok());
+        assert!(image("Medplum/Server").is_err());
+        assert!(aws_id("vpc-0123abcd", "vpc").is_ok());
+        assert!(aws_id("sg-xyz", "sg").is_err());
+        assert!(stack_name("MedplumStaging").is_ok());
+        assert!(stack_name("Medplum_Staging").is_err());
+        assert!(https_url("https://api.example.com/").is_ok());
+        assert!(https_url("http://api.example.com/").is_err());
+        assert!(cloudfront_key_id("K2JCJMDEHXQW5F").is_ok());
+    }
+}

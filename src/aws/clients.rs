@@ -1,0 +1,117 @@
+//! One SDK configuration for every service: profile, region, endpoint override, retries.
+//!
+//! CloudFront and the app/storage certificates live in us-east-1 whatever the stack's region;
+//! the helpers here pin those clients so no caller can get it wrong.
+
+use aws_config::{BehaviorVersion, Region, SdkConfig, retry::RetryConfig, timeout::TimeoutConfig};
+use std::time::Duration;
+
+/// The region CloudFront, its certificates and its WAFs live in.
+pub const GLOBAL_REGION: &str = "us-east-1";
+
+/// What the command line says about reaching AWS.
+#[derive(Debug, Clone, Default)]
+pub struct AwsSettings {
+    pub profile: Option<String>,
+    /// `--region`: default region for calls when the answers do not name one.
+    pub region: Option<String>,
+    /// `--endpoint-url` or `AWS_ENDPOINT_URL`: sends every service to this endpoint (an emulator).
+    pub endpoint_url: Option<String>,
+}
+
+/// Clients for the stack's region, built from one loaded [`SdkConfig`].
+#[derive(Clone, Debug)]
+pub struct AwsClients {
+    config: SdkConfig,
+    region: String,
+    endpoint_overridden: bool,
+}
+
+impl AwsClients {
+    /// Loads credentials and settings through the default chain (environment, shared profiles,
+    /// SSO, container and instance roles). Nothing is called yet.
+    pub async fn load(settings: &AwsSettings, region: &str) -> Self {
+        let mut loader = aws_config::defaults(BehaviorVersion::latest())
+            .region(Region::new(region.to_string()))
+            // Standard retry mode: exponential backoff with jitter for throttling and 5xx.
+            .retry_config(RetryConfig::standard().with_max_attempts(5))
+            .timeout_config(
+                TimeoutConfig::builder()
+                    .connect_timeout(Duration::from_secs(10))
+                    .operation_attempt_timeout(Duration::from_secs(60))
+                    .build(),
+            );
+        if let Some(p) = &settings.profile {
+            loader = loader.profile_name(p);
+        }
+        if let Some(url) = &settings.endpoint_url {
+            loader = loader.endpoint_url(url);
+        }
+        let config = loader.load().await;
+        let endpoint_overridden = config.endpoint_url().is_some();
+        Self { config, region: region.to_string(), endpoint_overridden }
+    }
+
+    /// The stack's region.
+    pub fn region(&self) -> &str {
+        &self.region
+    }
+
+    /// True when calls go to an endpoint override instead of AWS.
+    pub fn endpoint_overridden(&self) -> bool {
+        self.endpoint_overridden
+    }
+
+    fn in_region(&self, region: &str) -> SdkConfig {
+        self.config.to_builder().region(Region::new(region.to_string())).build()
+    }
+
+    pub fn sts(&self) -> aws_sdk_sts::Client {
+        aws_sdk_sts::Client::new(&self.config)
+    }
+
+    /// ACM in `region`: the stack's region for the API certificate, us-east-1 for CloudFront's.
+    pub fn acm(&self, region: &str) -> aws_sdk_acm::Client {
+        aws_sdk_acm::Client::new(&self.in_region(region))
+    }
+
+    /// CloudFront is global; its API lives in us-east-1.
+    pub fn cloudfront(&self) -> aws_sdk_cloudfront::Client {
+        aws_sdk_cloudfront::Client::new(&self.in_region(GLOBAL_REGION))
+    }
+
+    /// Parameter Store in the stack's region, where the server reads its config.
+    pub fn ssm(&self) -> aws_sdk_ssm::Client {
+        aws_sdk_ssm::Client::new(&self.config)
+    }
+
+    pub fn ssm_in(&self, region: &str) -> aws_sdk_ssm::Client {
+        aws_sdk_ssm::Client::new(&self.in_region(region))
+    }
+
+    /// SES in the stack's region: the server sends from `awsRegion`.
+    pub fn sesv2(&self) -> aws_sdk_sesv2::Client {
+        aws_sdk_sesv2::Client::new(&self.config)
+    }
+
+    /// Route53 is global.
+    pub fn route53(&self) -> aws_sdk_route53::Client {
+        aws_sdk_route53::Client::new(&self.in_region(GLOBAL_REGION))
+    }
+
+    pub fn s3(&self, region: &str) -> aws_sdk_s3::Client {
+        let conf = aws_sdk_s3::config::Builder::from(&self.in_region(region))
+            // Emulators answer on one host name; virtual-hosted buckets would need DNS for each.
+            .force_path_style(self.endpoint_overridden)
+            .build();
+        aws_sdk_s3::Client::from_conf(conf)
+    }
+
+    pub fn lambda(&self) -> aws_sdk_lambda::Client {
+        aws_sdk_lambda::Client::new(&self.config)
+    }
+
+    pub fn cloudformation(&self, region: &str) -> aws_sdk_cloudformation::Client {
+        aws_sdk_cloudformation::Client::new(&self.in_region(region))
+    }
+}

@@ -1,0 +1,84 @@
+//! The command line: commands and global options (clap derive). Help texts are the docs.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+use medplum_init::ui::OutputMode;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "medplum-init",
+    version,
+    about = "From an empty AWS account to a running, self-hosted Medplum.",
+    long_about = "From an empty AWS account to a running, self-hosted Medplum.\n\n\
+        Without a command, runs the guided install. With --answers FILE it runs headless and never prompts.\n\
+        Exit codes: 0 success, 1 failure, 2 usage error or invalid answers, 130 interrupted."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    #[command(flatten)]
+    pub global: Global,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct Global {
+    /// Answers file (TOML). Makes the run headless: it never prompts.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub answers: Option<PathBuf>,
+
+    /// Environment name (the CDK config's `name`).
+    #[arg(long = "env", global = true, value_name = "NAME")]
+    pub env: Option<String>,
+
+    /// Where medplum.<env>.config.json and the state folder .medplum-init/<env>/ live.
+    #[arg(long, global = true, value_name = "DIR", default_value = ".")]
+    pub dir: PathBuf,
+
+    /// Plan only: print every AWS call it would make, write the config file, call nothing.
+    #[arg(long, global = true)]
+    pub dry_run: bool,
+
+    /// AWS profile (shared config / SSO).
+    #[arg(long, global = true, value_name = "NAME", env = "AWS_PROFILE")]
+    pub profile: Option<String>,
+
+    /// Default AWS region when the answers name none.
+    #[arg(long, global = true, value_name = "REGION")]
+    pub region: Option<String>,
+
+    /// Send every AWS call to this endpoint (an emulator such as moto).
+    #[arg(long, global = true, value_name = "URL", env = "AWS_ENDPOINT_URL")]
+    pub endpoint_url: Option<String>,
+
+    /// How to show progress [default: tui on a terminal, plain otherwise].
+    #[arg(long, global = true, value_enum)]
+    pub output: Option<OutputMode>,
+
+    /// Apply changes without asking (parameter writes, deploys).
+    #[arg(long, short = 'y', global = true)]
+    pub yes: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Guided install (the default): prerequisites, config file, server parameters.
+    Init(InitArgs),
+    /// Print a fully commented answers file.
+    AnswersTemplate,
+}
+
+#[derive(Debug, Args, Default, Clone)]
+pub struct InitArgs {
+    /// Run only these steps (repeatable): identity, certificates, signing_key, email,
+    /// logging_bucket, bot_layer, config_file, parameters.
+    #[arg(long = "only", value_name = "STEP", value_parser = parse_step)]
+    pub only: Vec<medplum_init::engine::StepId>,
+}
+
+fn parse_step(s: &str) -> Result<medplum_init::engine::StepId, String> {
+    medplum_init::engine::StepId::parse(s).ok_or_else(|| {
+        let all: Vec<_> = medplum_init::engine::StepId::ALL.iter().map(|s| s.as_str()).collect();
+        format!("unknown step '{s}'; steps are {}", all.join(", "))
+    })
+}

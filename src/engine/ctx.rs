@@ -1,0 +1,119 @@
+//! What a step runs with: answers, journal, AWS clients, the event sink, and the values earlier
+//! steps produced.
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use aws_smithy_runtime_api::client::result::SdkError;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+
+use super::cancel::Cancel;
+use super::event::{CallStatus, Event, EventSink, StepId};
+use super::journal::Journal;
+use super::step::StepError;
+use crate::answers::Answers;
+use crate::aws::{AwsClients, AwsError};
+
+/// Values produced by steps for later ones. Never secrets: the key pair stays inside the
+/// signing-key step, which writes its private half to SSM itself.
+#[derive(Debug, Clone, Default)]
+pub struct OutputValues {
+    pub account: Option<String>,
+    pub caller_arn: Option<String>,
+    /// Certificate ARN by purpose (`api`, `app`, `storage`).
+    pub certificates: BTreeMap<String, String>,
+    pub signing_key_id: Option<String>,
+    pub public_key_pem: Option<String>,
+    /// Route53 zone id and name that holds the domains, when found.
+    pub hosted_zone: Option<(String, String)>,
+    /// Paths written locally.
+    pub files: Vec<PathBuf>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Outputs(Arc<Mutex<OutputValues>>);
+
+impl Outputs {
+    pub fn get(&self) -> OutputValues {
+        self.0.lock().expect("outputs lock").clone()
+    }
+    pub fn update(&self, f: impl FnOnce(&mut OutputValues)) {
+        f(&mut self.0.lock().expect("outputs lock"));
+    }
+}
+
+#[derive(Clone)]
+pub struct Ctx {
+    pub answers: Arc<Answers>,
+    /// Where the config file and `.medplum-init/` live.
+    pub dir: PathBuf,
+    pub journal: Journal,
+    /// `None` in a dry run: nothing may reach AWS.
+    pub aws: Option<AwsClients>,
+    pub events: EventSink,
+    pub outputs: Outputs,
+    pub dry_run: bool,
+    /// `--yes`: apply changes that otherwise wait for confirmation.
+    pub yes: bool,
+    pub cancel: Cancel,
+}
+
+impl Ctx {
+    pub fn aws(&self) -> Result<&AwsClients, StepError> {
+        self.aws.as_ref().ok_or_else(|| StepError::failed("this step needs AWS, and the run is offline (--dry-run)", None))
+    }
+
+    pub fn region(&self) -> &str {
+        self.answers.region()
+    }
+
+    pub fn env(&self) -> &str {
+        self.answers.env()
+    }
+
+    /// Stops the step when the run was interrupted.
+    pub fn check_cancel(&self) -> Result<(), StepError> {
+        if self.cancel.is_cancelled() { Err(StepError::Cancelled) } else { Ok(()) }
+    }
+
+    /// Runs one AWS call, announcing it (started, then ok or failed with its elapsed time) and
+    /// mapping its error to an [`AwsError`] with a hint.
+    pub async fn call<T, E, R, F>(&self, step: StepId, service: &str, operation: &str, region: &str, resource: &str, fut: F) -> Result<T, AwsError>
+    where
+        F: Future<Output = Result<T, SdkError<E, R>>>,
+        E: ProvideErrorMetadata + std::error::Error + 'static,
+        R: std::fmt::Debug,
+    {
+        let event = |status, elapsed_ms, error| Event::AwsCall {
+            step,
+            service: service.into(),
+            operation: operation.into(),
+            region: region.into(),
+            resource: resource.into(),
+            status,
+            elapsed_ms,
+            error,
+        };
+        self.events.emit(event(CallStatus::Started, None, None));
+        let started = Instant::now();
+        let result = fut.await;
+        let ms = Some(started.elapsed().as_millis() as u64);
+        match result {
+            Ok(v) => {
+                self.events.emit(event(CallStatus::Ok, ms, None));
+                Ok(v)
+            }
+            Err(e) => {
+                let err = AwsError::from_sdk(service, operation, &e);
+                // Not-found answers are normal look-ups, not failures worth a red line.
+                let status = if err.is_not_found() { CallStatus::Ok } else { CallStatus::Failed };
+                let text = if err.is_not_found() { None } else { Some(err.message.clone()) };
+                self.events.emit(event(status, ms, text));
+                Err(err)
+            }
+        }
+    }
+}

@@ -1,0 +1,168 @@
+//! Runs steps in stages: independent steps of a stage run concurrently; a failure stops the run
+//! after its stage, with everything done so far recorded in the journal.
+
+use std::sync::Arc;
+
+use futures_util::future::join_all;
+
+use super::ctx::Ctx;
+use super::event::{Event, Outcome, StepId};
+use super::journal::StepStatus;
+use super::step::{Step, StepError};
+
+/// The stages of a first install. Certificates, the key, SES, the logging bucket and the bot
+/// layer do not depend on each other; the config file needs their results; the parameters come
+/// last because they carry the signing key id and the URLs.
+pub const STAGES: &[&[StepId]] = &[
+    &[StepId::Identity],
+    &[StepId::Certificates, StepId::SigningKey, StepId::Email, StepId::LoggingBucket, StepId::BotLayer],
+    &[StepId::ConfigFile],
+    &[StepId::Parameters],
+];
+
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct RunReport {
+    pub ok: bool,
+    pub interrupted: bool,
+    /// The answers or local state were unusable (exit code 2).
+    pub invalid: bool,
+    pub failed: Vec<(StepId, String)>,
+    /// Steps that stopped short of writing, waiting for `--yes`.
+    pub awaiting_confirmation: Vec<StepId>,
+}
+
+pub struct Runner {
+    steps: Vec<Arc<dyn Step>>,
+    only: Option<Vec<StepId>>,
+}
+
+impl Runner {
+    pub fn new(steps: Vec<Arc<dyn Step>>) -> Self {
+        Self { steps, only: None }
+    }
+
+    /// Runs only these steps (re-running single steps); the others are left as they are.
+    pub fn only(mut self, ids: Vec<StepId>) -> Self {
+        self.only = Some(ids);
+        self
+    }
+
+    fn selected(&self) -> Vec<Vec<Arc<dyn Step>>> {
+        STAGES
+            .iter()
+            .map(|stage| {
+                stage
+                    .iter()
+                    .filter(|id| self.only.as_ref().is_none_or(|o| o.contains(id)))
+                    .filter_map(|id| self.steps.iter().find(|s| s.id() == *id).cloned())
+                    .collect::<Vec<_>>()
+            })
+            .filter(|s| !s.is_empty())
+            .collect()
+    }
+
+    pub async fn run(&self, ctx: &Ctx) -> RunReport {
+        let stages = self.selected();
+        let ids: Vec<StepId> = stages.iter().flatten().map(|s| s.id()).collect();
+        ctx.events.emit(Event::RunStarted { env: ctx.env().to_string(), dry_run: ctx.dry_run, steps: ids });
+        let mut report = RunReport::default();
+
+        // Every step validates before anything touches AWS.
+        for step in stages.iter().flatten() {
+            if let Err(e) = step.validate(ctx) {
+                report.invalid |= e.is_invalid();
+                fail(ctx, step.id(), &e, &mut report);
+            }
+        }
+        if !report.failed.is_empty() {
+            return finish(ctx, report);
+        }
+
+        for stage in &stages {
+            if ctx.cancel.is_cancelled() {
+                report.interrupted = true;
+                break;
+            }
+            let results = join_all(stage.iter().map(|step| run_one(ctx, step.as_ref()))).await;
+            for (step, result) in stage.iter().zip(results) {
+                match result {
+                    Ok(Outcome::AwaitingConfirmation) => report.awaiting_confirmation.push(step.id()),
+                    Ok(_) => {}
+                    Err(StepError::Cancelled) => report.interrupted = true,
+                    Err(e) => {
+                        report.invalid |= e.is_invalid();
+                        fail(ctx, step.id(), &e, &mut report);
+                    }
+                }
+            }
+            if !report.failed.is_empty() || report.interrupted {
+                break;
+            }
+        }
+        report.interrupted |= ctx.cancel.is_cancelled();
+        finish(ctx, report)
+    }
+}
+
+async fn run_one(ctx: &Ctx, step: &dyn Step) -> Result<Outcome, StepError> {
+    let id = step.id();
+    ctx.events.emit(Event::StepStarted { step: id });
+    if ctx.dry_run {
+        let mut seen = Vec::new();
+        for call in step.plan(ctx) {
+            // A step may name the same look-up for several resources; list it once.
+            if !seen.contains(&call) {
+                seen.push(call.clone());
+                ctx.events.emit(Event::Planned { step: id, call });
+            }
+        }
+        let outcome = step.dry_run(ctx).await?;
+        ctx.events.emit(Event::StepFinished { step: id, outcome, summary: "planned".into() });
+        return Ok(outcome);
+    }
+    ctx.journal.set_status(id, StepStatus::InProgress)?;
+    let outcome = match step.apply(ctx).await {
+        Ok(o) => o,
+        Err(e) => {
+            let status = if matches!(e, StepError::Cancelled) { StepStatus::Pending } else { StepStatus::Failed };
+            ctx.journal.set_status(id, status)?;
+            return Err(e);
+        }
+    };
+    if matches!(outcome, Outcome::Done | Outcome::Unchanged) {
+        step.verify(ctx).await?;
+    }
+    let status = match outcome {
+        Outcome::Skipped => StepStatus::Skipped,
+        Outcome::AwaitingConfirmation => StepStatus::Pending,
+        _ => StepStatus::Done,
+    };
+    ctx.journal.set_status(id, status)?;
+    let summary = match outcome {
+        Outcome::Done => "done",
+        Outcome::Unchanged => "already in place",
+        Outcome::Skipped => "skipped",
+        Outcome::Planned => "planned",
+        Outcome::AwaitingConfirmation => "waiting for confirmation (--yes)",
+    };
+    ctx.events.emit(Event::StepFinished { step: id, outcome, summary: summary.into() });
+    Ok(outcome)
+}
+
+fn fail(ctx: &Ctx, step: StepId, e: &StepError, report: &mut RunReport) {
+    ctx.events.emit(Event::StepFailed { step, error: e.to_string(), hint: e.hint() });
+    report.failed.push((step, e.to_string()));
+}
+
+fn finish(ctx: &Ctx, mut report: RunReport) -> RunReport {
+    report.ok = report.failed.is_empty() && !report.interrupted;
+    let mut summary = Vec::new();
+    for (step, err) in &report.failed {
+        summary.push(format!("{} failed: {err}", step.title()));
+    }
+    if report.interrupted {
+        summary.push("interrupted; run the same command again to resume".into());
+    }
+    ctx.events.emit(Event::RunFinished { ok: report.ok, interrupted: report.interrupted, summary });
+    report
+}

@@ -1,0 +1,158 @@
+//! `medplum-init [init]`: load answers, build the run context, run the steps, render events.
+
+use std::io::IsTerminal;
+use std::sync::Arc;
+
+use medplum_init::answers::{Answers, AnswersInvalid, Overrides};
+use medplum_init::aws::{AwsClients, AwsSettings};
+use medplum_init::config::infra::config_path;
+use medplum_init::engine::{Cancel, Ctx, EventSink, Journal, Outputs, Runner};
+use medplum_init::exit;
+use medplum_init::ui::json::JsonRenderer;
+use medplum_init::ui::plain::PlainRenderer;
+use medplum_init::ui::style::Style;
+use medplum_init::ui::{OutputMode, Renderer};
+
+use crate::cli::{Global, InitArgs};
+
+pub fn run(g: &Global, args: &InitArgs) -> u8 {
+    let rt = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return exit::FAILURE;
+        }
+    };
+    rt.block_on(run_async(g, args))
+}
+
+fn interactive() -> bool {
+    std::io::stdin().is_terminal() && std::io::stderr().is_terminal()
+}
+
+fn report_invalid(e: &AnswersInvalid, mode: OutputMode) {
+    if mode == OutputMode::Json {
+        let v = serde_json::json!({ "event": "invalid_answers", "source": e.origin, "errors": e.errors });
+        println!("{v}");
+    }
+    let style = Style::for_stderr();
+    eprint!("{} {e}", style.red("error:"));
+    eprintln!("nothing was written and no AWS call was made.");
+}
+
+async fn run_async(g: &Global, args: &InitArgs) -> u8 {
+    let mode = g.output.unwrap_or(if interactive() { OutputMode::Tui } else { OutputMode::Plain });
+    let overrides = Overrides { env: g.env.clone(), region: g.region.clone() };
+    let answers = match &g.answers {
+        Some(path) => match Answers::load(path, &overrides) {
+            Ok(a) => a,
+            Err(e) => {
+                report_invalid(&e, mode);
+                return exit::USAGE;
+            }
+        },
+        None => {
+            eprintln!(
+                "error: no answers. Without a terminal medplum-init never prompts; it needs at least:\n  \
+                 name                  the environment name, e.g. \"staging\"\n  \
+                 domainName            the base domain, e.g. \"example.com\"\n  \
+                 [server] supportEmail the address Medplum sends email from\n\
+                 Write them to a file (start from `medplum-init answers-template > answers.toml`) and pass --answers answers.toml."
+            );
+            return exit::USAGE;
+        }
+    };
+    // Headless runs render plainly even on a terminal unless asked otherwise: the TUI is for the
+    // guided install.
+    let mode = if mode == OutputMode::Tui { OutputMode::Plain } else { mode };
+
+    let journal = if g.dry_run { Journal::read_only(&g.dir, answers.env()) } else { Journal::open(&g.dir, answers.env()) };
+    let journal = match journal {
+        Ok(j) => j,
+        Err(e) => {
+            eprintln!("error: {e}");
+            if let Some(h) = e.hint() {
+                eprintln!("  hint: {h}");
+            }
+            return exit::FAILURE;
+        }
+    };
+    let aws = if g.dry_run {
+        None
+    } else {
+        let settings = AwsSettings { profile: g.profile.clone(), region: g.region.clone(), endpoint_url: g.endpoint_url.clone() };
+        Some(AwsClients::load(&settings, answers.region()).await)
+    };
+
+    let (events, mut rx) = EventSink::channel();
+    let mut renderer: Box<dyn Renderer> = match mode {
+        OutputMode::Json => Box::new(JsonRenderer::new(std::io::stdout())),
+        _ => Box::new(PlainRenderer::new(std::io::stdout(), std::io::stderr(), Style::for_stderr())),
+    };
+    for w in &answers.warnings {
+        events.emit(medplum_init::engine::Event::Warning { step: None, message: format!("{}: {}", w.key, w.problem), hint: Some(w.fix.clone()) });
+    }
+    let render = tokio::spawn(async move {
+        while let Some(ev) = rx.recv().await {
+            renderer.render(&ev);
+        }
+        renderer.finish();
+    });
+
+    let cancel = Cancel::new();
+    let signals = tokio::spawn(watch_interrupts(cancel.clone()));
+    let dir = g.dir.clone();
+    let env = answers.env().to_string();
+    let ctx = Ctx {
+        answers: Arc::new(answers),
+        dir: g.dir.clone(),
+        journal,
+        aws,
+        events,
+        outputs: Outputs::default(),
+        dry_run: g.dry_run,
+        yes: g.yes,
+        cancel: cancel.clone(),
+    };
+    let mut runner = Runner::new(medplum_init::steps::all());
+    if !args.only.is_empty() {
+        runner = runner.only(args.only.clone());
+    }
+    let report = runner.run(&ctx).await;
+    drop(ctx);
+    let _ = render.await;
+    signals.abort();
+
+    if mode != OutputMode::Json && report.ok {
+        let path = config_path(&dir, &env);
+        if g.dry_run {
+            eprintln!("dry run: wrote {} for review; nothing in AWS was touched", path.display());
+        } else if !report.awaiting_confirmation.is_empty() {
+            eprintln!("review the parameter changes above, then run the same command with --yes to write them");
+        } else {
+            eprintln!("prerequisites are in place; the CDK config is {}", path.display());
+        }
+    }
+    if report.interrupted {
+        exit::INTERRUPTED
+    } else if report.invalid {
+        exit::USAGE
+    } else if !report.ok {
+        exit::FAILURE
+    } else {
+        exit::OK
+    }
+}
+
+/// First Ctrl-C: stop at the next safe point (the journal stays consistent). Second: leave now.
+async fn watch_interrupts(cancel: Cancel) {
+    if tokio::signal::ctrl_c().await.is_err() {
+        return;
+    }
+    cancel.cancel();
+    eprintln!("\ninterrupted: stopping at the next safe point (Ctrl-C again to quit at once)");
+    if tokio::signal::ctrl_c().await.is_ok() {
+        eprintln!("quitting now; run the same command again to resume");
+        std::process::exit(exit::INTERRUPTED as i32);
+    }
+}

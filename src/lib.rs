@@ -1,0 +1,16 @@
+//! medplum-init: from an empty AWS account to a running, self-hosted Medplum.
+//!
+//! The library holds everything but the command line: the answers model ([`answers`]), Medplum's
+//! config formats ([`config`]), key material ([`crypto`]), AWS access ([`aws`]), the step engine
+//! ([`engine`]) and its steps ([`steps`]), and the front ends that render engine events ([`ui`]).
+//! Steps and the engine never draw or prompt; front ends never call AWS.
+
+pub mod answers;
+pub mod aws;
+pub mod config;
+pub mod crypto;
+pub mod engine;
+pub mod exit;
+pub mod fsutil;
+pub mod steps;
+pub mod ui;

@@ -1,0 +1,28 @@
+//! The binary: parse the command line, pick the front end, run, map the result to an exit code.
+
+mod cli;
+mod init;
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use clap::Parser;
+use medplum_init::exit;
+
+fn main() -> ExitCode {
+    let cli = cli::Cli::parse();
+    let code = match &cli.command {
+        Some(cli::Command::AnswersTemplate) => {
+            let mut out = std::io::stdout().lock();
+            match out.write_all(medplum_init::answers::template::TEMPLATE.as_bytes()) {
+                Ok(()) => exit::OK,
+                // A closed pipe (`| head`) is not an error.
+                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => exit::OK,
+                Err(_) => exit::FAILURE,
+            }
+        }
+        Some(cli::Command::Init(args)) => init::run(&cli.global, args),
+        None => init::run(&cli.global, &cli::InitArgs::default()),
+    };
+    ExitCode::from(code)
+}

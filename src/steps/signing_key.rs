@@ -1,0 +1,353 @@
+//! The CloudFront signing key: Medplum's server signs storage URLs with the private half; the
+//! storage distribution trusts the public half through a key group.
+//!
+//! Order of writes, so no crash can strand a key: (1) the encrypted private key and its
+//! passphrase go to SSM as SecureStrings, (2) the CallerReference is journaled, (3) CloudFront
+//! learns the public key, (4) the key id is journaled. A re-run reads the key back from SSM rather
+//! than generating another, and finds an already registered public key by its material before it
+//! creates one, because CloudFront (and moto even more so) may accept a repeated create.
+
+use async_trait::async_trait;
+use aws_sdk_cloudfront::types::PublicKeyConfig;
+use serde::{Deserialize, Serialize};
+
+use super::ssm;
+use crate::config::server::parameter_name;
+use crate::crypto::keypair::{public_key_fingerprint, public_pem_of_encrypted, same_public_key};
+use crate::crypto::SigningKeyPair;
+use crate::engine::{Ctx, Outcome, PlannedCall, Step, StepError, StepId};
+
+const ID: StepId = StepId::SigningKey;
+const GLOBAL: &str = "us-east-1";
+
+pub struct SigningKey;
+
+/// What the journal keeps about the key: public facts only.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct KeyRecord {
+    /// SHA-256 of the public key (SPKI DER).
+    pub fingerprint: Option<String>,
+    pub public_key_pem: Option<String>,
+    /// Both halves of the secret (key and passphrase) are in SSM.
+    pub stored_in_ssm: bool,
+    /// Recorded before CreatePublicKey, so a crash mid-call is recognisable.
+    pub caller_reference: Option<String>,
+    pub key_name: Option<String>,
+    /// CloudFront's id for the public key: `signingKeyId`.
+    pub key_id: Option<String>,
+}
+
+/// The name Medplum's init gives the key.
+pub fn key_name(stack_name: &str) -> String {
+    format!("{stack_name}SigningKey")
+}
+
+/// Deterministic per key: a retry of the same create carries the same reference.
+pub fn caller_reference(env: &str, fingerprint: &str) -> String {
+    format!("medplum-init-{env}-{}", &fingerprint[..32.min(fingerprint.len())])
+}
+
+#[async_trait]
+impl Step for SigningKey {
+    fn id(&self) -> StepId {
+        ID
+    }
+
+    fn plan(&self, ctx: &Ctx) -> Vec<PlannedCall> {
+        let region = ctx.region();
+        if let Some(id) = ctx.answers.str("signingKeyId") {
+            return vec![
+                PlannedCall::read("cloudfront", "GetPublicKey", GLOBAL, id),
+                PlannedCall::read("ssm", "GetParameters", region, parameter_name(ctx.env(), "signingKey")),
+            ];
+        }
+        let record: KeyRecord = ctx.journal.data(ID).unwrap_or_default();
+        if let Some(id) = record.key_id {
+            return vec![
+                PlannedCall::read("ssm", "GetParameters", region, parameter_name(ctx.env(), "signingKey")),
+                PlannedCall::read("cloudfront", "GetPublicKey", GLOBAL, id),
+            ];
+        }
+        let none_yet = "when SSM holds no signing key yet";
+        vec![
+            PlannedCall::read("ssm", "GetParameters", region, format!("{} and its passphrase", parameter_name(ctx.env(), "signingKey"))),
+            PlannedCall::write("ssm", "PutParameter", region, format!("{} (SecureString)", parameter_name(ctx.env(), "signingKeyPassphrase"))).when(none_yet),
+            PlannedCall::write("ssm", "PutParameter", region, format!("{} (SecureString)", parameter_name(ctx.env(), "signingKey"))).when(none_yet),
+            PlannedCall::read("cloudfront", "ListPublicKeys", GLOBAL, "public keys of the account"),
+            PlannedCall::write("cloudfront", "CreatePublicKey", GLOBAL, key_name(ctx.answers.stack_name())).when("when CloudFront does not hold the key yet"),
+        ]
+    }
+
+    async fn dry_run(&self, ctx: &Ctx) -> Result<Outcome, StepError> {
+        if let (Some(id), Some(pem)) = (ctx.answers.str("signingKeyId"), ctx.answers.str("storagePublicKey")) {
+            ctx.outputs.update(|o| {
+                o.signing_key_id = Some(id.to_string());
+                o.public_key_pem = Some(pem.to_string());
+            });
+            return Ok(Outcome::Planned);
+        }
+        let record: KeyRecord = ctx.journal.data(ID).unwrap_or_default();
+        if let Some(pem) = record.public_key_pem {
+            ctx.events.progress(ID, "keeping the key recorded in the journal");
+            ctx.outputs.update(|o| {
+                o.signing_key_id = record.key_id.clone();
+                o.public_key_pem = Some(pem);
+            });
+            return Ok(Outcome::Planned);
+        }
+        // A dry run still proves the key can be made, and shows its public half in the config.
+        let pair = tokio::task::spawn_blocking(SigningKeyPair::generate).await.map_err(|e| StepError::failed(e.to_string(), None))??;
+        ctx.events.progress(ID, format!("generated an RSA-2048 key {} (dry run: the private half is discarded)", &pair.fingerprint()[..16]));
+        ctx.outputs.update(|o| o.public_key_pem = Some(pair.public_pem.clone()));
+        Ok(Outcome::Planned)
+    }
+
+    async fn apply(&self, ctx: &Ctx) -> Result<Outcome, StepError> {
+        if let Some(id) = ctx.answers.str("signingKeyId") {
+            return use_existing(ctx, id).await;
+        }
+        let (public_pem, changed_ssm) = ensure_private_key_in_ssm(ctx).await?;
+        ctx.check_cancel()?;
+        let (key_id, changed_cf) = ensure_cloudfront_key(ctx, &public_pem).await?;
+        ctx.outputs.update(|o| {
+            o.signing_key_id = Some(key_id.clone());
+            o.public_key_pem = Some(public_pem.clone());
+        });
+        ctx.events.progress(ID, format!("signingKeyId {key_id}"));
+        Ok(if changed_ssm || changed_cf { Outcome::Done } else { Outcome::Unchanged })
+    }
+
+    async fn verify(&self, ctx: &Ctx) -> Result<(), StepError> {
+        let out = ctx.outputs.get();
+        let (Some(id), Some(pem)) = (out.signing_key_id, out.public_key_pem) else {
+            return Err(StepError::failed("the signing key step finished without a key id", None));
+        };
+        let cf = ctx.aws()?.cloudfront();
+        let key = ctx.call(ID, "cloudfront", "GetPublicKey", GLOBAL, &id, cf.get_public_key().id(&id).send()).await?;
+        let encoded = key.public_key().and_then(|k| k.public_key_config()).map(|c| c.encoded_key()).unwrap_or_default();
+        if !same_public_key(encoded, &pem).unwrap_or(false) {
+            return Err(StepError::failed(format!("CloudFront key {id} does not hold the expected public key"), None));
+        }
+        if ctx.answers.str("signingKeyId").is_none() {
+            let names = secret_names(ctx);
+            let current = ssm::get_many(ctx, ID, &names).await?;
+            let (Some(k), Some(p)) = (current.get(&names[0]), current.get(&names[1])) else {
+                return Err(StepError::failed("the signing key is missing from SSM", None));
+            };
+            let derived = public_pem_of_encrypted(&k.value, &p.value)?;
+            if !same_public_key(&derived, &pem)? {
+                return Err(StepError::failed("the private key in SSM does not match the public key", None));
+            }
+        }
+        Ok(())
+    }
+}
+
+fn secret_names(ctx: &Ctx) -> [String; 2] {
+    [parameter_name(ctx.env(), "signingKey"), parameter_name(ctx.env(), "signingKeyPassphrase")]
+}
+
+/// `signingKeyId` in the answers: a key the user registered. Check it exists and, when given,
+/// that `storagePublicKey` is its public half.
+async fn use_existing(ctx: &Ctx, id: &str) -> Result<Outcome, StepError> {
+    let cf = ctx.aws()?.cloudfront();
+    let key = ctx
+        .call(ID, "cloudfront", "GetPublicKey", GLOBAL, id, cf.get_public_key().id(id).send())
+        .await
+        .map_err(|e| {
+            if e.is_not_found() {
+                StepError::invalid(format!("CloudFront has no public key {id}"), "check signingKeyId, or remove it to let medplum-init create a key")
+            } else {
+                e.into()
+            }
+        })?;
+    let encoded = key.public_key().and_then(|k| k.public_key_config()).map(|c| c.encoded_key().to_string()).unwrap_or_default();
+    if let Some(given) = ctx.answers.str("storagePublicKey")
+        && !same_public_key(given, &encoded).unwrap_or(false)
+    {
+        return Err(StepError::invalid(format!("storagePublicKey is not the public half of CloudFront key {id}"), "paste the key's own public PEM, or drop storagePublicKey"));
+    }
+    let names = secret_names(ctx);
+    let current = ssm::get_many(ctx, ID, &names).await?;
+    if !names.iter().all(|n| current.contains_key(n)) {
+        return Err(StepError::invalid(
+            format!("{} and {} must hold the private key of {id}", names[0], names[1]),
+            "write them (SecureString) before re-running, or remove signingKeyId to let medplum-init create a key",
+        ));
+    }
+    ctx.outputs.update(|o| {
+        o.signing_key_id = Some(id.to_string());
+        o.public_key_pem = Some(encoded);
+    });
+    Ok(Outcome::Unchanged)
+}
+
+/// Makes sure SSM holds a usable private key and passphrase; returns the public PEM and whether
+/// anything was written.
+async fn ensure_private_key_in_ssm(ctx: &Ctx) -> Result<(String, bool), StepError> {
+    let names = secret_names(ctx);
+    let record: KeyRecord = ctx.journal.data(ID).unwrap_or_default();
+    let current = ssm::get_many(ctx, ID, &names).await?;
+    if let (Some(k), Some(p)) = (current.get(&names[0]), current.get(&names[1])) {
+        match public_pem_of_encrypted(&k.value, &p.value) {
+            Ok(public_pem) => {
+                let fp = public_key_fingerprint(&public_pem)?;
+                if record.fingerprint.as_deref() != Some(fp.as_str()) || !record.stored_in_ssm {
+                    if record.key_id.is_some() && record.fingerprint.is_some() {
+                        ctx.events.warn(ID, "the key in SSM is not the one medplum-init registered; using the one in SSM", None);
+                    }
+                    ctx.journal.update::<KeyRecord, _>(ID, |r| {
+                        if r.fingerprint.as_deref() != Some(fp.as_str()) {
+                            *r = KeyRecord::default();
+                        }
+                        r.fingerprint = Some(fp.clone());
+                        r.public_key_pem = Some(public_pem.clone());
+                        r.stored_in_ssm = true;
+                    })?;
+                }
+                return Ok((public_pem, false));
+            }
+            Err(_) if record.key_id.is_some() => {
+                return Err(StepError::failed(
+                    format!("{} no longer decrypts with {}", names[0], names[1]),
+                    Some("someone changed the key in SSM; restore it, or rotate the key".into()),
+                ));
+            }
+            Err(_) => {
+                // A key from `medplum aws init` is legacy PKCS#1 PEM: fine for the server, but
+                // medplum-init cannot read its public half. Adopt it when SSM names its key id.
+                if let Some(existing) = adopt_legacy_key(ctx).await? {
+                    return Ok((existing, false));
+                }
+                ctx.events.warn(ID, "the signing key in SSM cannot be read; replacing it with a new key (nothing in CloudFront uses it)", None);
+            }
+        }
+    }
+    // No usable key: make one. Nothing outside this process knows it yet, so a crash from here
+    // until the SSM writes finish loses nothing.
+    let pair = tokio::task::spawn_blocking(SigningKeyPair::generate).await.map_err(|e| StepError::failed(e.to_string(), None))??;
+    let fp = pair.fingerprint();
+    ctx.events.progress(ID, format!("generated an RSA-2048 key {}", &fp[..16]));
+    ctx.journal.update::<KeyRecord, _>(ID, |r| {
+        *r = KeyRecord { fingerprint: Some(fp.clone()), public_key_pem: Some(pair.public_pem.clone()), ..Default::default() };
+    })?;
+    ssm::put_secure(ctx, ID, &names[1], &pair.passphrase, true).await?;
+    ssm::put_secure(ctx, ID, &names[0], &pair.private_pem, true).await?;
+    ctx.journal.update::<KeyRecord, _>(ID, |r| r.stored_in_ssm = true)?;
+    Ok((pair.public_pem.clone(), true))
+}
+
+/// A key written by Medplum's own init: SSM has `signingKeyId`, and CloudFront has that key.
+async fn adopt_legacy_key(ctx: &Ctx) -> Result<Option<String>, StepError> {
+    let id_name = parameter_name(ctx.env(), "signingKeyId");
+    let ids = ssm::get_many(ctx, ID, std::slice::from_ref(&id_name)).await?;
+    let Some(id) = ids.get(&id_name).map(|c| c.value.expose().to_string()) else { return Ok(None) };
+    let cf = ctx.aws()?.cloudfront();
+    let key = match ctx.call(ID, "cloudfront", "GetPublicKey", GLOBAL, &id, cf.get_public_key().id(&id).send()).await {
+        Ok(k) => k,
+        Err(e) if e.is_not_found() => return Ok(None),
+        Err(e) => return Err(e.into()),
+    };
+    let pem = key.public_key().and_then(|k| k.public_key_config()).map(|c| c.encoded_key().to_string()).unwrap_or_default();
+    let fp = public_key_fingerprint(&pem)?;
+    ctx.events.progress(ID, format!("adopting the existing key {id} written by Medplum's init"));
+    ctx.journal.update::<KeyRecord, _>(ID, |r| {
+        *r = KeyRecord {
+            fingerprint: Some(fp),
+            public_key_pem: Some(pem.clone()),
+            stored_in_ssm: true,
+            caller_reference: None,
+            key_name: key.public_key().and_then(|k| k.public_key_config()).map(|c| c.name().to_string()),
+            key_id: Some(id),
+        };
+    })?;
+    Ok(Some(pem))
+}
+
+/// Finds or registers the public key in CloudFront; returns its id and whether it was created.
+async fn ensure_cloudfront_key(ctx: &Ctx, public_pem: &str) -> Result<(String, bool), StepError> {
+    let cf = ctx.aws()?.cloudfront();
+    let record: KeyRecord = ctx.journal.data(ID).unwrap_or_default();
+    if let Some(id) = &record.key_id {
+        match ctx.call(ID, "cloudfront", "GetPublicKey", GLOBAL, id, cf.get_public_key().id(id).send()).await {
+            Ok(k) => {
+                let encoded = k.public_key().and_then(|k| k.public_key_config()).map(|c| c.encoded_key()).unwrap_or_default();
+                if same_public_key(encoded, public_pem).unwrap_or(false) {
+                    return Ok((id.clone(), false));
+                }
+                ctx.events.warn(ID, format!("CloudFront key {id} holds other key material; registering the key from SSM"), None);
+            }
+            Err(e) if e.is_not_found() => ctx.events.warn(ID, format!("CloudFront key {id} was deleted; registering the key again"), None),
+            Err(e) => return Err(e.into()),
+        }
+    }
+    // Look before creating: a crash after CreatePublicKey but before the journal write left the
+    // key there, and a second create would make a duplicate (moto always does; AWS does when the
+    // CallerReference differs).
+    let existing = list_keys(ctx, &cf).await?;
+    if let Some(found) = existing.iter().find(|k| same_public_key(&k.encoded, public_pem).unwrap_or(false)) {
+        ctx.journal.update::<KeyRecord, _>(ID, |r| {
+            r.key_id = Some(found.id.clone());
+            r.key_name = Some(found.name.clone());
+        })?;
+        return Ok((found.id.clone(), false));
+    }
+    let fp = public_key_fingerprint(public_pem)?;
+    let base = key_name(ctx.answers.stack_name());
+    // Key names are unique per account; an older key (a rotation, Medplum's init) may hold it.
+    let name = if existing.iter().any(|k| k.name == base) { format!("{base}-{}", &fp[..8]) } else { base };
+    let reference = record.caller_reference.clone().filter(|_| record.fingerprint.as_deref() == Some(fp.as_str())).unwrap_or_else(|| caller_reference(ctx.env(), &fp));
+    ctx.journal.update::<KeyRecord, _>(ID, |r| {
+        r.caller_reference = Some(reference.clone());
+        r.key_name = Some(name.clone());
+    })?;
+    let config = PublicKeyConfig::builder()
+        .caller_reference(&reference)
+        .name(&name)
+        .encoded_key(public_pem)
+        .comment(format!("Medplum storage signing key for {} (medplum-init)", ctx.env()))
+        .build()
+        .map_err(|e| StepError::failed(e.to_string(), None))?;
+    let created = ctx.call(ID, "cloudfront", "CreatePublicKey", GLOBAL, &name, cf.create_public_key().public_key_config(config).send()).await;
+    let id = match created {
+        Ok(out) => out.public_key().map(|k| k.id().to_string()).unwrap_or_default(),
+        Err(e) if e.kind == crate::aws::AwsErrorKind::AlreadyExists => {
+            // The same CallerReference was used by a create whose answer we never saw.
+            let again = list_keys(ctx, &cf).await?;
+            again
+                .into_iter()
+                .find(|k| same_public_key(&k.encoded, public_pem).unwrap_or(false))
+                .map(|k| k.id)
+                .ok_or_else(|| StepError::failed(format!("CloudFront says key {name} exists, but none holds our key material"), Some("delete the stale key or rename it, then re-run".into())))?
+        }
+        Err(e) => return Err(e.into()),
+    };
+    if id.is_empty() {
+        return Err(StepError::failed("CloudFront returned no key id", None));
+    }
+    ctx.journal.update::<KeyRecord, _>(ID, |r| r.key_id = Some(id.clone()))?;
+    Ok((id, true))
+}
+
+struct KeySummary {
+    id: String,
+    name: String,
+    encoded: String,
+}
+
+async fn list_keys(ctx: &Ctx, cf: &aws_sdk_cloudfront::Client) -> Result<Vec<KeySummary>, StepError> {
+    let mut out = Vec::new();
+    let mut marker: Option<String> = None;
+    loop {
+        let res = ctx
+            .call(ID, "cloudfront", "ListPublicKeys", GLOBAL, "public keys", cf.list_public_keys().set_marker(marker.clone()).max_items(100).send())
+            .await?;
+        let Some(list) = res.public_key_list() else { break };
+        out.extend(list.items().iter().map(|k| KeySummary { id: k.id().to_string(), name: k.name().to_string(), encoded: k.encoded_key().to_string() }));
+        marker = list.next_marker().filter(|m| !m.is_empty()).map(str::to_string);
+        if marker.is_none() {
+            break;
+        }
+    }
+    Ok(out)
+}
