@@ -78,7 +78,10 @@ pub struct InitArgs {
 
 fn parse_step(s: &str) -> Result<medplum_init::engine::StepId, String> {
     medplum_init::engine::StepId::parse(s).ok_or_else(|| {
-        let all: Vec<_> = medplum_init::engine::StepId::ALL.iter().map(|s| s.as_str()).collect();
+        let all: Vec<_> = medplum_init::engine::StepId::ALL
+            .iter()
+            .map(|s| s.as_str())
+            .collect();
         format!("unknown step '{s}'; steps are {}", all.join(", "))
     })
 }

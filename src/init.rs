@@ -16,7 +16,11 @@ use medplum_init::ui::{OutputMode, Renderer};
 use crate::cli::{Global, InitArgs};
 
 pub fn run(g: &Global, args: &InitArgs) -> u8 {
-    let rt = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
@@ -41,8 +45,15 @@ fn report_invalid(e: &AnswersInvalid, mode: OutputMode) {
 }
 
 async fn run_async(g: &Global, args: &InitArgs) -> u8 {
-    let mode = g.output.unwrap_or(if interactive() { OutputMode::Tui } else { OutputMode::Plain });
-    let overrides = Overrides { env: g.env.clone(), region: g.region.clone() };
+    let mode = g.output.unwrap_or(if interactive() {
+        OutputMode::Tui
+    } else {
+        OutputMode::Plain
+    });
+    let overrides = Overrides {
+        env: g.env.clone(),
+        region: g.region.clone(),
+    };
     let answers = match &g.answers {
         Some(path) => match Answers::load(path, &overrides) {
             Ok(a) => a,
@@ -64,9 +75,17 @@ async fn run_async(g: &Global, args: &InitArgs) -> u8 {
     };
     // Headless runs render plainly even on a terminal unless asked otherwise: the TUI is for the
     // guided install.
-    let mode = if mode == OutputMode::Tui { OutputMode::Plain } else { mode };
+    let mode = if mode == OutputMode::Tui {
+        OutputMode::Plain
+    } else {
+        mode
+    };
 
-    let journal = if g.dry_run { Journal::read_only(&g.dir, answers.env()) } else { Journal::open(&g.dir, answers.env()) };
+    let journal = if g.dry_run {
+        Journal::read_only(&g.dir, answers.env())
+    } else {
+        Journal::open(&g.dir, answers.env())
+    };
     let journal = match journal {
         Ok(j) => j,
         Err(e) => {
@@ -80,17 +99,29 @@ async fn run_async(g: &Global, args: &InitArgs) -> u8 {
     let aws = if g.dry_run {
         None
     } else {
-        let settings = AwsSettings { profile: g.profile.clone(), region: g.region.clone(), endpoint_url: g.endpoint_url.clone() };
+        let settings = AwsSettings {
+            profile: g.profile.clone(),
+            region: g.region.clone(),
+            endpoint_url: g.endpoint_url.clone(),
+        };
         Some(AwsClients::load(&settings, answers.region()).await)
     };
 
     let (events, mut rx) = EventSink::channel();
     let mut renderer: Box<dyn Renderer> = match mode {
         OutputMode::Json => Box::new(JsonRenderer::new(std::io::stdout())),
-        _ => Box::new(PlainRenderer::new(std::io::stdout(), std::io::stderr(), Style::for_stderr())),
+        _ => Box::new(PlainRenderer::new(
+            std::io::stdout(),
+            std::io::stderr(),
+            Style::for_stderr(),
+        )),
     };
     for w in &answers.warnings {
-        events.emit(medplum_init::engine::Event::Warning { step: None, message: format!("{}: {}", w.key, w.problem), hint: Some(w.fix.clone()) });
+        events.emit(medplum_init::engine::Event::Warning {
+            step: None,
+            message: format!("{}: {}", w.key, w.problem),
+            hint: Some(w.fix.clone()),
+        });
     }
     let render = tokio::spawn(async move {
         while let Some(ev) = rx.recv().await {
@@ -126,11 +157,19 @@ async fn run_async(g: &Global, args: &InitArgs) -> u8 {
     if mode != OutputMode::Json && report.ok {
         let path = config_path(&dir, &env);
         if g.dry_run {
-            eprintln!("dry run: wrote {} for review; nothing in AWS was touched", path.display());
+            eprintln!(
+                "dry run: wrote {} for review; nothing in AWS was touched",
+                path.display()
+            );
         } else if !report.awaiting_confirmation.is_empty() {
-            eprintln!("review the parameter changes above, then run the same command with --yes to write them");
+            eprintln!(
+                "review the parameter changes above, then run the same command with --yes to write them"
+            );
         } else {
-            eprintln!("prerequisites are in place; the CDK config is {}", path.display());
+            eprintln!(
+                "prerequisites are in place; the CDK config is {}",
+                path.display()
+            );
         }
     }
     if report.interrupted {

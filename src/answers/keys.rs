@@ -142,12 +142,19 @@ pub const TOOL_TABLES: &[(&str, &[(&str, Ty)])] = &[
 ];
 
 pub fn tool_table(name: &str) -> Option<&'static [(&'static str, Ty)]> {
-    TOOL_TABLES.iter().find(|(n, _)| *n == name).map(|(_, keys)| *keys)
+    TOOL_TABLES
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, keys)| *keys)
 }
 
 /// Everything allowed at the top level, for suggestions.
 pub fn top_level_names() -> impl Iterator<Item = &'static str> {
-    CDK_KEYS.iter().map(|k| k.key).chain(TOOL_TABLES.iter().map(|(n, _)| *n)).chain(["server"])
+    CDK_KEYS
+        .iter()
+        .map(|k| k.key)
+        .chain(TOOL_TABLES.iter().map(|(n, _)| *n))
+        .chain(["server"])
 }
 
 /// Levenshtein distance, case-insensitive.
@@ -158,7 +165,9 @@ fn distance(a: &str, b: &str) -> usize {
     for (i, ca) in a.iter().enumerate() {
         let mut cur = vec![i + 1; b.len() + 1];
         for (j, cb) in b.iter().enumerate() {
-            cur[j + 1] = (prev[j] + usize::from(ca != cb)).min(prev[j + 1] + 1).min(cur[j] + 1);
+            cur[j + 1] = (prev[j] + usize::from(ca != cb))
+                .min(prev[j + 1] + 1)
+                .min(cur[j] + 1);
         }
         prev = cur;
     }
@@ -166,7 +175,10 @@ fn distance(a: &str, b: &str) -> usize {
 }
 
 /// The closest candidate, if it is close enough to be a plausible typo.
-pub fn did_you_mean<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+pub fn did_you_mean<'a>(
+    word: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<&'a str> {
     let limit = (word.chars().count() / 3).max(2);
     candidates
         .into_iter()
@@ -182,7 +194,10 @@ mod tests {
 
     #[test]
     fn suggestions() {
-        assert_eq!(did_you_mean("domianName", top_level_names()), Some("domainName"));
+        assert_eq!(
+            did_you_mean("domianName", top_level_names()),
+            Some("domainName")
+        );
         assert_eq!(did_you_mean("apiport", top_level_names()), Some("apiPort"));
         assert_eq!(did_you_mean("zzzzzzzzzzzz", top_level_names()), None);
     }
@@ -190,7 +205,11 @@ mod tests {
     #[test]
     fn every_cdk_key_is_in_the_config_order() {
         for k in CDK_KEYS {
-            assert!(crate::config::infra::KEY_ORDER.contains(&k.key), "{} missing from KEY_ORDER", k.key);
+            assert!(
+                crate::config::infra::KEY_ORDER.contains(&k.key),
+                "{} missing from KEY_ORDER",
+                k.key
+            );
         }
     }
 }

@@ -29,8 +29,18 @@ pub struct AnswerError {
 }
 
 impl AnswerError {
-    pub fn new(key: impl Into<String>, line: Option<usize>, problem: impl Into<String>, fix: impl Into<String>) -> Self {
-        Self { key: key.into(), line, problem: problem.into(), fix: fix.into() }
+    pub fn new(
+        key: impl Into<String>,
+        line: Option<usize>,
+        problem: impl Into<String>,
+        fix: impl Into<String>,
+    ) -> Self {
+        Self {
+            key: key.into(),
+            line,
+            problem: problem.into(),
+            fix: fix.into(),
+        }
     }
 }
 
@@ -54,7 +64,12 @@ pub struct AnswersInvalid {
 impl std::fmt::Display for AnswersInvalid {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let n = self.errors.len();
-        writeln!(f, "{} has {n} problem{}:", self.origin, if n == 1 { "" } else { "s" })?;
+        writeln!(
+            f,
+            "{} has {n} problem{}:",
+            self.origin,
+            if n == 1 { "" } else { "s" }
+        )?;
         for e in &self.errors {
             writeln!(f, "  {}", e.to_string().replace('\n', "\n  "))?;
         }
@@ -176,13 +191,25 @@ impl Answers {
         let source = path.display().to_string();
         let text = std::fs::read_to_string(path).map_err(|e| AnswersInvalid {
             origin: source.clone(),
-            errors: vec![AnswerError::new("(file)", None, format!("cannot read it: {e}"), "check the path given to --answers")],
+            errors: vec![AnswerError::new(
+                "(file)",
+                None,
+                format!("cannot read it: {e}"),
+                "check the path given to --answers",
+            )],
         })?;
         Self::from_toml(&text, &source, overrides)
     }
 
-    pub fn from_toml(text: &str, source: &str, overrides: &Overrides) -> Result<Self, AnswersInvalid> {
-        let invalid = |errors| AnswersInvalid { origin: source.to_string(), errors };
+    pub fn from_toml(
+        text: &str,
+        source: &str,
+        overrides: &Overrides,
+    ) -> Result<Self, AnswersInvalid> {
+        let invalid = |errors| AnswersInvalid {
+            origin: source.to_string(),
+            errors,
+        };
         let table = source::parse(text).map_err(invalid)?;
         let mut v = Validator::default();
         let answers = v.run(&table, source, overrides);
@@ -196,13 +223,20 @@ impl Answers {
     }
 
     pub fn str(&self, key: &str) -> Option<&str> {
-        self.cdk.get(key).and_then(Value::as_str).filter(|s| !s.is_empty())
+        self.cdk
+            .get(key)
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
     }
     fn req(&self, key: &str) -> &str {
-        self.str(key).unwrap_or_else(|| panic!("validated answers always have {key}"))
+        self.str(key)
+            .unwrap_or_else(|| panic!("validated answers always have {key}"))
     }
     fn int(&self, key: &str) -> i64 {
-        self.cdk.get(key).and_then(Value::as_i64).unwrap_or_else(|| panic!("validated answers always have {key}"))
+        self.cdk
+            .get(key)
+            .and_then(Value::as_i64)
+            .unwrap_or_else(|| panic!("validated answers always have {key}"))
     }
     pub fn flag(&self, key: &str) -> bool {
         self.cdk.get(key).and_then(Value::as_bool).unwrap_or(false)
@@ -245,17 +279,22 @@ impl Answers {
         self.flag("skipDns")
     }
     pub fn support_email(&self) -> &str {
-        self.server_value("supportEmail").expect("validated answers always have supportEmail")
+        self.server_value("supportEmail")
+            .expect("validated answers always have supportEmail")
     }
     pub fn server_value(&self, key: &str) -> Option<&str> {
-        self.server.iter().find(|(k, _)| k == key).map(|(_, v)| v.expose())
+        self.server
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.expose())
     }
     pub fn base_url(&self) -> String {
         derive::https_base(self.api_domain())
     }
     /// The logging bucket the answers ask medplum-init to create, if any.
     pub fn logging_bucket(&self) -> Option<&str> {
-        self.str("loadBalancerLoggingBucket").or_else(|| self.str("clamscanLoggingBucket"))
+        self.str("loadBalancerLoggingBucket")
+            .or_else(|| self.str("clamscanLoggingBucket"))
     }
 }
 
@@ -272,7 +311,12 @@ fn line_of(table: &Table, key: &str) -> Option<usize> {
 
 impl Validator {
     fn err(&mut self, key: &str, line: Option<usize>, (problem, fix): (String, String)) {
-        self.errors.push(AnswerError { key: key.into(), line, problem, fix });
+        self.errors.push(AnswerError {
+            key: key.into(),
+            line,
+            problem,
+            fix,
+        });
     }
 
     fn check(&mut self, key: &str, line: Option<usize>, result: validators::Check) {
@@ -284,12 +328,21 @@ impl Validator {
     fn type_error(&mut self, key: &str, e: &Entry, want: Ty) {
         let fix = match (want, &e.node.value) {
             (Ty::Int, Val::Str(s)) => format!("write it without quotes: {} = {}", e.key, s),
-            (Ty::Bool, Val::Str(s)) => format!("write it without quotes: {} = {}", e.key, s.to_lowercase()),
+            (Ty::Bool, Val::Str(s)) => {
+                format!("write it without quotes: {} = {}", e.key, s.to_lowercase())
+            }
             (Ty::Str, Val::Int(i)) => format!("quote it: {} = \"{i}\"", e.key),
             (Ty::Str, Val::Bool(b)) => format!("quote it: {} = \"{b}\"", e.key),
             _ => format!("give {} {}", e.key, want.describe()),
         };
-        self.err(key, Some(e.line), (format!("expected {}, found {}", want.describe(), e.node.type_name()), fix));
+        self.err(
+            key,
+            Some(e.line),
+            (
+                format!("expected {}, found {}", want.describe(), e.node.type_name()),
+                fix,
+            ),
+        );
     }
 
     /// Checks `e` against `ty` and returns its JSON form.
@@ -304,7 +357,10 @@ impl Validator {
                         self.err(
                             &format!("{key}.{}", inner.key),
                             Some(inner.line),
-                            (format!("expected a string, found {}", inner.node.type_name()), "quote the value".into()),
+                            (
+                                format!("expected a string, found {}", inner.node.type_name()),
+                                "quote the value".into(),
+                            ),
                         );
                         ok = false;
                     }
@@ -350,21 +406,50 @@ impl Validator {
                                     }
                                 }
                                 None => {
-                                    let hint = keys::did_you_mean(&inner.key, spec.iter().map(|(k, _)| *k))
-                                        .map(|s| format!("did you mean '{s}'?"))
-                                        .unwrap_or_else(|| format!("[{}] takes {}", e.key, spec.iter().map(|(k, _)| *k).collect::<Vec<_>>().join(", ")));
-                                    self.err(&full, Some(inner.line), (format!("unknown key '{}'", inner.key), hint));
+                                    let hint = keys::did_you_mean(
+                                        &inner.key,
+                                        spec.iter().map(|(k, _)| *k),
+                                    )
+                                    .map(|s| format!("did you mean '{s}'?"))
+                                    .unwrap_or_else(|| {
+                                        format!(
+                                            "[{}] takes {}",
+                                            e.key,
+                                            spec.iter()
+                                                .map(|(k, _)| *k)
+                                                .collect::<Vec<_>>()
+                                                .join(", ")
+                                        )
+                                    });
+                                    self.err(
+                                        &full,
+                                        Some(inner.line),
+                                        (format!("unknown key '{}'", inner.key), hint),
+                                    );
                                 }
                             }
                         }
                     }
                     _ => self.type_error(&e.key, e, Ty::Table),
                 }
+            } else if server::lookup(&e.key).is_some() {
+                self.err(
+                    &e.key,
+                    Some(e.line),
+                    (
+                        format!("{} is a server setting", e.key),
+                        format!("move it into the [server] table: [server] {} = ...", e.key),
+                    ),
+                );
             } else {
                 let hint = keys::did_you_mean(&e.key, keys::top_level_names())
                     .map(|s| format!("did you mean '{s}'?"))
                     .unwrap_or_else(|| "top-level keys are Medplum CDK config keys; see `medplum-init answers-template`".into());
-                self.err(&e.key, Some(e.line), (format!("unknown key '{}'", e.key), hint));
+                self.err(
+                    &e.key,
+                    Some(e.line),
+                    (format!("unknown key '{}'", e.key), hint),
+                );
             }
         }
 
@@ -377,7 +462,8 @@ impl Validator {
         if !self.errors.is_empty() {
             return None;
         }
-        let (certificates, email, create_logging_bucket, bot_layer_zip, apply_parameters, deploy) = tool_answers?;
+        let (certificates, email, create_logging_bucket, bot_layer_zip, apply_parameters, deploy) =
+            tool_answers?;
         Some(Answers {
             source: source.to_string(),
             cdk,
@@ -395,11 +481,17 @@ impl Validator {
 
     /// `name` and `--env`, `region` and `--region`.
     fn environment(&mut self, cdk: &mut Map<String, Value>, table: &Table, ov: &Overrides) {
-        match (cdk.get("name").and_then(Value::as_str).map(str::to_string), &ov.env) {
+        match (
+            cdk.get("name").and_then(Value::as_str).map(str::to_string),
+            &ov.env,
+        ) {
             (Some(n), Some(e)) if &n != e => self.err(
                 "name",
                 line_of(table, "name"),
-                (format!("the answers say name = \"{n}\" but --env says \"{e}\""), "drop --env or make the two agree".into()),
+                (
+                    format!("the answers say name = \"{n}\" but --env says \"{e}\""),
+                    "drop --env or make the two agree".into(),
+                ),
             ),
             (None, Some(e)) => {
                 cdk.insert("name".into(), Value::String(e.clone()));
@@ -407,15 +499,26 @@ impl Validator {
             (None, None) => self.err(
                 "name",
                 None,
-                ("missing: the environment name is required".into(), "add name = \"staging\" (or pass --env staging)".into()),
+                (
+                    "missing: the environment name is required".into(),
+                    "add name = \"staging\" (or pass --env staging)".into(),
+                ),
             ),
             _ => {}
         }
-        match (cdk.get("region").and_then(Value::as_str).map(str::to_string), &ov.region) {
+        match (
+            cdk.get("region")
+                .and_then(Value::as_str)
+                .map(str::to_string),
+            &ov.region,
+        ) {
             (Some(r), Some(o)) if &r != o => self.err(
                 "region",
                 line_of(table, "region"),
-                (format!("the answers say region = \"{r}\" but --region says \"{o}\""), "drop --region or make the two agree".into()),
+                (
+                    format!("the answers say region = \"{r}\" but --region says \"{o}\""),
+                    "drop --region or make the two agree".into(),
+                ),
             ),
             (None, Some(o)) => {
                 cdk.insert("region".into(), Value::String(o.clone()));
@@ -426,13 +529,19 @@ impl Validator {
 
     /// Medplum's defaults, in the order `medplum aws init` derives them.
     fn defaults(&mut self, cdk: &mut Map<String, Value>, table: &Table, _ov: &Overrides) {
-        let s = |cdk: &Map<String, Value>, k: &str| cdk.get(k).and_then(Value::as_str).map(str::to_string);
+        let s = |cdk: &Map<String, Value>, k: &str| {
+            cdk.get(k).and_then(Value::as_str).map(str::to_string)
+        };
         let set = |cdk: &mut Map<String, Value>, k: &str, v: Value| {
             cdk.entry(k.to_string()).or_insert(v);
         };
         // Derive only from valid values, so one mistake gives one error, not a cascade.
         if let Some(name) = s(cdk, "name").filter(|n| validators::env_name(n).is_ok()) {
-            set(cdk, "stackName", Value::String(derive::default_stack_name(&name)));
+            set(
+                cdk,
+                "stackName",
+                Value::String(derive::default_stack_name(&name)),
+            );
         }
         set(cdk, "region", Value::String("us-east-1".into()));
         match s(cdk, "domainName") {
@@ -440,7 +549,11 @@ impl Validator {
             Some(d) => {
                 set(cdk, "apiDomainName", Value::String(format!("api.{d}")));
                 set(cdk, "appDomainName", Value::String(format!("app.{d}")));
-                set(cdk, "storageDomainName", Value::String(format!("storage.{d}")));
+                set(
+                    cdk,
+                    "storageDomainName",
+                    Value::String(format!("storage.{d}")),
+                );
             }
             None => {
                 if table.get("domainName").is_none() {
@@ -452,7 +565,8 @@ impl Validator {
                 }
             }
         }
-        if let Some(storage) = s(cdk, "storageDomainName").filter(|d| validators::domain(d).is_ok()) {
+        if let Some(storage) = s(cdk, "storageDomainName").filter(|d| validators::domain(d).is_ok())
+        {
             set(cdk, "storageBucketName", Value::String(storage));
         }
         if let Some(api) = s(cdk, "apiDomainName").filter(|d| validators::domain(d).is_ok()) {
@@ -462,10 +576,18 @@ impl Validator {
         set(cdk, "maxAzs", Value::from(2));
         set(cdk, "rdsInstances", Value::from(1));
         set(cdk, "desiredServerCount", Value::from(1));
-        set(cdk, "serverImage", Value::String(DEFAULT_SERVER_IMAGE.into()));
+        set(
+            cdk,
+            "serverImage",
+            Value::String(DEFAULT_SERVER_IMAGE.into()),
+        );
         set(cdk, "serverMemory", Value::from(512));
         set(cdk, "serverCpu", Value::from(256));
-        set(cdk, "cacheNodeType", Value::String(DEFAULT_CACHE_NODE_TYPE.into()));
+        set(
+            cdk,
+            "cacheNodeType",
+            Value::String(DEFAULT_CACHE_NODE_TYPE.into()),
+        );
         // Keep the documented key order no matter which were given.
         let mut ordered = Map::new();
         for k in keys::CDK_KEYS {
@@ -478,7 +600,11 @@ impl Validator {
 
     fn check_cdk_values(&mut self, cdk: &Map<String, Value>, table: &Table) {
         use validators as v;
-        let region = cdk.get("region").and_then(Value::as_str).unwrap_or("us-east-1").to_string();
+        let region = cdk
+            .get("region")
+            .and_then(Value::as_str)
+            .unwrap_or("us-east-1")
+            .to_string();
         for (key, value) in cdk {
             let line = line_of(table, key);
             if let Some(s) = value.as_str() {
@@ -487,16 +613,31 @@ impl Validator {
                     "stackName" => v::stack_name(s),
                     "accountNumber" => v::account_number(s),
                     "region" => v::region(s),
-                    "domainName" | "hostedZoneName" | "apiDomainName" | "appDomainName" | "storageDomainName" | "mtlsDomainName" => {
-                        v::domain(s)
+                    "domainName" | "hostedZoneName" | "apiDomainName" | "appDomainName"
+                    | "storageDomainName" | "mtlsDomainName" => v::domain(s),
+                    "apiSslCertArn" => {
+                        v::acm_arn(s, &region, "the API load balancer is in the stack's region")
                     }
-                    "apiSslCertArn" => v::acm_arn(s, &region, "the API load balancer is in the stack's region"),
-                    "mtlsSslCertArn" => v::acm_arn(s, &region, "the mTLS load balancer is in the stack's region"),
-                    "appSslCertArn" => v::acm_arn(s, "us-east-1", "CloudFront only uses certificates from us-east-1"),
-                    "storageSslCertArn" => v::acm_arn(s, "us-east-1", "CloudFront only uses certificates from us-east-1"),
-                    "storageBucketName" | "appLoggingBucket" | "storageLoggingBucket" | "loadBalancerLoggingBucket" | "clamscanLoggingBucket" => {
-                        v::bucket_name(s)
-                    }
+                    "mtlsSslCertArn" => v::acm_arn(
+                        s,
+                        &region,
+                        "the mTLS load balancer is in the stack's region",
+                    ),
+                    "appSslCertArn" => v::acm_arn(
+                        s,
+                        "us-east-1",
+                        "CloudFront only uses certificates from us-east-1",
+                    ),
+                    "storageSslCertArn" => v::acm_arn(
+                        s,
+                        "us-east-1",
+                        "CloudFront only uses certificates from us-east-1",
+                    ),
+                    "storageBucketName"
+                    | "appLoggingBucket"
+                    | "storageLoggingBucket"
+                    | "loadBalancerLoggingBucket"
+                    | "clamscanLoggingBucket" => v::bucket_name(s),
                     "vpcId" => v::aws_id(s, "vpc"),
                     "cacheSecurityGroupId" | "loadBalancerSecurityGroupId" => v::aws_id(s, "sg"),
                     "serverImage" => v::image(s),
@@ -517,33 +658,73 @@ impl Validator {
                     "signingKeyId" => v::cloudfront_key_id(s),
                     "storagePublicKey" => match crate::crypto::keypair::public_key_bits(s) {
                         Ok(2048) => Ok(()),
-                        Ok(bits) => Err((format!("the key has {bits} bits"), "CloudFront takes RSA-2048 keys".into())),
-                        Err(e) => Err((e.to_string(), "paste the PEM that starts with -----BEGIN PUBLIC KEY-----".into())),
+                        Ok(bits) => Err((
+                            format!("the key has {bits} bits"),
+                            "CloudFront takes RSA-2048 keys".into(),
+                        )),
+                        Err(e) => Err((
+                            e.to_string(),
+                            "paste the PEM that starts with -----BEGIN PUBLIC KEY-----".into(),
+                        )),
                     },
-                    "apiWafIpSetArn" | "mtlsWafIpSetArn" => v::service_arn(s, "wafv2", "regional/ipset/", "arn:aws:wafv2:<region>:<account>:regional/ipset/<name>/<id>"),
-                    "appWafIpSetArn" | "storageWafIpSetArn" => v::service_arn(s, "wafv2", "global/ipset/", "arn:aws:wafv2:us-east-1:<account>:global/ipset/<name>/<id>"),
-                    "rdsSecretsArn" | "containerRegistryCredentialsSecretArn" => {
-                        v::service_arn(s, "secretsmanager", "secret:", "arn:aws:secretsmanager:<region>:<account>:secret:<name>")
-                    }
+                    "apiWafIpSetArn" | "mtlsWafIpSetArn" => v::service_arn(
+                        s,
+                        "wafv2",
+                        "regional/ipset/",
+                        "arn:aws:wafv2:<region>:<account>:regional/ipset/<name>/<id>",
+                    ),
+                    "appWafIpSetArn" | "storageWafIpSetArn" => v::service_arn(
+                        s,
+                        "wafv2",
+                        "global/ipset/",
+                        "arn:aws:wafv2:us-east-1:<account>:global/ipset/<name>/<id>",
+                    ),
+                    "rdsSecretsArn" | "containerRegistryCredentialsSecretArn" => v::service_arn(
+                        s,
+                        "secretsmanager",
+                        "secret:",
+                        "arn:aws:secretsmanager:<region>:<account>:secret:<name>",
+                    ),
                     "loadBalancerAlgorithm" => match s {
                         "round_robin" | "least_outstanding_requests" | "weighted_random" => Ok(()),
-                        _ => Err((format!("'{s}' is not a load balancing algorithm"), "use round_robin, least_outstanding_requests or weighted_random".into())),
+                        _ => Err((
+                            format!("'{s}' is not a load balancing algorithm"),
+                            "use round_robin, least_outstanding_requests or weighted_random".into(),
+                        )),
                     },
                     _ => Ok(()),
                 };
                 // A default that fails (storageBucketName from a long storage domain, say).
-                let r = r.map_err(|(p, f)| if line.is_none() { (format!("{p} (the default)"), format!("set {key} explicitly; {f}")) } else { (p, f) });
+                let r = r.map_err(|(p, f)| {
+                    if line.is_none() {
+                        (
+                            format!("{p} (the default)"),
+                            format!("set {key} explicitly; {f}"),
+                        )
+                    } else {
+                        (p, f)
+                    }
+                });
                 self.check(key, line, r);
             }
             if let Some(n) = value.as_i64() {
                 let r = match key.as_str() {
-                    "apiPort" if !(1..=65535).contains(&n) => Err((format!("{n} is not a TCP port"), "use a port from 1 to 65535; Medplum's server listens on 8103".into())),
+                    "apiPort" if !(1..=65535).contains(&n) => Err((
+                        format!("{n} is not a TCP port"),
+                        "use a port from 1 to 65535; Medplum's server listens on 8103".into(),
+                    )),
                     "maxAzs" if !(2..=99).contains(&n) => Err((
                         format!("{n} availability zones"),
-                        "use 2 or more (the load balancer and Aurora need two zones); 99 means all".into(),
+                        "use 2 or more (the load balancer and Aurora need two zones); 99 means all"
+                            .into(),
                     )),
-                    "rdsInstances" if !(1..=16).contains(&n) => Err((format!("{n} instances"), "use 1 (writer only) up to 16 (writer + 15 readers)".into())),
-                    "desiredServerCount" if !(0..=1000).contains(&n) => Err((format!("{n} servers"), "use a count from 0 to 1000".into())),
+                    "rdsInstances" if !(1..=16).contains(&n) => Err((
+                        format!("{n} instances"),
+                        "use 1 (writer only) up to 16 (writer + 15 readers)".into(),
+                    )),
+                    "desiredServerCount" if !(0..=1000).contains(&n) => {
+                        Err((format!("{n} servers"), "use a count from 0 to 1000".into()))
+                    }
                     _ => Ok(()),
                 };
                 self.check(key, line, r);
@@ -553,7 +734,15 @@ impl Validator {
         if let (Some(cpu), Some(mem)) = (int("serverCpu"), int("serverMemory")) {
             let r = validators::fargate(cpu as u32, mem as u32);
             let line = line_of(table, "serverMemory").or(line_of(table, "serverCpu"));
-            self.check(if table.get("serverMemory").is_some() { "serverMemory" } else { "serverCpu" }, line, r);
+            self.check(
+                if table.get("serverMemory").is_some() {
+                    "serverMemory"
+                } else {
+                    "serverCpu"
+                },
+                line,
+                r,
+            );
         }
         let s = |k: &str| cdk.get(k).and_then(Value::as_str).filter(|s| !s.is_empty());
         let skip_dns = cdk.get("skipDns").and_then(Value::as_bool).unwrap_or(false);
@@ -581,10 +770,20 @@ impl Validator {
             self.err(
                 "storageBucketName",
                 line_of(table, "storageBucketName"),
-                (format!("'{bucket}' is also the app bucket (Medplum names it after appDomainName)"), "choose another storage bucket name".into()),
+                (
+                    format!(
+                        "'{bucket}' is also the app bucket (Medplum names it after appDomainName)"
+                    ),
+                    "choose another storage bucket name".into(),
+                ),
             );
         }
-        if cdk.get("loadBalancerLoggingEnabled").and_then(Value::as_bool) == Some(true) && s("loadBalancerLoggingBucket").is_none() {
+        if cdk
+            .get("loadBalancerLoggingEnabled")
+            .and_then(Value::as_bool)
+            == Some(true)
+            && s("loadBalancerLoggingBucket").is_none()
+        {
             self.err(
                 "loadBalancerLoggingBucket",
                 line_of(table, "loadBalancerLoggingEnabled"),
@@ -592,12 +791,18 @@ impl Validator {
             );
         }
         if cdk.get("rdsIdsMajorVersionSuffix").and_then(Value::as_bool) == Some(true)
-            && cdk.get("rdsPersistentParameterGroups").and_then(Value::as_bool) != Some(true)
+            && cdk
+                .get("rdsPersistentParameterGroups")
+                .and_then(Value::as_bool)
+                != Some(true)
         {
             self.err(
                 "rdsIdsMajorVersionSuffix",
                 line_of(table, "rdsIdsMajorVersionSuffix"),
-                ("requires rdsPersistentParameterGroups".into(), "set rdsPersistentParameterGroups = true as well".into()),
+                (
+                    "requires rdsPersistentParameterGroups".into(),
+                    "set rdsPersistentParameterGroups = true as well".into(),
+                ),
             );
         }
         if let (Some(acct), Some(arn)) = (s("accountNumber"), s("apiSslCertArn"))
@@ -613,16 +818,34 @@ impl Validator {
         }
     }
 
-    fn server(&mut self, entries: &[(String, usize, &Node)], server_line: Option<usize>, cdk: &Map<String, Value>) -> Vec<(String, ServerValue)> {
+    fn server(
+        &mut self,
+        entries: &[(String, usize, &Node)],
+        server_line: Option<usize>,
+        cdk: &Map<String, Value>,
+    ) -> Vec<(String, ServerValue)> {
         let mut out = Vec::new();
         let mut seen_support = false;
         for (key, line, node) in entries {
             let full = format!("server.{key}");
             let line = Some(*line);
             let Some(spec) = server::lookup(key) else {
+                if keys::cdk_key(key).is_some() {
+                    self.err(
+                        &full,
+                        line,
+                        (
+                            format!("{key} is a CDK config key, not a server key"),
+                            format!("move {key} above the [server] table"),
+                        ),
+                    );
+                    continue;
+                }
                 let hint = keys::did_you_mean(key, server::SERVER_KEYS.iter().map(|k| k.key))
                     .map(|s| format!("did you mean '{s}'?"))
-                    .unwrap_or_else(|| "see Medplum's server config reference for the key names".into());
+                    .unwrap_or_else(|| {
+                        "see Medplum's server config reference for the key names".into()
+                    });
                 self.err(&full, line, (format!("unknown server key '{key}'"), hint));
                 continue;
             };
@@ -630,7 +853,10 @@ impl Validator {
                 self.err(
                     &full,
                     line,
-                    (format!("/medplum/<env>/{key} is created by the CloudFormation stack"), "remove it; writing it first would make the deploy fail".into()),
+                    (
+                        format!("/medplum/<env>/{key} is created by the CloudFormation stack"),
+                        "remove it; writing it first would make the deploy fail".into(),
+                    ),
                 );
                 continue;
             }
@@ -659,11 +885,20 @@ impl Validator {
                 }
                 _ => {}
             }
-            let Some(text) = self.server_text(&full, line, node, spec) else { continue };
+            let Some(text) = self.server_text(&full, line, node, spec) else {
+                continue;
+            };
             if *key == "port" {
                 let port = cdk.get("apiPort").and_then(Value::as_i64).unwrap_or(8103);
                 if text != port.to_string() {
-                    self.err(&full, line, (format!("port {text} differs from apiPort {port}"), "drop server.port; it follows apiPort".into()));
+                    self.err(
+                        &full,
+                        line,
+                        (
+                            format!("port {text} differs from apiPort {port}"),
+                            "drop server.port; it follows apiPort".into(),
+                        ),
+                    );
                     continue;
                 }
             }
@@ -674,23 +909,41 @@ impl Validator {
                     continue;
                 }
             }
-            let value = if spec.secret { ServerValue::Secret(Secret::new(text)) } else { ServerValue::Plain(text) };
+            let value = if spec.secret {
+                ServerValue::Secret(Secret::new(text))
+            } else {
+                ServerValue::Plain(text)
+            };
             out.push((key.clone(), value));
         }
         if !seen_support {
             self.err(
                 "server.supportEmail",
                 server_line,
-                ("missing: the address Medplum sends email from is required".into(), "add supportEmail = \"support@example.com\" under [server]".into()),
+                (
+                    "missing: the address Medplum sends email from is required".into(),
+                    "add supportEmail = \"support@example.com\" under [server]".into(),
+                ),
             );
         }
         out
     }
 
     /// Checks a server value against its kind and returns the parameter text.
-    fn server_text(&mut self, key: &str, line: Option<usize>, node: &Node, spec: &server::ServerKey) -> Option<String> {
+    fn server_text(
+        &mut self,
+        key: &str,
+        line: Option<usize>,
+        node: &Node,
+        spec: &server::ServerKey,
+    ) -> Option<String> {
         use server::Kind;
-        let mismatch = |want: &str| (format!("expected {want}, found {}", node.type_name()), format!("give {key} {want}"));
+        let mismatch = |want: &str| {
+            (
+                format!("expected {want}, found {}", node.type_name()),
+                format!("give {key} {want}"),
+            )
+        };
         let r: Result<String, (String, String)> = match (spec.kind, &node.value) {
             (Kind::String, Val::Str(s)) => Ok(s.clone()),
             (Kind::Url, Val::Str(s)) => validators::https_url(s).map(|_| s.clone()),
@@ -699,13 +952,21 @@ impl Validator {
             (Kind::Json, Val::Table(_) | Val::Array(_)) => Ok(node.to_json().to_string()),
             (Kind::Json, Val::Str(s)) => serde_json::from_str::<Value>(s)
                 .map(|_| s.clone())
-                .map_err(|e| (format!("not valid JSON: {e}"), "write it as a TOML table or array instead".into())),
+                .map_err(|e| {
+                    (
+                        format!("not valid JSON: {e}"),
+                        "write it as a TOML table or array instead".into(),
+                    )
+                }),
             (Kind::Csv, Val::Str(s)) => Ok(s.clone()),
             (Kind::Csv, Val::Array(items)) => items
                 .iter()
                 .map(|n| match &n.value {
                     Val::Str(s) if !s.contains(',') => Ok(s.clone()),
-                    _ => Err(("list items must be strings without commas".to_string(), format!("give {key} a list of strings"))),
+                    _ => Err((
+                        "list items must be strings without commas".to_string(),
+                        format!("give {key} a list of strings"),
+                    )),
                 })
                 .collect::<Result<Vec<_>, _>>()
                 .map(|v| v.join(",")),
@@ -713,7 +974,10 @@ impl Validator {
                 if options.contains(&s.as_str()) {
                     Ok(s.clone())
                 } else {
-                    Err((format!("'{s}' is not one of {}", options.join(", ")), format!("use one of {}", options.join(", "))))
+                    Err((
+                        format!("'{s}' is not one of {}", options.join(", ")),
+                        format!("use one of {}", options.join(", ")),
+                    ))
                 }
             }
             (Kind::String | Kind::Url | Kind::Enum(_), _) => Err(mismatch("a string")),
@@ -724,7 +988,14 @@ impl Validator {
         };
         match r {
             Ok(t) if t.len() > 8192 => {
-                self.err(key, line, (format!("the value is {} bytes; SSM takes at most 8 KB", t.len()), "shorten it".into()));
+                self.err(
+                    key,
+                    line,
+                    (
+                        format!("the value is {} bytes; SSM takes at most 8 KB", t.len()),
+                        "shorten it".into(),
+                    ),
+                );
                 None
             }
             Ok(t) => Some(t),
@@ -741,13 +1012,42 @@ impl Validator {
         entries: &[(&str, &Entry)],
         cdk: &Map<String, Value>,
         table: &Table,
-    ) -> Option<(CertificateAnswers, EmailIdentity, bool, Option<PathBuf>, bool, bool)> {
-        let get = |t: &str, k: &str| entries.iter().find(|(tt, e)| *tt == t && e.key == k).map(|(_, e)| *e);
-        let boolean = |t: &str, k: &str, d: bool| get(t, k).and_then(|e| if let Val::Bool(b) = e.node.value { Some(b) } else { None }).unwrap_or(d);
-        let region = cdk.get("region").and_then(Value::as_str).unwrap_or("us-east-1").to_string();
+    ) -> Option<(
+        CertificateAnswers,
+        EmailIdentity,
+        bool,
+        Option<PathBuf>,
+        bool,
+        bool,
+    )> {
+        let get = |t: &str, k: &str| {
+            entries
+                .iter()
+                .find(|(tt, e)| *tt == t && e.key == k)
+                .map(|(_, e)| *e)
+        };
+        let boolean = |t: &str, k: &str, d: bool| {
+            get(t, k)
+                .and_then(|e| {
+                    if let Val::Bool(b) = e.node.value {
+                        Some(b)
+                    } else {
+                        None
+                    }
+                })
+                .unwrap_or(d)
+        };
+        let region = cdk
+            .get("region")
+            .and_then(Value::as_str)
+            .unwrap_or("us-east-1")
+            .to_string();
 
         let mut cert = |name: &str, cdk_key: &str, cert_region: &str, why: &str| -> CertChoice {
-            let from_cdk = cdk.get(cdk_key).and_then(Value::as_str).filter(|s| !s.is_empty());
+            let from_cdk = cdk
+                .get(cdk_key)
+                .and_then(Value::as_str)
+                .filter(|s| !s.is_empty());
             let entry = get("certificates", name);
             let choice = match entry.map(|e| &e.node.value) {
                 Some(Val::Str(s)) => match s.as_str() {
@@ -763,7 +1063,10 @@ impl Validator {
                         self.err(
                             &format!("certificates.{name}"),
                             entry.map(|e| e.line),
-                            (format!("'{other}' is not a certificate choice"), "use \"auto\", \"request\", \"skip\" or a certificate ARN".into()),
+                            (
+                                format!("'{other}' is not a certificate choice"),
+                                "use \"auto\", \"request\", \"skip\" or a certificate ARN".into(),
+                            ),
                         );
                         CertChoice::Auto
                     }
@@ -784,19 +1087,39 @@ impl Validator {
                 (None, _) => choice,
             }
         };
-        let api = cert("api", "apiSslCertArn", &region, "the API load balancer is in the stack's region");
-        let app = cert("app", "appSslCertArn", "us-east-1", "CloudFront only uses certificates from us-east-1");
-        let storage = cert("storage", "storageSslCertArn", "us-east-1", "CloudFront only uses certificates from us-east-1");
+        let api = cert(
+            "api",
+            "apiSslCertArn",
+            &region,
+            "the API load balancer is in the stack's region",
+        );
+        let app = cert(
+            "app",
+            "appSslCertArn",
+            "us-east-1",
+            "CloudFront only uses certificates from us-east-1",
+        );
+        let storage = cert(
+            "storage",
+            "storageSslCertArn",
+            "us-east-1",
+            "CloudFront only uses certificates from us-east-1",
+        );
 
-        let timeout = match get("certificates", "wait_timeout_minutes").map(|e| (&e.node.value, e.line)) {
-            Some((Val::Int(m), line)) => {
-                if !(1..=4320).contains(m) {
-                    self.err("certificates.wait_timeout_minutes", Some(line), (format!("{m} minutes"), "use 1 to 4320 (three days)".into()));
+        let timeout =
+            match get("certificates", "wait_timeout_minutes").map(|e| (&e.node.value, e.line)) {
+                Some((Val::Int(m), line)) => {
+                    if !(1..=4320).contains(m) {
+                        self.err(
+                            "certificates.wait_timeout_minutes",
+                            Some(line),
+                            (format!("{m} minutes"), "use 1 to 4320 (three days)".into()),
+                        );
+                    }
+                    Duration::from_secs((*m).clamp(1, 4320) as u64 * 60)
                 }
-                Duration::from_secs((*m).clamp(1, 4320) as u64 * 60)
-            }
-            _ => Duration::from_secs(30 * 60),
-        };
+                _ => Duration::from_secs(30 * 60),
+            };
         let certificates = CertificateAnswers {
             api,
             app,
@@ -812,7 +1135,14 @@ impl Validator {
                 "domain" => EmailIdentity::Domain,
                 "skip" => EmailIdentity::Skip,
                 other => {
-                    self.err("email.identity", Some(line), (format!("'{other}' is not an identity kind"), "use \"address\", \"domain\" or \"skip\"".into()));
+                    self.err(
+                        "email.identity",
+                        Some(line),
+                        (
+                            format!("'{other}' is not an identity kind"),
+                            "use \"address\", \"domain\" or \"skip\"".into(),
+                        ),
+                    );
                     EmailIdentity::Address
                 }
             },
@@ -823,12 +1153,19 @@ impl Validator {
         if create_logging_bucket
             && ["loadBalancerLoggingBucket", "clamscanLoggingBucket"]
                 .iter()
-                .all(|k| cdk.get(*k).and_then(Value::as_str).is_none_or(str::is_empty))
+                .all(|k| {
+                    cdk.get(*k)
+                        .and_then(Value::as_str)
+                        .is_none_or(str::is_empty)
+                })
         {
             self.err(
                 "logging.create_bucket",
                 get("logging", "create_bucket").map(|e| e.line),
-                ("there is no bucket to create".into(), "set loadBalancerLoggingBucket to the bucket's name".into()),
+                (
+                    "there is no bucket to create".into(),
+                    "set loadBalancerLoggingBucket to the bucket's name".into(),
+                ),
             );
         }
 
@@ -836,7 +1173,15 @@ impl Validator {
             Some((Val::Str(p), line)) => {
                 let path = PathBuf::from(p);
                 if !p.ends_with(".zip") {
-                    self.err("bot_layer.zip", Some(line), (format!("'{p}' is not a .zip file"), "build the layer with Medplum's deploy-bot-layer.sh and give the zip".into()));
+                    self.err(
+                        "bot_layer.zip",
+                        Some(line),
+                        (
+                            format!("'{p}' is not a .zip file"),
+                            "build the layer with Medplum's deploy-bot-layer.sh and give the zip"
+                                .into(),
+                        ),
+                    );
                 }
                 Some(path)
             }
@@ -855,14 +1200,22 @@ impl Validator {
 }
 
 fn spec_name(name: &str) -> &'static str {
-    keys::TOOL_TABLES.iter().find(|(n, _)| *n == name).map(|(n, _)| *n).expect("known table")
+    keys::TOOL_TABLES
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(n, _)| *n)
+        .expect("known table")
 }
 
 /// `[server] database.ssl.require = true` is a nested table in TOML; the parameter is
 /// `database.ssl.require`. JSON-typed keys (`smtp`, `bullmq`, ...) stay whole.
 fn flatten_server<'a>(t: &'a Table, prefix: &str, out: &mut Vec<(String, usize, &'a Node)>) {
     for e in &t.entries {
-        let key = if prefix.is_empty() { e.key.clone() } else { format!("{prefix}.{}", e.key) };
+        let key = if prefix.is_empty() {
+            e.key.clone()
+        } else {
+            format!("{prefix}.{}", e.key)
+        };
         let json_key = server::lookup(&key).is_some_and(|s| s.kind == server::Kind::Json);
         match &e.node.value {
             Val::Table(inner) if !json_key => flatten_server(inner, &key, out),

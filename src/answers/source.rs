@@ -59,10 +59,17 @@ impl Node {
         match &self.value {
             Val::Str(s) | Val::Datetime(s) => Value::String(s.clone()),
             Val::Int(i) => Value::from(*i),
-            Val::Float(f) => serde_json::Number::from_f64(*f).map(Value::Number).unwrap_or(Value::Null),
+            Val::Float(f) => serde_json::Number::from_f64(*f)
+                .map(Value::Number)
+                .unwrap_or(Value::Null),
             Val::Bool(b) => Value::Bool(*b),
             Val::Array(a) => Value::Array(a.iter().map(Node::to_json).collect()),
-            Val::Table(t) => Value::Object(t.entries.iter().map(|e| (e.key.clone(), e.node.to_json())).collect()),
+            Val::Table(t) => Value::Object(
+                t.entries
+                    .iter()
+                    .map(|e| (e.key.clone(), e.node.to_json()))
+                    .collect(),
+            ),
         }
     }
 }
@@ -103,7 +110,11 @@ pub fn parse(text: &str) -> Result<Table, Vec<AnswerError>> {
     }
     let mut errs = Vec::new();
     let table = convert_table(doc.get_ref(), &lines, &mut errs);
-    if errs.is_empty() { Ok(table) } else { Err(errs) }
+    if errs.is_empty() {
+        Ok(table)
+    } else {
+        Err(errs)
+    }
 }
 
 fn convert_table(t: &DeTable<'_>, lines: &Lines, errs: &mut Vec<AnswerError>) -> Table {
@@ -113,13 +124,25 @@ fn convert_table(t: &DeTable<'_>, lines: &Lines, errs: &mut Vec<AnswerError>) ->
             .map(|(k, v)| Entry {
                 key: k.get_ref().to_string(),
                 line: lines.line(k.span().start),
-                node: convert(v.get_ref(), lines.line(v.span().start), k.get_ref(), lines, errs),
+                node: convert(
+                    v.get_ref(),
+                    lines.line(v.span().start),
+                    k.get_ref(),
+                    lines,
+                    errs,
+                ),
             })
             .collect(),
     }
 }
 
-fn convert(v: &DeValue<'_>, line: usize, key: &str, lines: &Lines, errs: &mut Vec<AnswerError>) -> Node {
+fn convert(
+    v: &DeValue<'_>,
+    line: usize,
+    key: &str,
+    lines: &Lines,
+    errs: &mut Vec<AnswerError>,
+) -> Node {
     let value = match v {
         DeValue::String(s) => Val::Str(s.to_string()),
         DeValue::Integer(i) => {
@@ -128,11 +151,19 @@ fn convert(v: &DeValue<'_>, line: usize, key: &str, lines: &Lines, errs: &mut Ve
                 Some(b) => (true, b.to_string()),
                 None => (false, digits.trim_start_matches('+').to_string()),
             };
-            let body = body.trim_start_matches("0x").trim_start_matches("0o").trim_start_matches("0b");
+            let body = body
+                .trim_start_matches("0x")
+                .trim_start_matches("0o")
+                .trim_start_matches("0b");
             match i64::from_str_radix(body, i.radix()) {
                 Ok(n) => Val::Int(if neg { -n } else { n }),
                 Err(_) => {
-                    errs.push(AnswerError::new(key, Some(line), format!("'{}' is out of range", i.as_str()), "use a smaller number"));
+                    errs.push(AnswerError::new(
+                        key,
+                        Some(line),
+                        format!("'{}' is out of range", i.as_str()),
+                        "use a smaller number",
+                    ));
                     Val::Int(0)
                 }
             }
@@ -142,7 +173,15 @@ fn convert(v: &DeValue<'_>, line: usize, key: &str, lines: &Lines, errs: &mut Ve
         DeValue::Datetime(d) => Val::Datetime(d.to_string()),
         DeValue::Array(a) => Val::Array(
             a.iter()
-                .map(|item| convert(item.get_ref(), lines.line(item.span().start), key, lines, errs))
+                .map(|item| {
+                    convert(
+                        item.get_ref(),
+                        lines.line(item.span().start),
+                        key,
+                        lines,
+                        errs,
+                    )
+                })
                 .collect(),
         ),
         DeValue::Table(t) => Val::Table(convert_table(t, lines, errs)),
@@ -156,9 +195,12 @@ mod tests {
 
     #[test]
     fn lines_are_tracked_for_keys_and_tables() {
-        let t = parse("name = \"x\"\n\n[server]\nsupportEmail = \"a@b.co\"\nport = 0x10\n").unwrap();
+        let t =
+            parse("name = \"x\"\n\n[server]\nsupportEmail = \"a@b.co\"\nport = 0x10\n").unwrap();
         assert_eq!(t.get("name").unwrap().line, 1);
-        let Val::Table(server) = &t.get("server").unwrap().node.value else { panic!() };
+        let Val::Table(server) = &t.get("server").unwrap().node.value else {
+            panic!()
+        };
         assert_eq!(server.get("supportEmail").unwrap().line, 4);
         assert_eq!(server.get("port").unwrap().node.value, Val::Int(16));
     }

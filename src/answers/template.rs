@@ -20,14 +20,20 @@ mod tests {
         // Every `# key = value` line in the template must name a real key, so the template never
         // teaches a typo.
         for line in TEMPLATE.lines() {
-            let Some(rest) = line.strip_prefix("# ") else { continue };
-            let Some((key, _)) = rest.split_once(" = ") else { continue };
+            let Some(rest) = line.strip_prefix("# ") else {
+                continue;
+            };
+            let Some((key, _)) = rest.split_once(" = ") else {
+                continue;
+            };
             if key.contains(' ') {
                 continue;
             }
             let known = crate::answers::keys::cdk_key(key).is_some()
                 || crate::config::server::lookup(key).is_some()
-                || crate::answers::keys::TOOL_TABLES.iter().any(|(_, ks)| ks.iter().any(|(k, _)| *k == key));
+                || crate::answers::keys::TOOL_TABLES
+                    .iter()
+                    .any(|(_, ks)| ks.iter().any(|(k, _)| *k == key));
             assert!(known, "template mentions unknown key {key}");
         }
     }

@@ -39,7 +39,11 @@ serverMemory = 4096
 supportEmail = \"not-an-email\"
 ";
     let err = load(text).unwrap_err();
-    let got: Vec<(&str, Option<usize>)> = err.errors.iter().map(|e| (e.key.as_str(), e.line)).collect();
+    let got: Vec<(&str, Option<usize>)> = err
+        .errors
+        .iter()
+        .map(|e| (e.key.as_str(), e.line))
+        .collect();
     assert_eq!(
         got,
         [
@@ -54,12 +58,18 @@ supportEmail = \"not-an-email\"
     );
     let text = err.to_string();
     assert!(text.contains("did you mean 'domainName'?"), "{text}");
-    assert!(text.contains("write it without quotes: apiPort = 8103"), "{text}");
+    assert!(
+        text.contains("write it without quotes: apiPort = 8103"),
+        "{text}"
+    );
 }
 
 #[test]
 fn env_and_region_flags_must_agree() {
-    let ov = Overrides { env: Some("prod".into()), region: Some("eu-west-1".into()) };
+    let ov = Overrides {
+        env: Some("prod".into()),
+        region: Some("eu-west-1".into()),
+    };
     let err = Answers::from_toml(MINIMAL, "a", &ov).unwrap_err();
     assert_eq!(err.errors.len(), 1, "{err}");
     assert_eq!(err.errors[0].key, "name");
@@ -101,8 +111,14 @@ fn certificate_arn_in_cdk_key_becomes_the_choice() {
     assert_eq!(a.certificates.api, CertChoice::Arn(arn.into()));
     assert_eq!(a.certificates.app, CertChoice::Request);
     assert_eq!(a.certificates.storage, CertChoice::Skip);
-    let conflict = MINIMAL.replace("[server]", &format!("apiSslCertArn = \"{arn}\"\n[certificates]\napi = \"request\"\n[server]"));
-    assert_eq!(load(&conflict).unwrap_err().errors[0].key, "certificates.api");
+    let conflict = MINIMAL.replace(
+        "[server]",
+        &format!("apiSslCertArn = \"{arn}\"\n[certificates]\napi = \"request\"\n[server]"),
+    );
+    assert_eq!(
+        load(&conflict).unwrap_err().errors[0].key,
+        "certificates.api"
+    );
 }
 
 #[test]
@@ -113,17 +129,42 @@ fn server_keys_are_typed_flattened_and_guarded() {
     );
     let a = load(&text).unwrap();
     assert_eq!(a.server_value("registerEnabled"), Some("false"));
-    assert_eq!(a.server_value("allowedOrigins"), Some("https://a.example.com,https://b.example.com"));
+    assert_eq!(
+        a.server_value("allowedOrigins"),
+        Some("https://a.example.com,https://b.example.com")
+    );
     assert_eq!(a.server_value("database.ssl.require"), Some("true"));
-    assert_eq!(a.server_value("smtp"), Some(r#"{"host":"smtp.example.com","port":587}"#));
-    let secret = a.server.iter().find(|(k, _)| k == "googleClientSecret").unwrap();
+    assert_eq!(
+        a.server_value("smtp"),
+        Some(r#"{"host":"smtp.example.com","port":587}"#)
+    );
+    let secret = a
+        .server
+        .iter()
+        .find(|(k, _)| k == "googleClientSecret")
+        .unwrap();
     assert!(secret.1.is_secret());
-    assert!(!format!("{a:?}").contains("s3cr3t"), "Debug must mask secrets");
+    assert!(
+        !format!("{a:?}").contains("s3cr3t"),
+        "Debug must mask secrets"
+    );
 
-    let bad = format!("{MINIMAL}awsRegion = \"us-east-1\"\nbaseUrl = \"https://x.example.com/\"\nsigningKey = \"x\"\nregisterEnabld = true\nlogLevel = \"LOUD\"\n");
+    let bad = format!(
+        "{MINIMAL}awsRegion = \"us-east-1\"\nbaseUrl = \"https://x.example.com/\"\nsigningKey = \"x\"\nregisterEnabld = true\nlogLevel = \"LOUD\"\n"
+    );
     let err = load(&bad).unwrap_err();
     let keys: Vec<_> = err.errors.iter().map(|e| e.key.as_str()).collect();
-    assert_eq!(keys, ["server.awsRegion", "server.baseUrl", "server.signingKey", "server.registerEnabld", "server.logLevel"], "{err}");
+    assert_eq!(
+        keys,
+        [
+            "server.awsRegion",
+            "server.baseUrl",
+            "server.signingKey",
+            "server.registerEnabld",
+            "server.logLevel"
+        ],
+        "{err}"
+    );
     assert!(err.to_string().contains("did you mean 'registerEnabled'?"));
 }
 
@@ -131,13 +172,19 @@ fn server_keys_are_typed_flattened_and_guarded() {
 fn domains_must_be_in_the_zone_unless_dns_is_skipped() {
     let text = MINIMAL.replace("[server]", "apiDomainName = \"api.other.org\"\n[server]");
     assert_eq!(load(&text).unwrap_err().errors[0].key, "apiDomainName");
-    let skipped = MINIMAL.replace("[server]", "apiDomainName = \"api.other.org\"\nskipDns = true\n[server]");
+    let skipped = MINIMAL.replace(
+        "[server]",
+        "apiDomainName = \"api.other.org\"\nskipDns = true\n[server]",
+    );
     assert!(load(&skipped).is_ok());
 }
 
 #[test]
 fn tool_tables_reject_unknown_keys_and_values() {
-    let text = format!("{}\n[email]\nidentity = \"carrier-pigeon\"\n[certificates]\nwiat = true\n", MINIMAL);
+    let text = format!(
+        "{}\n[email]\nidentity = \"carrier-pigeon\"\n[certificates]\nwiat = true\n",
+        MINIMAL
+    );
     let err = load(&text).unwrap_err();
     let keys: Vec<_> = err.errors.iter().map(|e| e.key.as_str()).collect();
     assert_eq!(keys, ["certificates.wiat", "email.identity"], "{err}");
@@ -157,4 +204,16 @@ fn old_redis_node_type_warns() {
     let a = load(&text).unwrap();
     assert_eq!(a.warnings.len(), 1);
     assert_eq!(a.warnings[0].key, "cacheNodeType");
+}
+
+#[test]
+fn misplaced_keys_are_pointed_to_their_table() {
+    let text = "name = \"x\"\ndomainName = \"example.com\"\nsupportEmail = \"a@example.com\"\n[server]\nregion = \"eu-west-1\"\n";
+    let err = load(text).unwrap_err();
+    let text = err.to_string();
+    assert!(text.contains("move it into the [server] table"), "{text}");
+    assert!(
+        text.contains("move region above the [server] table"),
+        "{text}"
+    );
 }

@@ -67,9 +67,15 @@ pub fn env_name(s: &str) -> Check {
         return bad(format!("'{s}' must be 1 to 32 characters"), fix);
     }
     if !s.starts_with(|c: char| c.is_ascii_lowercase()) || s.ends_with('-') {
-        return bad(format!("'{s}' must start with a lower-case letter and not end with '-'"), fix);
+        return bad(
+            format!("'{s}' must start with a lower-case letter and not end with '-'"),
+            fix,
+        );
     }
-    if let Some(c) = s.chars().find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '-')) {
+    if let Some(c) = s
+        .chars()
+        .find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '-'))
+    {
         return bad(format!("'{s}' contains '{c}'"), fix);
     }
     Ok(())
@@ -84,7 +90,10 @@ pub fn stack_name(s: &str) -> Check {
     if !s.starts_with(|c: char| c.is_ascii_alphabetic()) {
         return bad(format!("'{s}' must start with a letter"), fix);
     }
-    if let Some(c) = s.chars().find(|c| !(c.is_ascii_alphanumeric() || *c == '-')) {
+    if let Some(c) = s
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || *c == '-'))
+    {
         return bad(format!("'{s}' contains '{c}'"), fix);
     }
     Ok(())
@@ -94,7 +103,10 @@ pub fn account_number(s: &str) -> Check {
     if s.len() == 12 && s.chars().all(|c| c.is_ascii_digit()) {
         Ok(())
     } else {
-        bad(format!("'{s}' is not a 12-digit AWS account ID"), "write the 12 digits as a quoted string, e.g. \"123456789012\"")
+        bad(
+            format!("'{s}' is not a 12-digit AWS account ID"),
+            "write the 12 digits as a quoted string, e.g. \"123456789012\"",
+        )
     }
 }
 
@@ -114,17 +126,26 @@ pub fn domain(s: &str) -> Check {
         return bad(format!("'{s}' ends with a dot"), "drop the trailing dot");
     }
     if s.chars().any(|c| c.is_ascii_uppercase()) {
-        return bad(format!("'{s}' has upper-case letters"), "write it in lower case");
+        return bad(
+            format!("'{s}' has upper-case letters"),
+            "write it in lower case",
+        );
     }
     if s.starts_with("http://") || s.starts_with("https://") || s.contains('/') {
-        return bad(format!("'{s}' is a URL, not a host name"), "keep only the host, e.g. api.example.com");
+        return bad(
+            format!("'{s}' is a URL, not a host name"),
+            "keep only the host, e.g. api.example.com",
+        );
     }
     if s.is_empty() || s.len() > 253 {
         return bad(format!("'{s}' must be 1 to 253 characters"), fix);
     }
     let labels: Vec<&str> = s.split('.').collect();
     if labels.len() < 2 {
-        return bad(format!("'{s}' has no dot; it needs at least a name and a top-level domain"), fix);
+        return bad(
+            format!("'{s}' has no dot; it needs at least a name and a top-level domain"),
+            fix,
+        );
     }
     for l in &labels {
         if l.is_empty() || l.len() > 63 {
@@ -133,11 +154,19 @@ pub fn domain(s: &str) -> Check {
         if l.starts_with('-') || l.ends_with('-') {
             return bad(format!("label '{l}' in '{s}' starts or ends with '-'"), fix);
         }
-        if let Some(c) = l.chars().find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '-')) {
+        if let Some(c) = l
+            .chars()
+            .find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '-'))
+        {
             return bad(format!("'{s}' contains '{c}'"), fix);
         }
     }
-    if !labels.last().unwrap().chars().all(|c| c.is_ascii_lowercase()) {
+    if !labels
+        .last()
+        .unwrap()
+        .chars()
+        .all(|c| c.is_ascii_lowercase())
+    {
         return bad(format!("'{s}' does not end in a top-level domain"), fix);
     }
     Ok(())
@@ -156,13 +185,17 @@ pub fn email(s: &str) -> Check {
     if local.is_empty() || local.len() > 64 {
         return bad(format!("'{s}' has an empty or over-long local part"), fix);
     }
-    if let Some(c) = local.chars().find(|c| !(c.is_ascii_alphanumeric() || "!#$%&'*+-/=?^_`{|}~.".contains(*c))) {
+    if let Some(c) = local
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || "!#$%&'*+-/=?^_`{|}~.".contains(*c)))
+    {
         return bad(format!("'{s}' contains '{c}'"), fix);
     }
     if local.starts_with('.') || local.ends_with('.') || local.contains("..") {
         return bad(format!("'{s}' has a misplaced dot"), fix);
     }
-    domain(&host.to_ascii_lowercase()).map_err(|(p, _)| (format!("the domain of '{s}': {p}"), fix.to_string()))
+    domain(&host.to_ascii_lowercase())
+        .map_err(|(p, _)| (format!("the domain of '{s}': {p}"), fix.to_string()))
 }
 
 pub fn bucket_name(s: &str) -> Check {
@@ -170,27 +203,42 @@ pub fn bucket_name(s: &str) -> Check {
     if s.len() < 3 || s.len() > 63 {
         return bad(format!("'{s}' must be 3 to 63 characters"), fix);
     }
-    if let Some(c) = s.chars().find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '.' || *c == '-')) {
+    if let Some(c) = s
+        .chars()
+        .find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '.' || *c == '-'))
+    {
         return bad(format!("'{s}' contains '{c}'"), fix);
     }
     let edge_ok = |c: Option<char>| c.is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
     if !edge_ok(s.chars().next()) || !edge_ok(s.chars().last()) {
-        return bad(format!("'{s}' must start and end with a letter or digit"), fix);
+        return bad(
+            format!("'{s}' must start and end with a letter or digit"),
+            fix,
+        );
     }
     if s.contains("..") || s.contains(".-") || s.contains("-.") {
-        return bad(format!("'{s}' has adjacent dots or a dot next to a hyphen"), fix);
+        return bad(
+            format!("'{s}' has adjacent dots or a dot next to a hyphen"),
+            fix,
+        );
     }
     if s.split('.').count() == 4 && s.split('.').all(|p| p.parse::<u8>().is_ok()) {
         return bad(format!("'{s}' looks like an IP address"), fix);
     }
     for prefix in ["xn--", "sthree-", "amzn-s3-demo-"] {
         if s.starts_with(prefix) {
-            return bad(format!("'{s}' starts with the reserved prefix '{prefix}'"), fix);
+            return bad(
+                format!("'{s}' starts with the reserved prefix '{prefix}'"),
+                fix,
+            );
         }
     }
     for suffix in ["-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3"] {
         if s.ends_with(suffix) {
-            return bad(format!("'{s}' ends with the reserved suffix '{suffix}'"), fix);
+            return bad(
+                format!("'{s}' ends with the reserved suffix '{suffix}'"),
+                fix,
+            );
         }
     }
     Ok(())
@@ -199,13 +247,22 @@ pub fn bucket_name(s: &str) -> Check {
 /// Splits `arn:partition:service:region:account:resource`.
 fn arn_parts(s: &str) -> Option<[&str; 6]> {
     let mut it = s.splitn(6, ':');
-    let parts = [it.next()?, it.next()?, it.next()?, it.next()?, it.next()?, it.next()?];
+    let parts = [
+        it.next()?,
+        it.next()?,
+        it.next()?,
+        it.next()?,
+        it.next()?,
+        it.next()?,
+    ];
     (parts[0] == "arn" && matches!(parts[1], "aws" | "aws-cn" | "aws-us-gov")).then_some(parts)
 }
 
 /// An ACM certificate ARN; `region` is where it must live (CloudFront needs us-east-1).
 pub fn acm_arn(s: &str, region: &str, why: &str) -> Check {
-    let fix = format!("use the ARN of an ACM certificate in {region} ({why}), e.g. arn:aws:acm:{region}:123456789012:certificate/<id>");
+    let fix = format!(
+        "use the ARN of an ACM certificate in {region} ({why}), e.g. arn:aws:acm:{region}:123456789012:certificate/<id>"
+    );
     let Some(p) = arn_parts(s) else {
         return bad(format!("'{s}' is not an ARN"), fix);
     };
@@ -214,7 +271,13 @@ pub fn acm_arn(s: &str, region: &str, why: &str) -> Check {
     }
     account_number(p[4]).map_err(|(pr, _)| (format!("'{s}': account {pr}"), fix.clone()))?;
     if p[3] != region {
-        return bad(format!("the certificate is in {}, but it must be in {region} ({why})", p[3]), fix);
+        return bad(
+            format!(
+                "the certificate is in {}, but it must be in {region} ({why})",
+                p[3]
+            ),
+            fix,
+        );
     }
     Ok(())
 }
@@ -233,23 +296,45 @@ pub fn fargate(cpu: u32, memory: u32) -> Check {
     if allowed.is_empty() {
         return bad(
             format!("serverCpu {cpu} is not a Fargate size"),
-            format!("use one of {}", FARGATE_CPUS.iter().map(u32::to_string).collect::<Vec<_>>().join(", ")),
+            format!(
+                "use one of {}",
+                FARGATE_CPUS
+                    .iter()
+                    .map(u32::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
         );
     }
     if !allowed.contains(&memory) {
         let list = if allowed.len() > 6 {
-            format!("{} to {} in steps of {}", allowed[0], allowed[allowed.len() - 1], allowed[1] - allowed[0])
+            format!(
+                "{} to {} in steps of {}",
+                allowed[0],
+                allowed[allowed.len() - 1],
+                allowed[1] - allowed[0]
+            )
         } else {
-            allowed.iter().map(u32::to_string).collect::<Vec<_>>().join(", ")
+            allowed
+                .iter()
+                .map(u32::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
         };
-        return bad(format!("serverMemory {memory} does not go with serverCpu {cpu}"), format!("with {cpu} CPU units use {list} MiB"));
+        return bad(
+            format!("serverMemory {memory} does not go with serverCpu {cpu}"),
+            format!("with {cpu} CPU units use {list} MiB"),
+        );
     }
     Ok(())
 }
 
 pub fn https_url(s: &str) -> Check {
     let Some(rest) = s.strip_prefix("https://") else {
-        return bad(format!("'{s}' is not an https:// URL"), "write it as https://host/…");
+        return bad(
+            format!("'{s}' is not an https:// URL"),
+            "write it as https://host/…",
+        );
     };
     let host = rest.split(['/', ':']).next().unwrap_or("");
     domain(host).map_err(|(p, f)| (format!("'{s}': {p}"), f))
@@ -265,7 +350,10 @@ pub fn image(s: &str) -> Check {
     let last = name.rsplit('/').next().unwrap_or(name);
     let repo = last.split(':').next().unwrap_or(last);
     if repo.is_empty() || repo.chars().any(|c| c.is_ascii_uppercase()) {
-        return bad(format!("'{s}': the repository name must be lower case"), fix);
+        return bad(
+            format!("'{s}': the repository name must be lower case"),
+            fix,
+        );
     }
     Ok(())
 }
@@ -274,20 +362,41 @@ pub fn aws_id(s: &str, prefix: &str) -> Check {
     let ok = s
         .strip_prefix(prefix)
         .and_then(|r| r.strip_prefix('-'))
-        .is_some_and(|hex| (8..=17).contains(&hex.len()) && hex.chars().all(|c| c.is_ascii_hexdigit()));
-    if ok { Ok(()) } else { bad(format!("'{s}' is not a {prefix}- id"), format!("use an id like {prefix}-0123456789abcdef0")) }
+        .is_some_and(|hex| {
+            (8..=17).contains(&hex.len()) && hex.chars().all(|c| c.is_ascii_hexdigit())
+        });
+    if ok {
+        Ok(())
+    } else {
+        bad(
+            format!("'{s}' is not a {prefix}- id"),
+            format!("use an id like {prefix}-0123456789abcdef0"),
+        )
+    }
 }
 
 /// An RDS instance class without the `db.` prefix, as Medplum's CDK expects.
 pub fn rds_instance_type(s: &str) -> Check {
     if let Some(rest) = s.strip_prefix("db.") {
-        return bad(format!("'{s}' starts with 'db.'"), format!("Medplum adds the prefix itself: write '{rest}'"));
+        return bad(
+            format!("'{s}' starts with 'db.'"),
+            format!("Medplum adds the prefix itself: write '{rest}'"),
+        );
     }
     let parts: Vec<_> = s.split('.').collect();
-    if parts.len() == 2 && parts.iter().all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())) {
+    if parts.len() == 2
+        && parts.iter().all(|p| {
+            !p.is_empty()
+                && p.chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+        })
+    {
         Ok(())
     } else {
-        bad(format!("'{s}' is not an instance class"), "write a class such as t4g.medium or r6g.large")
+        bad(
+            format!("'{s}' is not an instance class"),
+            "write a class such as t4g.medium or r6g.large",
+        )
     }
 }
 
@@ -296,21 +405,41 @@ pub fn cache_node_type(s: &str) -> Check {
     if parts.len() == 3 && parts[0] == "cache" && parts[1..].iter().all(|p| !p.is_empty()) {
         Ok(())
     } else {
-        bad(format!("'{s}' is not an ElastiCache node type"), "write a type such as cache.t4g.medium")
+        bad(
+            format!("'{s}' is not an ElastiCache node type"),
+            "write a type such as cache.t4g.medium",
+        )
     }
 }
 
 pub fn rds_version(s: &str) -> Check {
-    let ok = !s.is_empty() && s.split('.').count() <= 2 && s.split('.').all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit()));
-    if ok { Ok(()) } else { bad(format!("'{s}' is not an Aurora PostgreSQL version"), "write a version such as 16.9") }
+    let ok = !s.is_empty()
+        && s.split('.').count() <= 2
+        && s.split('.')
+            .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit()));
+    if ok {
+        Ok(())
+    } else {
+        bad(
+            format!("'{s}' is not an Aurora PostgreSQL version"),
+            "write a version such as 16.9",
+        )
+    }
 }
 
 /// A CloudFront public key id (`K…`, upper-case letters and digits).
 pub fn cloudfront_key_id(s: &str) -> Check {
-    if s.len() >= 10 && s.starts_with('K') && s.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit()) {
+    if s.len() >= 10
+        && s.starts_with('K')
+        && s.chars()
+            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
+    {
         Ok(())
     } else {
-        bad(format!("'{s}' is not a CloudFront public key id"), "use the id CloudFront shows for the key, e.g. K2JCJMDEHXQW5F")
+        bad(
+            format!("'{s}' is not a CloudFront public key id"),
+            "use the id CloudFront shows for the key, e.g. K2JCJMDEHXQW5F",
+        )
     }
 }
 
@@ -346,7 +475,8 @@ mod tests {
 
     #[test]
     fn acm_arns_check_region() {
-        let arn = "arn:aws:acm:us-east-1:123456789012:certificate/11111111-1111-1111-1111-111111111111";
+        let arn =
+            "arn:aws:acm:us-east-1:123456789012:certificate/11111111-1111-1111-1111-111111111111";
         assert!(acm_arn(arn, "us-east-1", "CloudFront").is_ok());
         let err = acm_arn(arn, "eu-west-1", "the load balancer").unwrap_err();
         assert!(err.0.contains("must be in eu-west-1"), "{err:?}");
@@ -380,7 +510,12 @@ mod tests {
         let (_, fix) = region("eu-wset-1").unwrap_err();
         assert!(fix.contains("eu-west-1"), "{fix}");
         assert!(rds_instance_type("t4g.medium").is_ok());
-        assert!(rds_instance_type("db.t4g.medium").unwrap_err().1.contains("t4g.medium"));
+        assert!(
+            rds_instance_type("db.t4g.medium")
+                .unwrap_err()
+                .1
+                .contains("t4g.medium")
+        );
         assert!(image("medplum/medplum-server:latest").is_ok());
         assert!(image("Medplum/Server").is_err());
         assert!(aws_id("vpc-0123abcd", "vpc").is_ok());

@@ -49,7 +49,11 @@ impl AwsClients {
         }
         let config = loader.load().await;
         let endpoint_overridden = config.endpoint_url().is_some();
-        Self { config, region: region.to_string(), endpoint_overridden }
+        Self {
+            config,
+            region: region.to_string(),
+            endpoint_overridden,
+        }
     }
 
     /// The stack's region.
@@ -63,7 +67,10 @@ impl AwsClients {
     }
 
     fn in_region(&self, region: &str) -> SdkConfig {
-        self.config.to_builder().region(Region::new(region.to_string())).build()
+        self.config
+            .to_builder()
+            .region(Region::new(region.to_string()))
+            .build()
     }
 
     pub fn sts(&self) -> aws_sdk_sts::Client {

@@ -37,32 +37,67 @@ impl AwsError {
             SdkError::ServiceError(se) => {
                 let e = se.err();
                 let code = e.code().map(str::to_string);
-                let msg = e.message().map(str::to_string).unwrap_or_else(|| code.clone().unwrap_or_else(|| "service error".into()));
+                let msg = e
+                    .message()
+                    .map(str::to_string)
+                    .unwrap_or_else(|| code.clone().unwrap_or_else(|| "service error".into()));
                 let kind = classify(code.as_deref().unwrap_or(""));
                 (code, msg, kind)
             }
             SdkError::DispatchFailure(df) => {
                 let text = format!("{df:?}");
                 if text.contains("credentials") || text.contains("Credentials") {
-                    (None, "no AWS credentials were found".into(), AwsErrorKind::NoCredentials)
+                    (
+                        None,
+                        "no AWS credentials were found".into(),
+                        AwsErrorKind::NoCredentials,
+                    )
                 } else {
-                    (None, "could not reach the AWS endpoint".to_string(), AwsErrorKind::Network)
+                    (
+                        None,
+                        "could not reach the AWS endpoint".to_string(),
+                        AwsErrorKind::Network,
+                    )
                 }
             }
             SdkError::TimeoutError(_) => (None, "the call timed out".into(), AwsErrorKind::Network),
-            SdkError::ResponseError(_) => (None, "AWS sent a response that could not be read".into(), AwsErrorKind::Other),
+            SdkError::ResponseError(_) => (
+                None,
+                "AWS sent a response that could not be read".into(),
+                AwsErrorKind::Other,
+            ),
             SdkError::ConstructionFailure(_) => {
-                let text = std::error::Error::source(err).map(|s| s.to_string()).unwrap_or_else(|| err.to_string());
-                let kind = if text.to_lowercase().contains("credential") { AwsErrorKind::NoCredentials } else { AwsErrorKind::Other };
+                let text = std::error::Error::source(err)
+                    .map(|s| s.to_string())
+                    .unwrap_or_else(|| err.to_string());
+                let kind = if text.to_lowercase().contains("credential") {
+                    AwsErrorKind::NoCredentials
+                } else {
+                    AwsErrorKind::Other
+                };
                 (None, text, kind)
             }
             _ => (None, err.to_string(), AwsErrorKind::Other),
         };
         // The credential chain reports "no credentials" as a dispatch failure with a source.
         let full = error_chain(err);
-        let kind = if kind == AwsErrorKind::Network && full.to_lowercase().contains("credential") { AwsErrorKind::NoCredentials } else { kind };
-        let message = if kind == AwsErrorKind::Network { format!("{message}: {full}") } else { message };
-        Self { service: service.into(), operation: operation.into(), code, message, kind }
+        let kind = if kind == AwsErrorKind::Network && full.to_lowercase().contains("credential") {
+            AwsErrorKind::NoCredentials
+        } else {
+            kind
+        };
+        let message = if kind == AwsErrorKind::Network {
+            format!("{message}: {full}")
+        } else {
+            message
+        };
+        Self {
+            service: service.into(),
+            operation: operation.into(),
+            code,
+            message,
+            kind,
+        }
     }
 
     /// A not-found error a caller can treat as "absent".
@@ -104,14 +139,30 @@ fn error_chain(err: &dyn std::error::Error) -> String {
 
 fn classify(code: &str) -> AwsErrorKind {
     match code {
-        "AccessDenied" | "AccessDeniedException" | "UnauthorizedOperation" | "AuthorizationError" | "UnrecognizedClientException"
-        | "InvalidClientTokenId" | "SignatureDoesNotMatch" | "NotAuthorized" | "AuthFailure" => AwsErrorKind::AccessDenied,
-        "ExpiredToken" | "ExpiredTokenException" | "RequestExpired" => AwsErrorKind::ExpiredCredentials,
-        "Throttling" | "ThrottlingException" | "TooManyRequestsException" | "RequestLimitExceeded" | "SlowDown" | "PriorRequestNotComplete" => {
-            AwsErrorKind::Throttled
+        "AccessDenied"
+        | "AccessDeniedException"
+        | "UnauthorizedOperation"
+        | "AuthorizationError"
+        | "UnrecognizedClientException"
+        | "InvalidClientTokenId"
+        | "SignatureDoesNotMatch"
+        | "NotAuthorized"
+        | "AuthFailure" => AwsErrorKind::AccessDenied,
+        "ExpiredToken" | "ExpiredTokenException" | "RequestExpired" => {
+            AwsErrorKind::ExpiredCredentials
         }
-        c if c.contains("NotFound") || c.starts_with("NoSuch") || c == "ParameterNotFound" => AwsErrorKind::NotFound,
-        c if c.contains("AlreadyExists") || c == "BucketAlreadyOwnedByYou" => AwsErrorKind::AlreadyExists,
+        "Throttling"
+        | "ThrottlingException"
+        | "TooManyRequestsException"
+        | "RequestLimitExceeded"
+        | "SlowDown"
+        | "PriorRequestNotComplete" => AwsErrorKind::Throttled,
+        c if c.contains("NotFound") || c.starts_with("NoSuch") || c == "ParameterNotFound" => {
+            AwsErrorKind::NotFound
+        }
+        c if c.contains("AlreadyExists") || c == "BucketAlreadyOwnedByYou" => {
+            AwsErrorKind::AlreadyExists
+        }
         _ => AwsErrorKind::Other,
     }
 }
@@ -122,10 +173,16 @@ mod tests {
 
     #[test]
     fn codes_are_classified() {
-        assert_eq!(classify("AccessDeniedException"), AwsErrorKind::AccessDenied);
+        assert_eq!(
+            classify("AccessDeniedException"),
+            AwsErrorKind::AccessDenied
+        );
         assert_eq!(classify("ParameterNotFound"), AwsErrorKind::NotFound);
         assert_eq!(classify("NoSuchPublicKey"), AwsErrorKind::NotFound);
-        assert_eq!(classify("PublicKeyAlreadyExists"), AwsErrorKind::AlreadyExists);
+        assert_eq!(
+            classify("PublicKeyAlreadyExists"),
+            AwsErrorKind::AlreadyExists
+        );
         assert_eq!(classify("ThrottlingException"), AwsErrorKind::Throttled);
         assert_eq!(classify("ValidationException"), AwsErrorKind::Other);
     }

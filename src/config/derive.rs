@@ -52,9 +52,15 @@ mod tests {
     #[test]
     fn urls_keep_medplum_slashes() {
         assert_eq!(https_base("api.example.com"), "https://api.example.com/");
-        assert_eq!(storage_base_url("storage.example.com"), "https://storage.example.com/binary/");
+        assert_eq!(
+            storage_base_url("storage.example.com"),
+            "https://storage.example.com/binary/"
+        );
         assert_eq!(binary_storage("my-bucket"), "s3:my-bucket");
-        assert_eq!(concat_url("https://api.example.com", "/oauth2/token"), "https://api.example.com/oauth2/token");
+        assert_eq!(
+            concat_url("https://api.example.com", "/oauth2/token"),
+            "https://api.example.com/oauth2/token"
+        );
         let urls = oauth_urls("https://api.example.com/");
         assert_eq!(urls[0], ("issuer", "https://api.example.com/".to_string()));
         assert_eq!(urls[1].1, "https://api.example.com/.well-known/jwks.json");

@@ -161,13 +161,22 @@ impl ExternalSecret {
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigFileError {
     #[error("could not read {path}: {source}")]
-    Read { path: PathBuf, source: std::io::Error },
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("{path} is not valid JSON: {source}")]
-    Parse { path: PathBuf, source: serde_json::Error },
+    Parse {
+        path: PathBuf,
+        source: serde_json::Error,
+    },
     #[error("{path} must hold a JSON object at the top level")]
     NotObject { path: PathBuf },
     #[error("could not write {path}: {source}")]
-    Write { path: PathBuf, source: std::io::Error },
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("config key '{key}': {message}")]
     Invalid { key: String, message: String },
 }
@@ -183,10 +192,18 @@ impl ConfigDocument {
         let text = match std::fs::read_to_string(path) {
             Ok(t) => t,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(source) => return Err(ConfigFileError::Read { path: path.into(), source }),
+            Err(source) => {
+                return Err(ConfigFileError::Read {
+                    path: path.into(),
+                    source,
+                });
+            }
         };
         let value: Value =
-            serde_json::from_str(&text).map_err(|source| ConfigFileError::Parse { path: path.into(), source })?;
+            serde_json::from_str(&text).map_err(|source| ConfigFileError::Parse {
+                path: path.into(),
+                source,
+            })?;
         match value {
             Value::Object(map) => Ok(Some(Self { map })),
             _ => Err(ConfigFileError::NotObject { path: path.into() }),
@@ -227,15 +244,20 @@ impl ConfigDocument {
 
     /// Pretty JSON, two-space indent, trailing newline.
     pub fn to_json(&self) -> String {
-        let mut s = serde_json::to_string_pretty(&Value::Object(self.ordered())).expect("JSON maps always serialise");
+        let mut s = serde_json::to_string_pretty(&Value::Object(self.ordered()))
+            .expect("JSON maps always serialise");
         s.push('\n');
         s
     }
 
     /// Writes atomically (temp file, fsync, rename). Mode 0644: the file holds no secrets.
     pub fn write(&self, path: &Path) -> Result<(), ConfigFileError> {
-        fsutil::write_atomic(path, self.to_json().as_bytes(), 0o644)
-            .map_err(|source| ConfigFileError::Write { path: path.into(), source })
+        fsutil::write_atomic(path, self.to_json().as_bytes(), 0o644).map_err(|source| {
+            ConfigFileError::Write {
+                path: path.into(),
+                source,
+            }
+        })
     }
 
     /// Every external secret in the document, with its JSON path (`a.b[2].c`).
@@ -275,7 +297,9 @@ fn collect_external(path: &str, v: &Value, out: &mut Vec<(String, ExternalSecret
         return;
     }
     match v {
-        Value::Object(m) => m.iter().for_each(|(k, v)| collect_external(&format!("{path}.{k}"), v, out)),
+        Value::Object(m) => m
+            .iter()
+            .for_each(|(k, v)| collect_external(&format!("{path}.{k}"), v, out)),
         Value::Array(a) => a
             .iter()
             .enumerate()
@@ -292,10 +316,16 @@ where
         if secret.system != EXTERNAL_SECRET_SYSTEM {
             return Err(ConfigFileError::Invalid {
                 key: path.into(),
-                message: format!("unknown external secret system '{}'; only {EXTERNAL_SECRET_SYSTEM}", secret.system),
+                message: format!(
+                    "unknown external secret system '{}'; only {EXTERNAL_SECRET_SYSTEM}",
+                    secret.system
+                ),
             });
         }
-        let raw = resolve(&secret).map_err(|message| ConfigFileError::Invalid { key: path.into(), message })?;
+        let raw = resolve(&secret).map_err(|message| ConfigFileError::Invalid {
+            key: path.into(),
+            message,
+        })?;
         if raw.is_empty() {
             return Err(ConfigFileError::Invalid {
                 key: path.into(),
@@ -304,13 +334,19 @@ where
         }
         return secret
             .coerce(&raw)
-            .map_err(|message| ConfigFileError::Invalid { key: path.into(), message });
+            .map_err(|message| ConfigFileError::Invalid {
+                key: path.into(),
+                message,
+            });
     }
     Ok(match v {
         Value::Object(m) => {
             let mut out = Map::new();
             for (k, v) in m {
-                out.insert(k.clone(), resolve_value(&format!("{path}.{k}"), v, resolve)?);
+                out.insert(
+                    k.clone(),
+                    resolve_value(&format!("{path}.{k}"), v, resolve)?,
+                );
             }
             Value::Object(out)
         }
@@ -501,7 +537,8 @@ mod tests {
     #[test]
     fn set_keeps_external_secrets() {
         let mut doc = ConfigDocument::default();
-        let secret = json!({"system": "aws_ssm_parameter_store", "key": "/p/img", "type": "string"});
+        let secret =
+            json!({"system": "aws_ssm_parameter_store", "key": "/p/img", "type": "string"});
         doc.map.insert("serverImage".into(), secret.clone());
         assert!(!doc.set("serverImage", json!("medplum/medplum-server:latest")));
         assert_eq!(doc.map["serverImage"], secret);
@@ -515,13 +552,20 @@ mod tests {
         let cfg = InfraConfig::from_map(map).unwrap();
         assert_eq!(cfg.stack_name, "MedplumStagingStack");
         assert_eq!(cfg.api_port, 8103);
-        assert!(cfg.extra.is_empty(), "unexpected extras: {:?}", cfg.extra.keys().collect::<Vec<_>>());
+        assert!(
+            cfg.extra.is_empty(),
+            "unexpected extras: {:?}",
+            cfg.extra.keys().collect::<Vec<_>>()
+        );
     }
 
     #[test]
     fn resolve_replaces_nested_secrets_and_refuses_region() {
         let mut doc = ConfigDocument::default();
-        doc.map.insert("region".into(), json!({"system": "aws_ssm_parameter_store", "key": "/r", "type": "string"}));
+        doc.map.insert(
+            "region".into(),
+            json!({"system": "aws_ssm_parameter_store", "key": "/r", "type": "string"}),
+        );
         assert!(doc.resolve(|_| Ok("x".into())).is_err());
     }
 }

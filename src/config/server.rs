@@ -44,7 +44,15 @@ pub struct ServerKey {
 }
 
 const fn k(key: &'static str, kind: Kind) -> ServerKey {
-    ServerKey { key, kind, default: None, required: false, created_by: CreatedBy::User, secret: false, deprecated: false }
+    ServerKey {
+        key,
+        kind,
+        default: None,
+        required: false,
+        created_by: CreatedBy::User,
+        secret: false,
+        deprecated: false,
+    }
 }
 
 impl ServerKey {
@@ -70,7 +78,6 @@ impl ServerKey {
         self
     }
 }
-
 
 const LOG_LEVELS: &[&str] = &["NONE", "ERROR", "WARN", "INFO", "DEBUG"];
 const EMAIL_PROVIDERS: &[&str] = &["none", "awsses", "smtp"];
@@ -203,7 +210,10 @@ pub fn is_secret(key: &str) -> bool {
 /// Names the CloudFormation stack creates as `AWS::SSM::Parameter`; a create fails when the name
 /// already exists, so init must leave them alone.
 pub fn stack_owned() -> impl Iterator<Item = &'static str> {
-    SERVER_KEYS.iter().filter(|k| k.created_by == CreatedBy::Cdk).map(|k| k.key)
+    SERVER_KEYS
+        .iter()
+        .filter(|k| k.created_by == CreatedBy::Cdk)
+        .map(|k| k.key)
 }
 
 /// Parameter name for `key` in environment `env`: `/medplum/<env>/<key>`.
@@ -232,7 +242,15 @@ mod tests {
     fn stack_owned_names_match_medplum() {
         let mut owned: Vec<_> = stack_owned().collect();
         owned.sort();
-        assert_eq!(owned, ["DatabaseSecrets", "RedisSecrets", "awsRegion", "botLambdaRoleArn"]);
+        assert_eq!(
+            owned,
+            [
+                "DatabaseSecrets",
+                "RedisSecrets",
+                "awsRegion",
+                "botLambdaRoleArn"
+            ]
+        );
     }
 
     #[test]
@@ -245,10 +263,24 @@ mod tests {
 
     #[test]
     fn required_keys_are_the_nine_init_writes() {
-        let req: Vec<_> = SERVER_KEYS.iter().filter(|k| k.required).map(|k| k.key).collect();
+        let req: Vec<_> = SERVER_KEYS
+            .iter()
+            .filter(|k| k.required)
+            .map(|k| k.key)
+            .collect();
         assert_eq!(
             req,
-            ["port", "baseUrl", "appBaseUrl", "binaryStorage", "storageBaseUrl", "signingKeyId", "signingKey", "signingKeyPassphrase", "supportEmail"]
+            [
+                "port",
+                "baseUrl",
+                "appBaseUrl",
+                "binaryStorage",
+                "storageBaseUrl",
+                "signingKeyId",
+                "signingKey",
+                "signingKeyPassphrase",
+                "supportEmail"
+            ]
         );
     }
 }

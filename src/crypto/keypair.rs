@@ -43,7 +43,10 @@ pub struct SigningKeyPair {
 impl std::fmt::Debug for SigningKeyPair {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SigningKeyPair")
-            .field("public_fingerprint", &public_key_fingerprint(&self.public_pem).ok())
+            .field(
+                "public_fingerprint",
+                &public_key_fingerprint(&self.public_pem).ok(),
+            )
             .finish_non_exhaustive()
     }
 }
@@ -51,22 +54,37 @@ impl std::fmt::Debug for SigningKeyPair {
 impl SigningKeyPair {
     /// Generates a new key from the operating system's CSPRNG.
     pub fn generate() -> Result<Self, KeyError> {
-        let private = RsaPrivateKey::new(&mut OsRng, KEY_BITS).map_err(|e| KeyError::Generate(e.to_string()))?;
+        let private = RsaPrivateKey::new(&mut OsRng, KEY_BITS)
+            .map_err(|e| KeyError::Generate(e.to_string()))?;
         let passphrase = Secret::new(random_passphrase());
         let private_pem = encrypt_private_key(&private, &passphrase)?;
         let public_pem = RsaPublicKey::from(&private)
             .to_public_key_pem(LineEnding::LF)
             .map_err(|e| KeyError::Encode(e.to_string()))?;
-        Ok(Self { private_pem, passphrase, public_pem })
+        Ok(Self {
+            private_pem,
+            passphrase,
+            public_pem,
+        })
     }
 
     /// Re-reads a pair from its stored parts and checks that the halves belong together.
-    pub fn from_parts(private_pem: Secret, passphrase: Secret, public_pem: &str) -> Result<Self, KeyError> {
+    pub fn from_parts(
+        private_pem: Secret,
+        passphrase: Secret,
+        public_pem: &str,
+    ) -> Result<Self, KeyError> {
         let derived = public_pem_of_encrypted(&private_pem, &passphrase)?;
         if !same_public_key(&derived, public_pem)? {
-            return Err(KeyError::Decrypt("the private key does not match the public key".into()));
+            return Err(KeyError::Decrypt(
+                "the private key does not match the public key".into(),
+            ));
         }
-        Ok(Self { private_pem, passphrase, public_pem: derived })
+        Ok(Self {
+            private_pem,
+            passphrase,
+            public_pem: derived,
+        })
     }
 
     /// SHA-256 of the SPKI DER, hex: a non-secret name for the key, safe for journals and logs.
@@ -85,8 +103,11 @@ fn random_passphrase() -> String {
 
 fn encrypt_private_key(key: &RsaPrivateKey, passphrase: &Secret) -> Result<Secret, KeyError> {
     use pkcs8::EncodePrivateKey;
-    let der = key.to_pkcs8_der().map_err(|e| KeyError::Encode(e.to_string()))?;
-    let info = pkcs8::PrivateKeyInfo::try_from(der.as_bytes()).map_err(|e| KeyError::Encode(e.to_string()))?;
+    let der = key
+        .to_pkcs8_der()
+        .map_err(|e| KeyError::Encode(e.to_string()))?;
+    let info = pkcs8::PrivateKeyInfo::try_from(der.as_bytes())
+        .map_err(|e| KeyError::Encode(e.to_string()))?;
     let mut salt = [0u8; 16];
     let mut iv = [0u8; 16];
     OsRng.fill_bytes(&mut salt);
@@ -103,9 +124,15 @@ fn encrypt_private_key(key: &RsaPrivateKey, passphrase: &Secret) -> Result<Secre
 }
 
 /// Decrypts an encrypted PKCS#8 PEM and returns the SPKI PEM of its public half.
-pub fn public_pem_of_encrypted(private_pem: &Secret, passphrase: &Secret) -> Result<String, KeyError> {
-    let key = RsaPrivateKey::from_pkcs8_encrypted_pem(private_pem.expose(), passphrase.expose().as_bytes())
-        .map_err(|e| KeyError::Decrypt(e.to_string()))?;
+pub fn public_pem_of_encrypted(
+    private_pem: &Secret,
+    passphrase: &Secret,
+) -> Result<String, KeyError> {
+    let key = RsaPrivateKey::from_pkcs8_encrypted_pem(
+        private_pem.expose(),
+        passphrase.expose().as_bytes(),
+    )
+    .map_err(|e| KeyError::Decrypt(e.to_string()))?;
     RsaPublicKey::from(&key)
         .to_public_key_pem(LineEnding::LF)
         .map_err(|e| KeyError::Encode(e.to_string()))
@@ -113,7 +140,8 @@ pub fn public_pem_of_encrypted(private_pem: &Secret, passphrase: &Secret) -> Res
 
 fn public_der(pem: &str) -> Result<Vec<u8>, KeyError> {
     use pkcs8::DecodePublicKey;
-    let key = RsaPublicKey::from_public_key_pem(pem.trim()).map_err(|e| KeyError::PublicKey(e.to_string()))?;
+    let key = RsaPublicKey::from_public_key_pem(pem.trim())
+        .map_err(|e| KeyError::PublicKey(e.to_string()))?;
     Ok(key
         .to_public_key_der()
         .map_err(|e| KeyError::Encode(e.to_string()))?
@@ -125,7 +153,8 @@ fn public_der(pem: &str) -> Result<Vec<u8>, KeyError> {
 pub fn public_key_bits(pem: &str) -> Result<usize, KeyError> {
     use pkcs8::DecodePublicKey;
     use rsa::traits::PublicKeyParts;
-    let key = RsaPublicKey::from_public_key_pem(pem.trim()).map_err(|e| KeyError::PublicKey(e.to_string()))?;
+    let key = RsaPublicKey::from_public_key_pem(pem.trim())
+        .map_err(|e| KeyError::PublicKey(e.to_string()))?;
     Ok(key.n().bits())
 }
 
@@ -147,18 +176,28 @@ mod tests {
     #[test]
     fn generated_pair_round_trips() {
         let pair = SigningKeyPair::generate().unwrap();
-        assert!(pair.private_pem.expose().starts_with("-----BEGIN ENCRYPTED PRIVATE KEY-----\n"));
+        assert!(
+            pair.private_pem
+                .expose()
+                .starts_with("-----BEGIN ENCRYPTED PRIVATE KEY-----\n")
+        );
         assert!(pair.public_pem.starts_with("-----BEGIN PUBLIC KEY-----\n"));
         assert!(pair.passphrase.len() >= 32);
         assert_eq!(public_key_bits(&pair.public_pem).unwrap(), 2048);
-        let again = SigningKeyPair::from_parts(pair.private_pem.clone(), pair.passphrase.clone(), &pair.public_pem).unwrap();
+        let again = SigningKeyPair::from_parts(
+            pair.private_pem.clone(),
+            pair.passphrase.clone(),
+            &pair.public_pem,
+        )
+        .unwrap();
         assert_eq!(again.fingerprint(), pair.fingerprint());
     }
 
     #[test]
     fn wrong_passphrase_is_refused() {
         let pair = SigningKeyPair::generate().unwrap();
-        let err = public_pem_of_encrypted(&pair.private_pem, &Secret::new("not-it".into())).unwrap_err();
+        let err =
+            public_pem_of_encrypted(&pair.private_pem, &Secret::new("not-it".into())).unwrap_err();
         assert!(matches!(err, KeyError::Decrypt(_)));
     }
 
@@ -166,7 +205,10 @@ mod tests {
     fn mismatched_halves_are_refused() {
         let a = SigningKeyPair::generate().unwrap();
         let b = SigningKeyPair::generate().unwrap();
-        assert!(SigningKeyPair::from_parts(a.private_pem.clone(), a.passphrase.clone(), &b.public_pem).is_err());
+        assert!(
+            SigningKeyPair::from_parts(a.private_pem.clone(), a.passphrase.clone(), &b.public_pem)
+                .is_err()
+        );
         assert!(!same_public_key(&a.public_pem, &b.public_pem).unwrap());
     }
 

@@ -63,7 +63,12 @@ pub struct Ctx {
 
 impl Ctx {
     pub fn aws(&self) -> Result<&AwsClients, StepError> {
-        self.aws.as_ref().ok_or_else(|| StepError::failed("this step needs AWS, and the run is offline (--dry-run)", None))
+        self.aws.as_ref().ok_or_else(|| {
+            StepError::failed(
+                "this step needs AWS, and the run is offline (--dry-run)",
+                None,
+            )
+        })
     }
 
     pub fn region(&self) -> &str {
@@ -76,12 +81,24 @@ impl Ctx {
 
     /// Stops the step when the run was interrupted.
     pub fn check_cancel(&self) -> Result<(), StepError> {
-        if self.cancel.is_cancelled() { Err(StepError::Cancelled) } else { Ok(()) }
+        if self.cancel.is_cancelled() {
+            Err(StepError::Cancelled)
+        } else {
+            Ok(())
+        }
     }
 
     /// Runs one AWS call, announcing it (started, then ok or failed with its elapsed time) and
     /// mapping its error to an [`AwsError`] with a hint.
-    pub async fn call<T, E, R, F>(&self, step: StepId, service: &str, operation: &str, region: &str, resource: &str, fut: F) -> Result<T, AwsError>
+    pub async fn call<T, E, R, F>(
+        &self,
+        step: StepId,
+        service: &str,
+        operation: &str,
+        region: &str,
+        resource: &str,
+        fut: F,
+    ) -> Result<T, AwsError>
     where
         F: Future<Output = Result<T, SdkError<E, R>>>,
         E: ProvideErrorMetadata + std::error::Error + 'static,
@@ -109,8 +126,16 @@ impl Ctx {
             Err(e) => {
                 let err = AwsError::from_sdk(service, operation, &e);
                 // Not-found answers are normal look-ups, not failures worth a red line.
-                let status = if err.is_not_found() { CallStatus::Ok } else { CallStatus::Failed };
-                let text = if err.is_not_found() { None } else { Some(err.message.clone()) };
+                let status = if err.is_not_found() {
+                    CallStatus::Ok
+                } else {
+                    CallStatus::Failed
+                };
+                let text = if err.is_not_found() {
+                    None
+                } else {
+                    Some(err.message.clone())
+                };
                 self.events.emit(event(status, ms, text));
                 Err(err)
             }

@@ -60,7 +60,9 @@ impl StepId {
     }
 
     pub fn parse(s: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|id| id.as_str() == s.replace('-', "_"))
+        Self::ALL
+            .into_iter()
+            .find(|id| id.as_str() == s.replace('-', "_"))
     }
 }
 
@@ -98,8 +100,16 @@ impl PlannedCall {
             condition: None,
         }
     }
-    pub fn write(service: &str, operation: &str, region: &str, resource: impl Into<String>) -> Self {
-        Self { write: true, ..Self::read(service, operation, region, resource) }
+    pub fn write(
+        service: &str,
+        operation: &str,
+        region: &str,
+        resource: impl Into<String>,
+    ) -> Self {
+        Self {
+            write: true,
+            ..Self::read(service, operation, region, resource)
+        }
     }
     pub fn when(mut self, condition: impl Into<String>) -> Self {
         self.condition = Some(condition.into());
@@ -265,11 +275,18 @@ impl EventSink {
     }
 
     pub fn progress(&self, step: StepId, message: impl Into<String>) {
-        self.emit(Event::Progress { step, message: message.into() });
+        self.emit(Event::Progress {
+            step,
+            message: message.into(),
+        });
     }
 
     pub fn warn(&self, step: StepId, message: impl Into<String>, hint: Option<String>) {
-        self.emit(Event::Warning { step: Some(step), message: message.into(), hint });
+        self.emit(Event::Warning {
+            step: Some(step),
+            message: message.into(),
+            hint,
+        });
     }
 }
 
@@ -279,8 +296,13 @@ mod tests {
 
     #[test]
     fn events_serialise_with_a_tag() {
-        let e = Event::StepStarted { step: StepId::SigningKey };
-        assert_eq!(serde_json::to_string(&e).unwrap(), r#"{"event":"step_started","step":"signing_key"}"#);
+        let e = Event::StepStarted {
+            step: StepId::SigningKey,
+        };
+        assert_eq!(
+            serde_json::to_string(&e).unwrap(),
+            r#"{"event":"step_started","step":"signing_key"}"#
+        );
     }
 
     #[test]

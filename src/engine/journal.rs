@@ -23,15 +23,28 @@ const VERSION: u32 = 1;
 #[derive(Debug, thiserror::Error)]
 pub enum JournalError {
     #[error("could not read the journal {path}: {source}")]
-    Read { path: PathBuf, source: std::io::Error },
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("the journal {path} is damaged: {source}")]
-    Parse { path: PathBuf, source: serde_json::Error },
+    Parse {
+        path: PathBuf,
+        source: serde_json::Error,
+    },
     #[error("the journal {path} belongs to environment '{found}', not '{expected}'")]
-    WrongEnv { path: PathBuf, found: String, expected: String },
+    WrongEnv {
+        path: PathBuf,
+        found: String,
+        expected: String,
+    },
     #[error("the journal {path} was written by a newer medplum-init (format {found})")]
     TooNew { path: PathBuf, found: u32 },
     #[error("could not write the journal {path}: {source}")]
-    Write { path: PathBuf, source: std::io::Error },
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("another medplum-init run holds {path}")]
     Locked { path: PathBuf },
 }
@@ -95,13 +108,20 @@ impl Journal {
     pub fn read_only(dir: &Path, env: &str) -> Result<Self, JournalError> {
         let path = state_dir(dir, env).join("state.json");
         let state = Self::load(&path, env)?;
-        Ok(Self { path: None, state: Arc::new(Mutex::new(state)), _lock: None })
+        Ok(Self {
+            path: None,
+            state: Arc::new(Mutex::new(state)),
+            _lock: None,
+        })
     }
 
     /// Opens the journal for writing and takes the environment's lock.
     pub fn open(dir: &Path, env: &str) -> Result<Self, JournalError> {
         let sdir = state_dir(dir, env);
-        std::fs::create_dir_all(&sdir).map_err(|source| JournalError::Write { path: sdir.clone(), source })?;
+        std::fs::create_dir_all(&sdir).map_err(|source| JournalError::Write {
+            path: sdir.clone(),
+            source,
+        })?;
         set_private(&sdir);
         let lock_path = sdir.join("lock");
         let lock = File::options()
@@ -109,22 +129,40 @@ impl Journal {
             .truncate(false)
             .write(true)
             .open(&lock_path)
-            .map_err(|source| JournalError::Write { path: lock_path.clone(), source })?;
+            .map_err(|source| JournalError::Write {
+                path: lock_path.clone(),
+                source,
+            })?;
         match lock.try_lock() {
             Ok(()) => {}
-            Err(std::fs::TryLockError::WouldBlock) => return Err(JournalError::Locked { path: lock_path }),
-            Err(std::fs::TryLockError::Error(source)) => return Err(JournalError::Write { path: lock_path, source }),
+            Err(std::fs::TryLockError::WouldBlock) => {
+                return Err(JournalError::Locked { path: lock_path });
+            }
+            Err(std::fs::TryLockError::Error(source)) => {
+                return Err(JournalError::Write {
+                    path: lock_path,
+                    source,
+                });
+            }
         }
         let path = sdir.join("state.json");
         let state = Self::load(&path, env)?;
-        Ok(Self { path: Some(path), state: Arc::new(Mutex::new(state)), _lock: Some(Arc::new(lock)) })
+        Ok(Self {
+            path: Some(path),
+            state: Arc::new(Mutex::new(state)),
+            _lock: Some(Arc::new(lock)),
+        })
     }
 
     /// A journal that lives in memory only.
     pub fn in_memory(env: &str) -> Self {
         Self {
             path: None,
-            state: Arc::new(Mutex::new(State { version: VERSION, env: env.into(), ..Default::default() })),
+            state: Arc::new(Mutex::new(State {
+                version: VERSION,
+                env: env.into(),
+                ..Default::default()
+            })),
             _lock: None,
         }
     }
@@ -132,17 +170,35 @@ impl Journal {
     fn load(path: &Path, env: &str) -> Result<State, JournalError> {
         match std::fs::read_to_string(path) {
             Ok(text) => {
-                let state: State = serde_json::from_str(&text).map_err(|source| JournalError::Parse { path: path.into(), source })?;
+                let state: State =
+                    serde_json::from_str(&text).map_err(|source| JournalError::Parse {
+                        path: path.into(),
+                        source,
+                    })?;
                 if state.version > VERSION {
-                    return Err(JournalError::TooNew { path: path.into(), found: state.version });
+                    return Err(JournalError::TooNew {
+                        path: path.into(),
+                        found: state.version,
+                    });
                 }
                 if state.env != env {
-                    return Err(JournalError::WrongEnv { path: path.into(), found: state.env, expected: env.into() });
+                    return Err(JournalError::WrongEnv {
+                        path: path.into(),
+                        found: state.env,
+                        expected: env.into(),
+                    });
                 }
                 Ok(state)
             }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(State { version: VERSION, env: env.into(), ..Default::default() }),
-            Err(source) => Err(JournalError::Read { path: path.into(), source }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(State {
+                version: VERSION,
+                env: env.into(),
+                ..Default::default()
+            }),
+            Err(source) => Err(JournalError::Read {
+                path: path.into(),
+                source,
+            }),
         }
     }
 
@@ -159,7 +215,13 @@ impl Journal {
     }
 
     pub fn status(&self, step: StepId) -> StepStatus {
-        self.state.lock().expect("journal lock").steps.get(&step).map(|r| r.status).unwrap_or_default()
+        self.state
+            .lock()
+            .expect("journal lock")
+            .steps
+            .get(&step)
+            .map(|r| r.status)
+            .unwrap_or_default()
     }
 
     /// The step's record, if it has one that parses as `T`.
@@ -180,7 +242,11 @@ impl Journal {
     {
         let mut state = self.state.lock().expect("journal lock");
         let rec = state.steps.entry(step).or_default();
-        let mut data: T = if rec.data.is_null() { T::default() } else { serde_json::from_value(rec.data.clone()).unwrap_or_default() };
+        let mut data: T = if rec.data.is_null() {
+            T::default()
+        } else {
+            serde_json::from_value(rec.data.clone()).unwrap_or_default()
+        };
         f(&mut data);
         rec.data = serde_json::to_value(&data).expect("journal records serialise");
         rec.updated = Some(super::time::now_rfc3339());
@@ -199,21 +265,32 @@ impl Journal {
     /// Records of later stages (deploy outputs), by name.
     pub fn extra<T: DeserializeOwned>(&self, key: &str) -> Option<T> {
         let state = self.state.lock().expect("journal lock");
-        state.extra.get(key).and_then(|v| serde_json::from_value(v.clone()).ok())
+        state
+            .extra
+            .get(key)
+            .and_then(|v| serde_json::from_value(v.clone()).ok())
     }
 
     pub fn set_extra<T: Serialize>(&self, key: &str, value: &T) -> Result<(), JournalError> {
         let mut state = self.state.lock().expect("journal lock");
-        state.extra.insert(key.into(), serde_json::to_value(value).expect("journal records serialise"));
+        state.extra.insert(
+            key.into(),
+            serde_json::to_value(value).expect("journal records serialise"),
+        );
         self.persist(&state)
     }
 
     fn persist(&self, state: &State) -> Result<(), JournalError> {
-        let Some(path) = &self.path else { return Ok(()) };
+        let Some(path) = &self.path else {
+            return Ok(());
+        };
         let mut text = serde_json::to_string_pretty(state).expect("journal state serialises");
         text.push('\n');
         // 0600: ids are not secret, but nothing here concerns other users of the machine.
-        fsutil::write_atomic(path, text.as_bytes(), 0o600).map_err(|source| JournalError::Write { path: path.clone(), source })
+        fsutil::write_atomic(path, text.as_bytes(), 0o600).map_err(|source| JournalError::Write {
+            path: path.clone(),
+            source,
+        })
     }
 }
 
@@ -249,7 +326,13 @@ mod tests {
         }
         let j = Journal::open(dir.path(), "staging").unwrap();
         assert_eq!(j.status(StepId::SigningKey), StepStatus::Done);
-        assert_eq!(j.data::<Rec>(StepId::SigningKey), Some(Rec { id: Some("K123".into()), n: 1 }));
+        assert_eq!(
+            j.data::<Rec>(StepId::SigningKey),
+            Some(Rec {
+                id: Some("K123".into()),
+                n: 1
+            })
+        );
         assert_eq!(j.status(StepId::Email), StepStatus::Pending);
     }
 
@@ -257,7 +340,10 @@ mod tests {
     fn a_second_run_is_locked_out() {
         let dir = tempfile::tempdir().unwrap();
         let _first = Journal::open(dir.path(), "staging").unwrap();
-        assert!(matches!(Journal::open(dir.path(), "staging"), Err(JournalError::Locked { .. })));
+        assert!(matches!(
+            Journal::open(dir.path(), "staging"),
+            Err(JournalError::Locked { .. })
+        ));
         assert!(Journal::read_only(dir.path(), "staging").is_ok());
     }
 
@@ -270,7 +356,14 @@ mod tests {
         }
         let sdir = state_dir(dir.path(), "staging");
         std::fs::create_dir_all(state_dir(dir.path(), "prod")).unwrap();
-        std::fs::copy(sdir.join("state.json"), state_dir(dir.path(), "prod").join("state.json")).unwrap();
-        assert!(matches!(Journal::open(dir.path(), "prod"), Err(JournalError::WrongEnv { .. })));
+        std::fs::copy(
+            sdir.join("state.json"),
+            state_dir(dir.path(), "prod").join("state.json"),
+        )
+        .unwrap();
+        assert!(matches!(
+            Journal::open(dir.path(), "prod"),
+            Err(JournalError::WrongEnv { .. })
+        ));
     }
 }

@@ -13,7 +13,9 @@ pub mod time;
 
 pub use cancel::Cancel;
 pub use ctx::{Ctx, Outputs};
-pub use event::{CallStatus, Event, EventSink, Outcome, ParameterAction, ParameterChange, PlannedCall, StepId};
+pub use event::{
+    CallStatus, Event, EventSink, Outcome, ParameterAction, ParameterChange, PlannedCall, StepId,
+};
 pub use journal::{Journal, JournalError, StepStatus};
 pub use runner::{RunReport, Runner};
 pub use step::{Step, StepError};

@@ -15,7 +15,13 @@ use super::step::{Step, StepError};
 /// last because they carry the signing key id and the URLs.
 pub const STAGES: &[&[StepId]] = &[
     &[StepId::Identity],
-    &[StepId::Certificates, StepId::SigningKey, StepId::Email, StepId::LoggingBucket, StepId::BotLayer],
+    &[
+        StepId::Certificates,
+        StepId::SigningKey,
+        StepId::Email,
+        StepId::LoggingBucket,
+        StepId::BotLayer,
+    ],
     &[StepId::ConfigFile],
     &[StepId::Parameters],
 ];
@@ -64,7 +70,11 @@ impl Runner {
     pub async fn run(&self, ctx: &Ctx) -> RunReport {
         let stages = self.selected();
         let ids: Vec<StepId> = stages.iter().flatten().map(|s| s.id()).collect();
-        ctx.events.emit(Event::RunStarted { env: ctx.env().to_string(), dry_run: ctx.dry_run, steps: ids });
+        ctx.events.emit(Event::RunStarted {
+            env: ctx.env().to_string(),
+            dry_run: ctx.dry_run,
+            steps: ids,
+        });
         let mut report = RunReport::default();
 
         // Every step validates before anything touches AWS.
@@ -86,7 +96,9 @@ impl Runner {
             let results = join_all(stage.iter().map(|step| run_one(ctx, step.as_ref()))).await;
             for (step, result) in stage.iter().zip(results) {
                 match result {
-                    Ok(Outcome::AwaitingConfirmation) => report.awaiting_confirmation.push(step.id()),
+                    Ok(Outcome::AwaitingConfirmation) => {
+                        report.awaiting_confirmation.push(step.id())
+                    }
                     Ok(_) => {}
                     Err(StepError::Cancelled) => report.interrupted = true,
                     Err(e) => {
@@ -117,14 +129,22 @@ async fn run_one(ctx: &Ctx, step: &dyn Step) -> Result<Outcome, StepError> {
             }
         }
         let outcome = step.dry_run(ctx).await?;
-        ctx.events.emit(Event::StepFinished { step: id, outcome, summary: "planned".into() });
+        ctx.events.emit(Event::StepFinished {
+            step: id,
+            outcome,
+            summary: "planned".into(),
+        });
         return Ok(outcome);
     }
     ctx.journal.set_status(id, StepStatus::InProgress)?;
     let outcome = match step.apply(ctx).await {
         Ok(o) => o,
         Err(e) => {
-            let status = if matches!(e, StepError::Cancelled) { StepStatus::Pending } else { StepStatus::Failed };
+            let status = if matches!(e, StepError::Cancelled) {
+                StepStatus::Pending
+            } else {
+                StepStatus::Failed
+            };
             ctx.journal.set_status(id, status)?;
             return Err(e);
         }
@@ -145,12 +165,20 @@ async fn run_one(ctx: &Ctx, step: &dyn Step) -> Result<Outcome, StepError> {
         Outcome::Planned => "planned",
         Outcome::AwaitingConfirmation => "waiting for confirmation (--yes)",
     };
-    ctx.events.emit(Event::StepFinished { step: id, outcome, summary: summary.into() });
+    ctx.events.emit(Event::StepFinished {
+        step: id,
+        outcome,
+        summary: summary.into(),
+    });
     Ok(outcome)
 }
 
 fn fail(ctx: &Ctx, step: StepId, e: &StepError, report: &mut RunReport) {
-    ctx.events.emit(Event::StepFailed { step, error: e.to_string(), hint: e.hint() });
+    ctx.events.emit(Event::StepFailed {
+        step,
+        error: e.to_string(),
+        hint: e.hint(),
+    });
     report.failed.push((step, e.to_string()));
 }
 
@@ -163,6 +191,10 @@ fn finish(ctx: &Ctx, mut report: RunReport) -> RunReport {
     if report.interrupted {
         summary.push("interrupted; run the same command again to resume".into());
     }
-    ctx.events.emit(Event::RunFinished { ok: report.ok, interrupted: report.interrupted, summary });
+    ctx.events.emit(Event::RunFinished {
+        ok: report.ok,
+        interrupted: report.interrupted,
+        summary,
+    });
     report
 }

@@ -57,16 +57,25 @@ pub enum StepError {
     #[error("interrupted")]
     Cancelled,
     #[error("{message}")]
-    Failed { message: String, hint: Option<String> },
+    Failed {
+        message: String,
+        hint: Option<String>,
+    },
 }
 
 impl StepError {
     pub fn failed(message: impl Into<String>, hint: Option<String>) -> Self {
-        StepError::Failed { message: message.into(), hint }
+        StepError::Failed {
+            message: message.into(),
+            hint,
+        }
     }
 
     pub fn invalid(problem: impl Into<String>, fix: impl Into<String>) -> Self {
-        StepError::Invalid { problem: problem.into(), fix: fix.into() }
+        StepError::Invalid {
+            problem: problem.into(),
+            fix: fix.into(),
+        }
     }
 
     pub fn hint(&self) -> Option<String> {
@@ -74,7 +83,9 @@ impl StepError {
             StepError::Aws(e) => e.hint(),
             StepError::Invalid { fix, .. } => Some(fix.clone()),
             StepError::Journal(e) => e.hint(),
-            StepError::Timeout { .. } => Some("run the same command again later to resume waiting".into()),
+            StepError::Timeout { .. } => {
+                Some("run the same command again later to resume waiting".into())
+            }
             StepError::Failed { hint, .. } => hint.clone(),
             _ => None,
         }

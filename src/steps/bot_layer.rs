@@ -36,11 +36,25 @@ impl Step for BotLayer {
     }
 
     fn validate(&self, ctx: &Ctx) -> Result<(), StepError> {
-        let Some(zip) = &ctx.answers.bot_layer_zip else { return Ok(()) };
+        let Some(zip) = &ctx.answers.bot_layer_zip else {
+            return Ok(());
+        };
         let path = ctx.dir.join(zip);
-        let meta = std::fs::metadata(&path).map_err(|e| StepError::invalid(format!("bot_layer.zip: cannot read {}: {e}", path.display()), "build the zip with Medplum's scripts/deploy-bot-layer.sh, or remove [bot_layer]"))?;
+        let meta = std::fs::metadata(&path).map_err(|e| {
+            StepError::invalid(
+                format!("bot_layer.zip: cannot read {}: {e}", path.display()),
+                "build the zip with Medplum's scripts/deploy-bot-layer.sh, or remove [bot_layer]",
+            )
+        })?;
         if meta.len() > MAX_INLINE {
-            return Err(StepError::invalid(format!("bot_layer.zip: {} is {} MB", path.display(), meta.len() / 1_048_576), "Lambda takes layers of at most 50 MB; leave out optional dependencies"));
+            return Err(StepError::invalid(
+                format!(
+                    "bot_layer.zip: {} is {} MB",
+                    path.display(),
+                    meta.len() / 1_048_576
+                ),
+                "Lambda takes layers of at most 50 MB; leave out optional dependencies",
+            ));
         }
         Ok(())
     }
@@ -52,31 +66,71 @@ impl Step for BotLayer {
         let r = ctx.region();
         vec![
             PlannedCall::read("lambda", "ListLayerVersions", r, LAYER_NAME),
-            PlannedCall::read("lambda", "GetLayerVersion", r, format!("{LAYER_NAME}, newest version")),
-            PlannedCall::write("lambda", "PublishLayerVersion", r, LAYER_NAME).when("when the newest version's code differs"),
+            PlannedCall::read(
+                "lambda",
+                "GetLayerVersion",
+                r,
+                format!("{LAYER_NAME}, newest version"),
+            ),
+            PlannedCall::write("lambda", "PublishLayerVersion", r, LAYER_NAME)
+                .when("when the newest version's code differs"),
         ]
     }
 
     async fn apply(&self, ctx: &Ctx) -> Result<Outcome, StepError> {
-        let Some(zip) = &ctx.answers.bot_layer_zip else { return Ok(Outcome::Skipped) };
+        let Some(zip) = &ctx.answers.bot_layer_zip else {
+            return Ok(Outcome::Skipped);
+        };
         let path = ctx.dir.join(zip);
-        let bytes = std::fs::read(&path).map_err(|e| StepError::invalid(format!("bot_layer.zip: cannot read {}: {e}", path.display()), "check the path"))?;
+        let bytes = std::fs::read(&path).map_err(|e| {
+            StepError::invalid(
+                format!("bot_layer.zip: cannot read {}: {e}", path.display()),
+                "check the path",
+            )
+        })?;
         let sha = code_sha256(&bytes);
         let lambda = ctx.aws()?.lambda();
         let r = ctx.region().to_string();
-        let list = ctx.call(ID, "lambda", "ListLayerVersions", &r, LAYER_NAME, lambda.list_layer_versions().layer_name(LAYER_NAME).send()).await;
+        let list = ctx
+            .call(
+                ID,
+                "lambda",
+                "ListLayerVersions",
+                &r,
+                LAYER_NAME,
+                lambda.list_layer_versions().layer_name(LAYER_NAME).send(),
+            )
+            .await;
         let newest = match list {
-            Ok(l) => l.layer_versions().iter().max_by_key(|v| v.version()).map(|v| v.version()),
+            Ok(l) => l
+                .layer_versions()
+                .iter()
+                .max_by_key(|v| v.version())
+                .map(|v| v.version()),
             Err(e) if e.is_not_found() => None,
             Err(e) => return Err(e.into()),
         };
         if let Some(version) = newest {
             let v = ctx
-                .call(ID, "lambda", "GetLayerVersion", &r, &format!("{LAYER_NAME}:{version}"), lambda.get_layer_version().layer_name(LAYER_NAME).version_number(version).send())
+                .call(
+                    ID,
+                    "lambda",
+                    "GetLayerVersion",
+                    &r,
+                    &format!("{LAYER_NAME}:{version}"),
+                    lambda
+                        .get_layer_version()
+                        .layer_name(LAYER_NAME)
+                        .version_number(version)
+                        .send(),
+                )
                 .await?;
             if v.content().and_then(|c| c.code_sha256()) == Some(sha.as_str()) {
                 let arn = v.layer_version_arn().unwrap_or_default().to_string();
-                ctx.events.progress(ID, format!("{LAYER_NAME} version {version} already has this code"));
+                ctx.events.progress(
+                    ID,
+                    format!("{LAYER_NAME} version {version} already has this code"),
+                );
                 ctx.journal.update::<Record, _>(ID, |rec| {
                     rec.version_arn = arn;
                     rec.code_sha256 = sha.clone();
@@ -97,7 +151,11 @@ impl Step for BotLayer {
                     .description("Medplum Bot Layer")
                     .license_info("Apache-2.0")
                     .compatible_runtimes(Runtime::Nodejs22x)
-                    .content(LayerVersionContentInput::builder().zip_file(Blob::new(bytes)).build())
+                    .content(
+                        LayerVersionContentInput::builder()
+                            .zip_file(Blob::new(bytes))
+                            .build(),
+                    )
                     .send(),
             )
             .await?;
@@ -118,6 +176,9 @@ mod tests {
     #[test]
     fn code_hash_is_base64_sha256() {
         // printf 'abc' | openssl dgst -sha256 -binary | base64
-        assert_eq!(code_sha256(b"abc"), "ungWv48Bz+pBQUDeXa4iI7ADYaOWF3qctBD/YfIAFa0=");
+        assert_eq!(
+            code_sha256(b"abc"),
+            "ungWv48Bz+pBQUDeXa4iI7ADYaOWF3qctBD/YfIAFa0="
+        );
     }
 }

@@ -40,9 +40,24 @@ pub fn wanted(ctx: &Ctx) -> Vec<Want> {
     let a = &ctx.answers;
     let c = &a.certificates;
     vec![
-        Want { purpose: "api", domain: a.api_domain().into(), region: a.region().into(), choice: c.api.clone() },
-        Want { purpose: "app", domain: a.app_domain().into(), region: GLOBAL_REGION.into(), choice: c.app.clone() },
-        Want { purpose: "storage", domain: a.storage_domain().into(), region: GLOBAL_REGION.into(), choice: c.storage.clone() },
+        Want {
+            purpose: "api",
+            domain: a.api_domain().into(),
+            region: a.region().into(),
+            choice: c.api.clone(),
+        },
+        Want {
+            purpose: "app",
+            domain: a.app_domain().into(),
+            region: GLOBAL_REGION.into(),
+            choice: c.app.clone(),
+        },
+        Want {
+            purpose: "storage",
+            domain: a.storage_domain().into(),
+            region: GLOBAL_REGION.into(),
+            choice: c.storage.clone(),
+        },
     ]
 }
 
@@ -74,7 +89,9 @@ pub fn name_covers(name: &str, domain: &str) -> bool {
     let domain = domain.to_ascii_lowercase();
     match name.strip_prefix("*.") {
         // A wildcard covers exactly one label.
-        Some(base) => domain.strip_suffix(&format!(".{base}")).is_some_and(|label| !label.is_empty() && !label.contains('.')),
+        Some(base) => domain
+            .strip_suffix(&format!(".{base}"))
+            .is_some_and(|label| !label.is_empty() && !label.contains('.')),
         None => name == domain,
     }
 }
@@ -92,22 +109,63 @@ impl Step for Certificates {
             let d = &w.domain;
             match &w.choice {
                 CertChoice::Skip => continue,
-                CertChoice::Arn(arn) => calls.push(PlannedCall::read("acm", "DescribeCertificate", &w.region, arn)),
+                CertChoice::Arn(arn) => calls.push(PlannedCall::read(
+                    "acm",
+                    "DescribeCertificate",
+                    &w.region,
+                    arn,
+                )),
                 CertChoice::Auto | CertChoice::Request => {
-                    calls.push(PlannedCall::read("acm", "ListCertificates", &w.region, format!("certificates covering {d}")));
+                    calls.push(PlannedCall::read(
+                        "acm",
+                        "ListCertificates",
+                        &w.region,
+                        format!("certificates covering {d}"),
+                    ));
                     let cond = if w.choice == CertChoice::Auto {
                         format!("when no issued certificate covers {d}")
                     } else {
                         format!("unless medplum-init already requested one for {d}")
                     };
-                    calls.push(PlannedCall::write("acm", "RequestCertificate", &w.region, format!("{d} (DNS validation)")).when(cond));
-                    calls.push(PlannedCall::read("acm", "DescribeCertificate", &w.region, format!("validation records of {d}")));
+                    calls.push(
+                        PlannedCall::write(
+                            "acm",
+                            "RequestCertificate",
+                            &w.region,
+                            format!("{d} (DNS validation)"),
+                        )
+                        .when(cond),
+                    );
+                    calls.push(PlannedCall::read(
+                        "acm",
+                        "DescribeCertificate",
+                        &w.region,
+                        format!("validation records of {d}"),
+                    ));
                     if dns {
-                        calls.push(PlannedCall::read("route53", "ListHostedZones", GLOBAL_REGION, "the zone that holds the name"));
-                        calls.push(PlannedCall::write("route53", "ChangeResourceRecordSets", GLOBAL_REGION, format!("validation CNAME of {d}")).when("when the hosted zone is in this account"));
+                        calls.push(PlannedCall::read(
+                            "route53",
+                            "ListHostedZones",
+                            GLOBAL_REGION,
+                            "the zone that holds the name",
+                        ));
+                        calls.push(
+                            PlannedCall::write(
+                                "route53",
+                                "ChangeResourceRecordSets",
+                                GLOBAL_REGION,
+                                format!("validation CNAME of {d}"),
+                            )
+                            .when("when the hosted zone is in this account"),
+                        );
                     }
                     if ctx.answers.certificates.wait {
-                        calls.push(PlannedCall::read("acm", "DescribeCertificate", &w.region, format!("{d}, until ISSUED")));
+                        calls.push(PlannedCall::read(
+                            "acm",
+                            "DescribeCertificate",
+                            &w.region,
+                            format!("{d}, until ISSUED"),
+                        ));
                     }
                 }
             }
@@ -152,7 +210,11 @@ impl Step for Certificates {
         if let Some(e) = first_err {
             return Err(e);
         }
-        Ok(if changed { Outcome::Done } else { Outcome::Unchanged })
+        Ok(if changed {
+            Outcome::Done
+        } else {
+            Outcome::Unchanged
+        })
     }
 
     async fn verify(&self, ctx: &Ctx) -> Result<(), StepError> {
@@ -162,13 +224,34 @@ impl Step for Certificates {
                 continue;
             }
             let Some(arn) = out.certificates.get(w.purpose) else {
-                return Err(StepError::failed(format!("no certificate for {}", w.domain), None));
+                return Err(StepError::failed(
+                    format!("no certificate for {}", w.domain),
+                    None,
+                ));
             };
             let acm = ctx.aws()?.acm(&w.region);
-            let d = ctx.call(ID, "acm", "DescribeCertificate", &w.region, arn, acm.describe_certificate().certificate_arn(arn).send()).await?;
-            let cert = d.certificate().ok_or_else(|| StepError::failed(format!("{arn} has no details"), None))?;
-            if !covers(cert.domain_name(), cert.subject_alternative_names(), &w.domain) {
-                return Err(StepError::failed(format!("{arn} does not cover {}", w.domain), None));
+            let d = ctx
+                .call(
+                    ID,
+                    "acm",
+                    "DescribeCertificate",
+                    &w.region,
+                    arn,
+                    acm.describe_certificate().certificate_arn(arn).send(),
+                )
+                .await?;
+            let cert = d
+                .certificate()
+                .ok_or_else(|| StepError::failed(format!("{arn} has no details"), None))?;
+            if !covers(
+                cert.domain_name(),
+                cert.subject_alternative_names(),
+                &w.domain,
+            ) {
+                return Err(StepError::failed(
+                    format!("{arn} does not cover {}", w.domain),
+                    None,
+                ));
             }
         }
         Ok(())
@@ -176,7 +259,10 @@ impl Step for Certificates {
 }
 
 fn covers(domain_name: Option<&str>, sans: &[String], domain: &str) -> bool {
-    domain_name.into_iter().chain(sans.iter().map(String::as_str)).any(|n| name_covers(n, domain))
+    domain_name
+        .into_iter()
+        .chain(sans.iter().map(String::as_str))
+        .any(|n| name_covers(n, domain))
 }
 
 /// Handles one certificate; returns whether anything was created or written.
@@ -186,12 +272,21 @@ async fn one(ctx: &Ctx, w: &Want) -> Result<bool, StepError> {
     let mut changed = false;
     let (arn, requested) = match &w.choice {
         CertChoice::Skip => {
-            ctx.events.progress(ID, format!("{}: skipped; set {}SslCertArn yourself before deploying", w.domain, w.purpose));
+            ctx.events.progress(
+                ID,
+                format!(
+                    "{}: skipped; set {}SslCertArn yourself before deploying",
+                    w.domain, w.purpose
+                ),
+            );
             return Ok(false);
         }
         CertChoice::Arn(arn) => (arn.clone(), false),
         CertChoice::Auto | CertChoice::Request => {
-            let recorded = record.certificates.get(w.purpose).filter(|r| r.domain == w.domain && r.region == w.region);
+            let recorded = record
+                .certificates
+                .get(w.purpose)
+                .filter(|r| r.domain == w.domain && r.region == w.region);
             match find_existing(ctx, &acm, w, recorded).await? {
                 Some((arn, requested)) => (arn, requested),
                 None => {
@@ -202,11 +297,29 @@ async fn one(ctx: &Ctx, w: &Want) -> Result<bool, StepError> {
                         .validation_method(ValidationMethod::Dns)
                         .key_algorithm(KeyAlgorithm::Rsa2048)
                         .idempotency_token(&token)
-                        .tags(Tag::builder().key(ENV_TAG).value(ctx.env()).build().expect("key set"));
-                    let out = ctx.call(ID, "acm", "RequestCertificate", &w.region, &w.domain, req.send()).await?;
+                        .tags(
+                            Tag::builder()
+                                .key(ENV_TAG)
+                                .value(ctx.env())
+                                .build()
+                                .expect("key set"),
+                        );
+                    let out = ctx
+                        .call(
+                            ID,
+                            "acm",
+                            "RequestCertificate",
+                            &w.region,
+                            &w.domain,
+                            req.send(),
+                        )
+                        .await?;
                     let arn = out.certificate_arn().unwrap_or_default().to_string();
                     if arn.is_empty() {
-                        return Err(StepError::failed(format!("ACM returned no ARN for {}", w.domain), None));
+                        return Err(StepError::failed(
+                            format!("ACM returned no ARN for {}", w.domain),
+                            None,
+                        ));
                     }
                     changed = true;
                     (arn, true)
@@ -226,12 +339,26 @@ async fn one(ctx: &Ctx, w: &Want) -> Result<bool, StepError> {
     if let CertChoice::Arn(_) = w.choice {
         check_supplied(ctx, &acm, w, &arn).await?;
     }
-    let mut shown: Vec<DnsRecord> = records.iter().map(|(n, v)| DnsRecord { name: n.clone(), kind: "CNAME".into(), value: v.clone(), written: false }).collect();
+    let mut shown: Vec<DnsRecord> = records
+        .iter()
+        .map(|(n, v)| DnsRecord {
+            name: n.clone(),
+            kind: "CNAME".into(),
+            value: v.clone(),
+            written: false,
+        })
+        .collect();
     if status == CertificateStatus::PendingValidation && !shown.is_empty() {
         let dns_ok = ctx.answers.certificates.dns_records && !ctx.answers.skip_dns();
-        let zone = if dns_ok { dns::zone_for(ctx, ID, &w.domain).await? } else { None };
+        let zone = if dns_ok {
+            dns::zone_for(ctx, ID, &w.domain).await?
+        } else {
+            None
+        };
         for rec in &mut shown {
-            if let Some(z) = zone.as_ref().filter(|z| crate::answers::validators::is_within(rec.name.trim_end_matches('.'), &z.name)) {
+            if let Some(z) = zone.as_ref().filter(|z| {
+                crate::answers::validators::is_within(rec.name.trim_end_matches('.'), &z.name)
+            }) {
                 changed |= dns::ensure_cname(ctx, ID, z, &rec.name, &rec.value).await?;
                 rec.written = true;
             }
@@ -255,7 +382,11 @@ async fn one(ctx: &Ctx, w: &Want) -> Result<bool, StepError> {
         other => {
             return Err(StepError::failed(
                 format!("certificate {arn} for {} is {}", w.domain, other.as_str()),
-                Some("request a new one: set certificates.".to_string() + w.purpose + " = \"request\" or give another ARN"),
+                Some(
+                    "request a new one: set certificates.".to_string()
+                        + w.purpose
+                        + " = \"request\" or give another ARN",
+                ),
             ));
         }
     }
@@ -284,19 +415,41 @@ fn emit(ctx: &Ctx, w: &Want, arn: &str, status: &CertificateStatus, records: Vec
 
 /// A certificate to reuse: the journal's, else an issued one covering the name (Auto only), else
 /// a pending one tagged for this environment. Returns the ARN and whether medplum-init requested it.
-async fn find_existing(ctx: &Ctx, acm: &aws_sdk_acm::Client, w: &Want, recorded: Option<&CertRecord>) -> Result<Option<(String, bool)>, StepError> {
+async fn find_existing(
+    ctx: &Ctx,
+    acm: &aws_sdk_acm::Client,
+    w: &Want,
+    recorded: Option<&CertRecord>,
+) -> Result<Option<(String, bool)>, StepError> {
     if let Some(r) = recorded {
-        let d = ctx.call(ID, "acm", "DescribeCertificate", &w.region, &r.arn, acm.describe_certificate().certificate_arn(&r.arn).send()).await;
+        let d = ctx
+            .call(
+                ID,
+                "acm",
+                "DescribeCertificate",
+                &w.region,
+                &r.arn,
+                acm.describe_certificate().certificate_arn(&r.arn).send(),
+            )
+            .await;
         match d {
             Ok(d) => {
                 let usable = d.certificate().is_some_and(|c| {
-                    matches!(c.status(), Some(CertificateStatus::Issued | CertificateStatus::PendingValidation))
-                        && covers(c.domain_name(), c.subject_alternative_names(), &w.domain)
+                    matches!(
+                        c.status(),
+                        Some(CertificateStatus::Issued | CertificateStatus::PendingValidation)
+                    ) && covers(c.domain_name(), c.subject_alternative_names(), &w.domain)
                 });
                 if usable {
                     return Ok(Some((r.arn.clone(), r.requested)));
                 }
-                ctx.events.progress(ID, format!("{}: the recorded certificate is no longer usable; looking again", w.domain));
+                ctx.events.progress(
+                    ID,
+                    format!(
+                        "{}: the recorded certificate is no longer usable; looking again",
+                        w.domain
+                    ),
+                );
             }
             Err(e) if e.is_not_found() => {}
             Err(e) => return Err(e.into()),
@@ -323,17 +476,36 @@ async fn find_existing(ctx: &Ctx, acm: &aws_sdk_acm::Client, w: &Want, recorded:
             .includes(filters.clone())
             .max_items(1000)
             .set_next_token(token.clone());
-        let page = ctx.call(ID, "acm", "ListCertificates", &w.region, &format!("certificates covering {}", w.domain), req.send()).await?;
+        let page = ctx
+            .call(
+                ID,
+                "acm",
+                "ListCertificates",
+                &w.region,
+                &format!("certificates covering {}", w.domain),
+                req.send(),
+            )
+            .await?;
         for s in page.certificate_summary_list() {
-            let Some(arn) = s.certificate_arn() else { continue };
-            let listed = covers(s.domain_name(), s.subject_alternative_name_summaries(), &w.domain);
+            let Some(arn) = s.certificate_arn() else {
+                continue;
+            };
+            let listed = covers(
+                s.domain_name(),
+                s.subject_alternative_name_summaries(),
+                &w.domain,
+            );
             // Long SAN lists are cut short in summaries; only those need a closer look.
             let maybe = listed || s.has_additional_subject_alternative_names() == Some(true);
             if !maybe {
                 continue;
             }
             match s.status() {
-                Some(CertificateStatus::Issued) => issued.push((arn.to_string(), listed, s.not_after().map(|t| t.secs()).unwrap_or(0))),
+                Some(CertificateStatus::Issued) => issued.push((
+                    arn.to_string(),
+                    listed,
+                    s.not_after().map(|t| t.secs()).unwrap_or(0),
+                )),
                 Some(CertificateStatus::PendingValidation) => pending.push(arn.to_string()),
                 _ => {}
             }
@@ -348,7 +520,10 @@ async fn find_existing(ctx: &Ctx, acm: &aws_sdk_acm::Client, w: &Want, recorded:
         issued.sort_by_key(|(_, _, not_after)| std::cmp::Reverse(*not_after));
         for (arn, listed, _) in issued {
             if listed || full_covers(ctx, acm, w, &arn).await? {
-                ctx.events.progress(ID, format!("{}: reusing issued certificate {arn}", w.domain));
+                ctx.events.progress(
+                    ID,
+                    format!("{}: reusing issued certificate {arn}", w.domain),
+                );
                 return Ok(Some((arn, false)));
             }
         }
@@ -357,26 +532,68 @@ async fn find_existing(ctx: &Ctx, acm: &aws_sdk_acm::Client, w: &Want, recorded:
         if !full_covers(ctx, acm, w, &arn).await? {
             continue;
         }
-        let tags = ctx.call(ID, "acm", "ListTagsForCertificate", &w.region, &arn, acm.list_tags_for_certificate().certificate_arn(&arn).send()).await?;
-        if tags.tags().iter().any(|t| t.key() == ENV_TAG && t.value() == Some(ctx.env())) {
-            ctx.events.progress(ID, format!("{}: found the certificate medplum-init requested earlier, {arn}", w.domain));
+        let tags = ctx
+            .call(
+                ID,
+                "acm",
+                "ListTagsForCertificate",
+                &w.region,
+                &arn,
+                acm.list_tags_for_certificate().certificate_arn(&arn).send(),
+            )
+            .await?;
+        if tags
+            .tags()
+            .iter()
+            .any(|t| t.key() == ENV_TAG && t.value() == Some(ctx.env()))
+        {
+            ctx.events.progress(
+                ID,
+                format!(
+                    "{}: found the certificate medplum-init requested earlier, {arn}",
+                    w.domain
+                ),
+            );
             return Ok(Some((arn, true)));
         }
     }
     Ok(None)
 }
 
-async fn full_covers(ctx: &Ctx, acm: &aws_sdk_acm::Client, w: &Want, arn: &str) -> Result<bool, StepError> {
-    let d = ctx.call(ID, "acm", "DescribeCertificate", &w.region, arn, acm.describe_certificate().certificate_arn(arn).send()).await?;
-    Ok(d.certificate().is_some_and(|c| covers(c.domain_name(), c.subject_alternative_names(), &w.domain)))
+async fn full_covers(
+    ctx: &Ctx,
+    acm: &aws_sdk_acm::Client,
+    w: &Want,
+    arn: &str,
+) -> Result<bool, StepError> {
+    let d = ctx
+        .call(
+            ID,
+            "acm",
+            "DescribeCertificate",
+            &w.region,
+            arn,
+            acm.describe_certificate().certificate_arn(arn).send(),
+        )
+        .await?;
+    Ok(d.certificate()
+        .is_some_and(|c| covers(c.domain_name(), c.subject_alternative_names(), &w.domain)))
 }
 
 /// An ARN from the answers must exist, cover the name and not be failed or expired.
-async fn check_supplied(ctx: &Ctx, acm: &aws_sdk_acm::Client, w: &Want, arn: &str) -> Result<(), StepError> {
+async fn check_supplied(
+    ctx: &Ctx,
+    acm: &aws_sdk_acm::Client,
+    w: &Want,
+    arn: &str,
+) -> Result<(), StepError> {
     if !full_covers(ctx, acm, w, arn).await? {
         return Err(StepError::invalid(
             format!("certificate {arn} does not cover {}", w.domain),
-            format!("give a certificate for {} (or a wildcard over it), or let medplum-init request one", w.domain),
+            format!(
+                "give a certificate for {} (or a wildcard over it), or let medplum-init request one",
+                w.domain
+            ),
         ));
     }
     Ok(())
@@ -384,16 +601,42 @@ async fn check_supplied(ctx: &Ctx, acm: &aws_sdk_acm::Client, w: &Want, arn: &st
 
 /// Status and validation CNAMEs. ACM fills the records in a few seconds after a request, so an
 /// empty list is polled briefly.
-async fn describe_with_records(ctx: &Ctx, acm: &aws_sdk_acm::Client, w: &Want, arn: &str) -> Result<(CertificateStatus, Vec<(String, String)>), StepError> {
+async fn describe_with_records(
+    ctx: &Ctx,
+    acm: &aws_sdk_acm::Client,
+    w: &Want,
+    arn: &str,
+) -> Result<(CertificateStatus, Vec<(String, String)>), StepError> {
     let started = Instant::now();
     let mut delay = Duration::from_millis(500);
     loop {
         let d = ctx
-            .call(ID, "acm", "DescribeCertificate", &w.region, arn, acm.describe_certificate().certificate_arn(arn).send())
+            .call(
+                ID,
+                "acm",
+                "DescribeCertificate",
+                &w.region,
+                arn,
+                acm.describe_certificate().certificate_arn(arn).send(),
+            )
             .await
-            .map_err(|e| if e.is_not_found() { StepError::invalid(format!("certificate {arn} does not exist in {}", w.region), "check the ARN and its region") } else { e.into() })?;
-        let cert = d.certificate().ok_or_else(|| StepError::failed(format!("{arn} has no details"), None))?;
-        let status = cert.status().cloned().unwrap_or(CertificateStatus::PendingValidation);
+            .map_err(|e| {
+                if e.is_not_found() {
+                    StepError::invalid(
+                        format!("certificate {arn} does not exist in {}", w.region),
+                        "check the ARN and its region",
+                    )
+                } else {
+                    e.into()
+                }
+            })?;
+        let cert = d
+            .certificate()
+            .ok_or_else(|| StepError::failed(format!("{arn} has no details"), None))?;
+        let status = cert
+            .status()
+            .cloned()
+            .unwrap_or(CertificateStatus::PendingValidation);
         let mut records: Vec<(String, String)> = cert
             .domain_validation_options()
             .iter()
@@ -402,7 +645,10 @@ async fn describe_with_records(ctx: &Ctx, acm: &aws_sdk_acm::Client, w: &Want, a
             .collect();
         records.sort();
         records.dedup();
-        if status != CertificateStatus::PendingValidation || !records.is_empty() || started.elapsed() > Duration::from_secs(60) {
+        if status != CertificateStatus::PendingValidation
+            || !records.is_empty()
+            || started.elapsed() > Duration::from_secs(60)
+        {
             return Ok((status, records));
         }
         if !ctx.cancel.sleep(delay).await {
@@ -413,23 +659,59 @@ async fn describe_with_records(ctx: &Ctx, acm: &aws_sdk_acm::Client, w: &Want, a
 }
 
 /// Polls until ISSUED (or a final failure), gently: 5 s growing to 30 s.
-async fn wait_issued(ctx: &Ctx, acm: &aws_sdk_acm::Client, w: &Want, arn: &str) -> Result<CertificateStatus, StepError> {
+async fn wait_issued(
+    ctx: &Ctx,
+    acm: &aws_sdk_acm::Client,
+    w: &Want,
+    arn: &str,
+) -> Result<CertificateStatus, StepError> {
     let timeout = ctx.answers.certificates.wait_timeout;
     let started = Instant::now();
     let mut delay = Duration::from_secs(2);
-    ctx.events.progress(ID, format!("{}: waiting for ACM to issue the certificate (up to {} min)", w.domain, timeout.as_secs() / 60));
+    ctx.events.progress(
+        ID,
+        format!(
+            "{}: waiting for ACM to issue the certificate (up to {} min)",
+            w.domain,
+            timeout.as_secs() / 60
+        ),
+    );
     loop {
         if !ctx.cancel.sleep(delay).await {
             return Err(StepError::Cancelled);
         }
-        let d = ctx.call(ID, "acm", "DescribeCertificate", &w.region, arn, acm.describe_certificate().certificate_arn(arn).send()).await?;
-        let status = d.certificate().and_then(|c| c.status()).cloned().unwrap_or(CertificateStatus::PendingValidation);
+        let d = ctx
+            .call(
+                ID,
+                "acm",
+                "DescribeCertificate",
+                &w.region,
+                arn,
+                acm.describe_certificate().certificate_arn(arn).send(),
+            )
+            .await?;
+        let status = d
+            .certificate()
+            .and_then(|c| c.status())
+            .cloned()
+            .unwrap_or(CertificateStatus::PendingValidation);
         if status != CertificateStatus::PendingValidation {
-            ctx.events.progress(ID, format!("{}: {} after {}", w.domain, status.as_str(), crate::engine::time::format_elapsed(started.elapsed())));
+            ctx.events.progress(
+                ID,
+                format!(
+                    "{}: {} after {}",
+                    w.domain,
+                    status.as_str(),
+                    crate::engine::time::format_elapsed(started.elapsed())
+                ),
+            );
             return Ok(status);
         }
         if started.elapsed() >= timeout {
-            return Err(StepError::Timeout { what: format!("validation of the {} certificate", w.domain), minutes: timeout.as_secs() / 60 });
+            return Err(StepError::Timeout {
+                what: format!("validation of the {} certificate", w.domain),
+                minutes: timeout.as_secs() / 60,
+            });
         }
         delay = (delay * 3 / 2).min(Duration::from_secs(30));
     }
@@ -446,13 +728,20 @@ mod tests {
         assert!(!name_covers("*.example.com", "a.b.example.com"));
         assert!(name_covers("api.example.com", "API.example.com"));
         assert!(!name_covers("api.example.com", "app.example.com"));
-        assert!(covers(Some("example.com"), &["*.staging.example.com".into()], "api.staging.example.com"));
+        assert!(covers(
+            Some("example.com"),
+            &["*.staging.example.com".into()],
+            "api.staging.example.com"
+        ));
     }
 
     #[test]
     fn tokens_are_stable_and_acm_shaped() {
         let t = idempotency_token("staging", "us-east-1", "api.example.com");
-        assert_eq!(t, idempotency_token("staging", "us-east-1", "api.example.com"));
+        assert_eq!(
+            t,
+            idempotency_token("staging", "us-east-1", "api.example.com")
+        );
         assert_ne!(t, idempotency_token("prod", "us-east-1", "api.example.com"));
         assert_eq!(t.len(), 32);
         assert!(t.chars().all(|c| c.is_ascii_alphanumeric()));

@@ -24,24 +24,49 @@ pub fn build(ctx: &Ctx, existing: Option<ConfigDocument>) -> (ConfigDocument, Ve
     for (k, v) in &ctx.answers.cdk {
         let explicit = ctx.answers.given.iter().any(|g| g == k);
         if (explicit || !had(k)) && !doc.set(k, v.clone()) {
-            notes.push(format!("{k} is an external secret in the file; left as it is"));
+            notes.push(format!(
+                "{k} is an external secret in the file; left as it is"
+            ));
         }
     }
     let out = ctx.outputs.get();
-    let mut put = |doc: &mut ConfigDocument, key: &str, value: Option<String>, what: &str| match value {
-        Some(v) => {
-            doc.set(key, Value::String(v));
-        }
-        None if doc.map.contains_key(key) => {}
-        None if ctx.dry_run => {
-            doc.set(key, Value::String(DRY_RUN_PLACEHOLDER.into()));
-        }
-        None => notes.push(format!("{key} is not set ({what}); set it before deploying")),
-    };
-    put(&mut doc, "accountNumber", out.account.clone(), "unknown account");
-    put(&mut doc, "apiSslCertArn", out.certificates.get("api").cloned(), "certificate skipped");
-    put(&mut doc, "appSslCertArn", out.certificates.get("app").cloned(), "certificate skipped");
-    put(&mut doc, "storageSslCertArn", out.certificates.get("storage").cloned(), "certificate skipped");
+    let mut put =
+        |doc: &mut ConfigDocument, key: &str, value: Option<String>, what: &str| match value {
+            Some(v) => {
+                doc.set(key, Value::String(v));
+            }
+            None if doc.map.contains_key(key) => {}
+            None if ctx.dry_run => {
+                doc.set(key, Value::String(DRY_RUN_PLACEHOLDER.into()));
+            }
+            None => notes.push(format!(
+                "{key} is not set ({what}); set it before deploying"
+            )),
+        };
+    put(
+        &mut doc,
+        "accountNumber",
+        out.account.clone(),
+        "unknown account",
+    );
+    put(
+        &mut doc,
+        "apiSslCertArn",
+        out.certificates.get("api").cloned(),
+        "certificate skipped",
+    );
+    put(
+        &mut doc,
+        "appSslCertArn",
+        out.certificates.get("app").cloned(),
+        "certificate skipped",
+    );
+    put(
+        &mut doc,
+        "storageSslCertArn",
+        out.certificates.get("storage").cloned(),
+        "certificate skipped",
+    );
     match (&out.signing_key_id, &out.public_key_pem) {
         (Some(id), Some(pem)) => {
             doc.set("signingKeyId", Value::String(id.clone()));
@@ -76,7 +101,13 @@ impl Step for ConfigFile {
     }
 
     async fn dry_run(&self, ctx: &Ctx) -> Result<Outcome, StepError> {
-        self.apply(ctx).await.map(|o| if o == Outcome::Done { Outcome::Planned } else { o })
+        self.apply(ctx).await.map(|o| {
+            if o == Outcome::Done {
+                Outcome::Planned
+            } else {
+                o
+            }
+        })
     }
 
     async fn apply(&self, ctx: &Ctx) -> Result<Outcome, StepError> {
@@ -86,12 +117,18 @@ impl Step for ConfigFile {
         for n in notes {
             ctx.events.warn(ID, n, None);
         }
-        if existing.as_ref().is_some_and(|e| e.to_json() == doc.to_json()) {
+        if existing
+            .as_ref()
+            .is_some_and(|e| e.to_json() == doc.to_json())
+        {
             return Ok(Outcome::Unchanged);
         }
         doc.write(&path)?;
         ctx.outputs.update(|o| o.files.push(path.clone()));
-        ctx.events.emit(Event::FileWritten { step: ID, path: path.display().to_string() });
+        ctx.events.emit(Event::FileWritten {
+            step: ID,
+            path: path.display().to_string(),
+        });
         Ok(Outcome::Done)
     }
 }

@@ -1,7 +1,9 @@
 //! Route53 helpers shared by the certificate and email steps: find the hosted zone that holds a
 //! name (never guessing from the last two labels), and write records only when they differ.
 
-use aws_sdk_route53::types::{Change, ChangeAction, ChangeBatch, ResourceRecord, ResourceRecordSet, RrType};
+use aws_sdk_route53::types::{
+    Change, ChangeAction, ChangeBatch, ResourceRecord, ResourceRecordSet, RrType,
+};
 
 use crate::answers::validators::is_within;
 use crate::aws::AwsError;
@@ -22,7 +24,10 @@ pub struct Zone {
 pub fn pick_zone<'a>(zones: &'a [Zone], domain: &str, wanted: Option<&str>) -> Option<&'a Zone> {
     match wanted {
         Some(w) => zones.iter().find(|z| z.name == w),
-        None => zones.iter().filter(|z| is_within(domain, &z.name)).max_by_key(|z| z.name.len()),
+        None => zones
+            .iter()
+            .filter(|z| is_within(domain, &z.name))
+            .max_by_key(|z| z.name.len()),
     }
 }
 
@@ -32,12 +37,24 @@ pub async fn public_zones(ctx: &Ctx, step: StepId) -> Result<Vec<Zone>, AwsError
     let mut zones = Vec::new();
     let mut marker: Option<String> = None;
     loop {
-        let res = ctx.call(step, "route53", "ListHostedZones", GLOBAL, "hosted zones", r53.list_hosted_zones().set_marker(marker.clone()).send()).await?;
+        let res = ctx
+            .call(
+                step,
+                "route53",
+                "ListHostedZones",
+                GLOBAL,
+                "hosted zones",
+                r53.list_hosted_zones().set_marker(marker.clone()).send(),
+            )
+            .await?;
         for z in res.hosted_zones() {
             if z.config().is_some_and(|c| c.private_zone()) {
                 continue;
             }
-            zones.push(Zone { id: z.id().trim_start_matches("/hostedzone/").to_string(), name: z.name().trim_end_matches('.').to_string() });
+            zones.push(Zone {
+                id: z.id().trim_start_matches("/hostedzone/").to_string(),
+                name: z.name().trim_end_matches('.').to_string(),
+            });
         }
         marker = res.next_marker().map(str::to_string);
         if !res.is_truncated() || marker.is_none() {
@@ -58,13 +75,22 @@ pub async fn zone_for(ctx: &Ctx, step: StepId, domain: &str) -> Result<Option<Zo
     let wanted = ctx.answers.hosted_zone_name();
     let found = pick_zone(&zones, domain, wanted).cloned();
     match (&found, wanted) {
-        (None, Some(w)) => ctx.events.warn(step, format!("hosted zone {w} (hostedZoneName) is not in Route53 of this account"), Some("create it, or fix hostedZoneName".into())),
+        (None, Some(w)) => ctx.events.warn(
+            step,
+            format!("hosted zone {w} (hostedZoneName) is not in Route53 of this account"),
+            Some("create it, or fix hostedZoneName".into()),
+        ),
         (Some(z), _) => {
             if zones.iter().filter(|o| o.name == z.name).count() > 1 {
-                ctx.events.warn(step, format!("Route53 has several zones named {}; using {}", z.name, z.id), None);
+                ctx.events.warn(
+                    step,
+                    format!("Route53 has several zones named {}; using {}", z.name, z.id),
+                    None,
+                );
             }
             if is_within(ctx.answers.domain(), &z.name) || ctx.answers.domain() == z.name {
-                ctx.outputs.update(|o| o.hosted_zone = Some((z.id.clone(), z.name.clone())));
+                ctx.outputs
+                    .update(|o| o.hosted_zone = Some((z.id.clone(), z.name.clone())));
             }
         }
         _ => {}
@@ -73,7 +99,13 @@ pub async fn zone_for(ctx: &Ctx, step: StepId, domain: &str) -> Result<Option<Zo
 }
 
 /// Makes sure `name` is a CNAME to `value` in `zone`; returns whether it wrote anything.
-pub async fn ensure_cname(ctx: &Ctx, step: StepId, zone: &Zone, name: &str, value: &str) -> Result<bool, AwsError> {
+pub async fn ensure_cname(
+    ctx: &Ctx,
+    step: StepId,
+    zone: &Zone,
+    name: &str,
+    value: &str,
+) -> Result<bool, AwsError> {
     let r53 = ctx.aws().map_err(|_| offline())?.route53();
     let fqdn = with_dot(name);
     let current = ctx
@@ -83,13 +115,22 @@ pub async fn ensure_cname(ctx: &Ctx, step: StepId, zone: &Zone, name: &str, valu
             "ListResourceRecordSets",
             GLOBAL,
             &fqdn,
-            r53.list_resource_record_sets().hosted_zone_id(&zone.id).start_record_name(&fqdn).start_record_type(RrType::Cname).max_items(1).send(),
+            r53.list_resource_record_sets()
+                .hosted_zone_id(&zone.id)
+                .start_record_name(&fqdn)
+                .start_record_type(RrType::Cname)
+                .max_items(1)
+                .send(),
         )
         .await?;
     let same = current.resource_record_sets().iter().any(|r| {
         r.name().eq_ignore_ascii_case(&fqdn)
             && r.r#type() == &RrType::Cname
-            && r.resource_records().iter().any(|rr| rr.value().trim_end_matches('.').eq_ignore_ascii_case(value.trim_end_matches('.')))
+            && r.resource_records().iter().any(|rr| {
+                rr.value()
+                    .trim_end_matches('.')
+                    .eq_ignore_ascii_case(value.trim_end_matches('.'))
+            })
     });
     if same {
         return Ok(false);
@@ -98,25 +139,56 @@ pub async fn ensure_cname(ctx: &Ctx, step: StepId, zone: &Zone, name: &str, valu
         .name(&fqdn)
         .r#type(RrType::Cname)
         .ttl(300)
-        .resource_records(ResourceRecord::builder().value(value).build().expect("value set"))
+        .resource_records(
+            ResourceRecord::builder()
+                .value(value)
+                .build()
+                .expect("value set"),
+        )
         .build()
         .expect("name and type set");
     let batch = ChangeBatch::builder()
         .comment("medplum-init")
-        .changes(Change::builder().action(ChangeAction::Upsert).resource_record_set(record).build().expect("action and record set"))
+        .changes(
+            Change::builder()
+                .action(ChangeAction::Upsert)
+                .resource_record_set(record)
+                .build()
+                .expect("action and record set"),
+        )
         .build()
         .expect("changes set");
-    ctx.call(step, "route53", "ChangeResourceRecordSets", GLOBAL, &fqdn, r53.change_resource_record_sets().hosted_zone_id(&zone.id).change_batch(batch).send())
-        .await?;
+    ctx.call(
+        step,
+        "route53",
+        "ChangeResourceRecordSets",
+        GLOBAL,
+        &fqdn,
+        r53.change_resource_record_sets()
+            .hosted_zone_id(&zone.id)
+            .change_batch(batch)
+            .send(),
+    )
+    .await?;
     Ok(true)
 }
 
 fn with_dot(name: &str) -> String {
-    if name.ends_with('.') { name.to_string() } else { format!("{name}.") }
+    if name.ends_with('.') {
+        name.to_string()
+    } else {
+        format!("{name}.")
+    }
 }
 
 fn offline() -> AwsError {
-    AwsError { service: "route53".into(), operation: "(offline)".into(), code: None, message: "no AWS access in a dry run".into(), kind: crate::aws::AwsErrorKind::Other }
+    AwsError {
+        service: "route53".into(),
+        operation: "(offline)".into(),
+        code: None,
+        message: "no AWS access in a dry run".into(),
+        kind: crate::aws::AwsErrorKind::Other,
+    }
 }
 
 #[cfg(test)]
@@ -124,15 +196,35 @@ mod tests {
     use super::*;
 
     fn z(id: &str, name: &str) -> Zone {
-        Zone { id: id.into(), name: name.into() }
+        Zone {
+            id: id.into(),
+            name: name.into(),
+        }
     }
 
     #[test]
     fn longest_matching_zone_wins() {
-        let zones = [z("A", "example.co.uk"), z("B", "staging.example.co.uk"), z("C", "co.uk.example.org")];
-        assert_eq!(pick_zone(&zones, "api.staging.example.co.uk", None).unwrap().id, "B");
-        assert_eq!(pick_zone(&zones, "api.example.co.uk", None).unwrap().id, "A");
+        let zones = [
+            z("A", "example.co.uk"),
+            z("B", "staging.example.co.uk"),
+            z("C", "co.uk.example.org"),
+        ];
+        assert_eq!(
+            pick_zone(&zones, "api.staging.example.co.uk", None)
+                .unwrap()
+                .id,
+            "B"
+        );
+        assert_eq!(
+            pick_zone(&zones, "api.example.co.uk", None).unwrap().id,
+            "A"
+        );
         assert_eq!(pick_zone(&zones, "api.other.co.uk", None), None);
-        assert_eq!(pick_zone(&zones, "api.staging.example.co.uk", Some("example.co.uk")).unwrap().id, "A");
+        assert_eq!(
+            pick_zone(&zones, "api.staging.example.co.uk", Some("example.co.uk"))
+                .unwrap()
+                .id,
+            "A"
+        );
     }
 }

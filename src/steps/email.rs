@@ -41,21 +41,34 @@ impl Step for Email {
     }
 
     fn plan(&self, ctx: &Ctx) -> Vec<PlannedCall> {
-        let Some(identity) = identity(ctx) else { return Vec::new() };
+        let Some(identity) = identity(ctx) else {
+            return Vec::new();
+        };
         let r = ctx.region();
         let mut calls = vec![
             PlannedCall::read("ses", "GetEmailIdentity", r, &identity),
-            PlannedCall::write("ses", "CreateEmailIdentity", r, &identity).when("when SES does not know it yet"),
+            PlannedCall::write("ses", "CreateEmailIdentity", r, &identity)
+                .when("when SES does not know it yet"),
         ];
         if ctx.answers.email == EmailIdentity::Domain && !ctx.answers.skip_dns() {
-            calls.push(PlannedCall::write("route53", "ChangeResourceRecordSets", "us-east-1", format!("DKIM CNAMEs of {identity}")).when("when the zone is in this account"));
+            calls.push(
+                PlannedCall::write(
+                    "route53",
+                    "ChangeResourceRecordSets",
+                    "us-east-1",
+                    format!("DKIM CNAMEs of {identity}"),
+                )
+                .when("when the zone is in this account"),
+            );
         }
         calls.push(PlannedCall::read("ses", "GetAccount", r, "sandbox status"));
         calls
     }
 
     async fn apply(&self, ctx: &Ctx) -> Result<Outcome, StepError> {
-        let Some(identity) = identity(ctx) else { return Ok(Outcome::Skipped) };
+        let Some(identity) = identity(ctx) else {
+            return Ok(Outcome::Skipped);
+        };
         let ses = ctx.aws()?.sesv2();
         let r = ctx.region().to_string();
         let mut changed = false;
@@ -63,24 +76,56 @@ impl Step for Email {
         // A verified domain already covers every address in it.
         if ctx.answers.email == EmailIdentity::Address
             && let Some((_, domain)) = identity.rsplit_once('@')
-            && let Ok(d) = ctx.call(ID, "ses", "GetEmailIdentity", &r, domain, ses.get_email_identity().email_identity(domain).send()).await
+            && let Ok(d) = ctx
+                .call(
+                    ID,
+                    "ses",
+                    "GetEmailIdentity",
+                    &r,
+                    domain,
+                    ses.get_email_identity().email_identity(domain).send(),
+                )
+                .await
             && d.verified_for_sending_status()
         {
-            ctx.events.progress(ID, format!("{domain} is a verified SES domain; {identity} needs no identity of its own"));
+            ctx.events.progress(
+                ID,
+                format!(
+                    "{domain} is a verified SES domain; {identity} needs no identity of its own"
+                ),
+            );
             record(ctx, &identity, "domain", false, true)?;
             sandbox(ctx, &ses, &r).await?;
             return Ok(Outcome::Unchanged);
         }
 
-        let existing = match ctx.call(ID, "ses", "GetEmailIdentity", &r, &identity, ses.get_email_identity().email_identity(&identity).send()).await {
+        let existing = match ctx
+            .call(
+                ID,
+                "ses",
+                "GetEmailIdentity",
+                &r,
+                &identity,
+                ses.get_email_identity().email_identity(&identity).send(),
+            )
+            .await
+        {
             Ok(out) => Some(out),
             Err(e) if e.is_not_found() => None,
             Err(e) => return Err(e.into()),
         };
         let (verified, tokens) = match existing {
             Some(out) => {
-                ctx.events.progress(ID, format!("{identity} is already an SES identity; left as it is"));
-                (out.verified_for_sending_status(), out.dkim_attributes().map(|d| d.tokens().to_vec()).unwrap_or_default())
+                ctx.events.progress(
+                    ID,
+                    format!("{identity} is already an SES identity; left as it is"),
+                );
+                (
+                    out.verified_for_sending_status(),
+                    out.dkim_attributes()
+                        .map(|d| d.tokens().to_vec())
+                        .unwrap_or_default(),
+                )
             }
             None => {
                 let out = ctx
@@ -92,15 +137,29 @@ impl Step for Email {
                         &identity,
                         ses.create_email_identity()
                             .email_identity(&identity)
-                            .tags(Tag::builder().key(ENV_TAG).value(ctx.env()).build().expect("key and value set"))
+                            .tags(
+                                Tag::builder()
+                                    .key(ENV_TAG)
+                                    .value(ctx.env())
+                                    .build()
+                                    .expect("key and value set"),
+                            )
                             .send(),
                     )
                     .await?;
                 changed = true;
                 if ctx.answers.email == EmailIdentity::Address {
-                    ctx.events.progress(ID, format!("SES sent a verification link to {identity}; open it to finish"));
+                    ctx.events.progress(
+                        ID,
+                        format!("SES sent a verification link to {identity}; open it to finish"),
+                    );
                 }
-                (out.verified_for_sending_status(), out.dkim_attributes().map(|d| d.tokens().to_vec()).unwrap_or_default())
+                (
+                    out.verified_for_sending_status(),
+                    out.dkim_attributes()
+                        .map(|d| d.tokens().to_vec())
+                        .unwrap_or_default(),
+                )
             }
         };
         record(ctx, &identity, ctx.answers.email.label(), changed, verified)?;
@@ -108,12 +167,13 @@ impl Step for Email {
         if ctx.answers.email == EmailIdentity::Domain {
             // moto returns no DKIM tokens, so this branch is covered by the unit tests of dkim_records.
             let mut records = dkim_records(&identity, &tokens);
-            if !records.is_empty() && !ctx.answers.skip_dns() {
-                if let Some(zone) = dns::zone_for(ctx, ID, &identity).await? {
-                    for rec in &mut records {
-                        changed |= dns::ensure_cname(ctx, ID, &zone, &rec.name, &rec.value).await?;
-                        rec.written = true;
-                    }
+            if !records.is_empty()
+                && !ctx.answers.skip_dns()
+                && let Some(zone) = dns::zone_for(ctx, ID, &identity).await?
+            {
+                for rec in &mut records {
+                    changed |= dns::ensure_cname(ctx, ID, &zone, &rec.name, &rec.value).await?;
+                    rec.written = true;
                 }
             }
             if !records.is_empty() {
@@ -121,14 +181,28 @@ impl Step for Email {
             }
         }
         if !verified {
-            ctx.events.warn(ID, format!("{identity} is not verified for sending yet"), Some("Medplum cannot send email until SES shows it as verified".into()));
+            ctx.events.warn(
+                ID,
+                format!("{identity} is not verified for sending yet"),
+                Some("Medplum cannot send email until SES shows it as verified".into()),
+            );
         }
         sandbox(ctx, &ses, &r).await?;
-        Ok(if changed { Outcome::Done } else { Outcome::Unchanged })
+        Ok(if changed {
+            Outcome::Done
+        } else {
+            Outcome::Unchanged
+        })
     }
 }
 
-fn record(ctx: &Ctx, identity: &str, kind: &str, created: bool, verified: bool) -> Result<(), StepError> {
+fn record(
+    ctx: &Ctx,
+    identity: &str,
+    kind: &str,
+    created: bool,
+    verified: bool,
+) -> Result<(), StepError> {
     ctx.journal.update::<Record, _>(ID, |rec| {
         rec.created |= created;
         rec.identity = identity.into();
@@ -142,12 +216,26 @@ fn record(ctx: &Ctx, identity: &str, kind: &str, created: bool, verified: bool) 
 pub fn dkim_records(domain: &str, tokens: &[String]) -> Vec<DnsRecord> {
     tokens
         .iter()
-        .map(|t| DnsRecord { name: format!("{t}._domainkey.{domain}"), kind: "CNAME".into(), value: format!("{t}.dkim.amazonses.com"), written: false })
+        .map(|t| DnsRecord {
+            name: format!("{t}._domainkey.{domain}"),
+            kind: "CNAME".into(),
+            value: format!("{t}.dkim.amazonses.com"),
+            written: false,
+        })
         .collect()
 }
 
 async fn sandbox(ctx: &Ctx, ses: &aws_sdk_sesv2::Client, region: &str) -> Result<(), StepError> {
-    let acct = ctx.call(ID, "ses", "GetAccount", region, "account", ses.get_account().send()).await?;
+    let acct = ctx
+        .call(
+            ID,
+            "ses",
+            "GetAccount",
+            region,
+            "account",
+            ses.get_account().send(),
+        )
+        .await?;
     if !acct.production_access_enabled() {
         ctx.events.warn(
             ID,

@@ -22,14 +22,23 @@ impl Step for Identity {
     }
 
     fn plan(&self, ctx: &Ctx) -> Vec<PlannedCall> {
-        vec![PlannedCall::read("sts", "GetCallerIdentity", ctx.region(), "the caller's account")]
+        vec![PlannedCall::read(
+            "sts",
+            "GetCallerIdentity",
+            ctx.region(),
+            "the caller's account",
+        )]
     }
 
     async fn dry_run(&self, ctx: &Ctx) -> Result<Outcome, StepError> {
         if let Some(acct) = ctx.answers.account() {
             ctx.outputs.update(|o| o.account = Some(acct.to_string()));
         } else {
-            ctx.events.warn(ID, "accountNumber is not in the answers; a real run takes it from your credentials", None);
+            ctx.events.warn(
+                ID,
+                "accountNumber is not in the answers; a real run takes it from your credentials",
+                None,
+            );
         }
         Ok(Outcome::Planned)
     }
@@ -37,7 +46,14 @@ impl Step for Identity {
     async fn apply(&self, ctx: &Ctx) -> Result<Outcome, StepError> {
         let aws = ctx.aws()?;
         let out = ctx
-            .call(ID, "sts", "GetCallerIdentity", ctx.region(), "caller", aws.sts().get_caller_identity().send())
+            .call(
+                ID,
+                "sts",
+                "GetCallerIdentity",
+                ctx.region(),
+                "caller",
+                aws.sts().get_caller_identity().send(),
+            )
             .await?;
         let account = out.account().unwrap_or_default().to_string();
         let arn = out.arn().unwrap_or_default().to_string();
@@ -45,11 +61,14 @@ impl Step for Identity {
             && wanted != account
         {
             return Err(StepError::invalid(
-                format!("the credentials belong to account {account} ({arn}), but accountNumber is {wanted}"),
+                format!(
+                    "the credentials belong to account {account} ({arn}), but accountNumber is {wanted}"
+                ),
                 "use credentials (or --profile) for the right account, or correct accountNumber",
             ));
         }
-        ctx.events.progress(ID, format!("account {account} as {arn}"));
+        ctx.events
+            .progress(ID, format!("account {account} as {arn}"));
         ctx.journal.update::<Record, _>(ID, |r| {
             r.account = Some(account.clone());
             r.arn = Some(arn.clone());

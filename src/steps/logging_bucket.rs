@@ -4,8 +4,9 @@
 
 use async_trait::async_trait;
 use aws_sdk_s3::types::{
-    BucketLocationConstraint, CreateBucketConfiguration, PublicAccessBlockConfiguration, ServerSideEncryption, ServerSideEncryptionByDefault,
-    ServerSideEncryptionConfiguration, ServerSideEncryptionRule, Tag, Tagging,
+    BucketLocationConstraint, CreateBucketConfiguration, PublicAccessBlockConfiguration,
+    ServerSideEncryption, ServerSideEncryptionByDefault, ServerSideEncryptionConfiguration,
+    ServerSideEncryptionRule, Tag, Tagging,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -58,7 +59,10 @@ pub fn elb_account(region: &str) -> Option<&'static str> {
 /// The bucket policy: ELB may put objects under `<prefix>/AWSLogs/<account>/`; nothing may use
 /// plain HTTP.
 pub fn policy(bucket: &str, region: &str, account: &str, prefix: Option<&str>) -> Value {
-    let prefix = prefix.map(|p| format!("{}/", p.trim_matches('/'))).filter(|p| p != "/").unwrap_or_default();
+    let prefix = prefix
+        .map(|p| format!("{}/", p.trim_matches('/')))
+        .filter(|p| p != "/")
+        .unwrap_or_default();
     let principal = match elb_account(region) {
         Some(a) => json!({ "AWS": format!("arn:aws:iam::{a}:root") }),
         None => json!({ "Service": "logdelivery.elasticloadbalancing.amazonaws.com" }),
@@ -92,39 +96,85 @@ impl Step for LoggingBucket {
     }
 
     fn plan(&self, ctx: &Ctx) -> Vec<PlannedCall> {
-        let (true, Some(bucket)) = (ctx.answers.create_logging_bucket, ctx.answers.logging_bucket()) else { return Vec::new() };
+        let (true, Some(bucket)) = (
+            ctx.answers.create_logging_bucket,
+            ctx.answers.logging_bucket(),
+        ) else {
+            return Vec::new();
+        };
         let r = ctx.region();
         vec![
             PlannedCall::read("s3", "HeadBucket", r, bucket),
             PlannedCall::write("s3", "CreateBucket", r, bucket).when("when it does not exist"),
-            PlannedCall::write("s3", "PutPublicAccessBlock", r, bucket).when("when it was just created"),
-            PlannedCall::write("s3", "PutBucketEncryption", r, format!("{bucket} (SSE-S3)")).when("when it was just created"),
+            PlannedCall::write("s3", "PutPublicAccessBlock", r, bucket)
+                .when("when it was just created"),
+            PlannedCall::write("s3", "PutBucketEncryption", r, format!("{bucket} (SSE-S3)"))
+                .when("when it was just created"),
             PlannedCall::read("s3", "GetBucketPolicy", r, bucket),
-            PlannedCall::write("s3", "PutBucketPolicy", r, format!("{bucket} (ELB log delivery, TLS only)")).when("when the policy differs"),
+            PlannedCall::write(
+                "s3",
+                "PutBucketPolicy",
+                r,
+                format!("{bucket} (ELB log delivery, TLS only)"),
+            )
+            .when("when the policy differs"),
         ]
     }
 
     async fn apply(&self, ctx: &Ctx) -> Result<Outcome, StepError> {
-        let (true, Some(bucket)) = (ctx.answers.create_logging_bucket, ctx.answers.logging_bucket()) else { return Ok(Outcome::Skipped) };
+        let (true, Some(bucket)) = (
+            ctx.answers.create_logging_bucket,
+            ctx.answers.logging_bucket(),
+        ) else {
+            return Ok(Outcome::Skipped);
+        };
         let region = ctx.region().to_string();
-        let account = ctx.outputs.get().account.or_else(|| ctx.answers.account().map(str::to_string)).unwrap_or_default();
+        let account = ctx
+            .outputs
+            .get()
+            .account
+            .or_else(|| ctx.answers.account().map(str::to_string))
+            .unwrap_or_default();
         let s3 = ctx.aws()?.s3(&region);
         let mut changed = false;
 
-        let exists = match ctx.call(ID, "s3", "HeadBucket", &region, bucket, s3.head_bucket().bucket(bucket).expected_bucket_owner(&account).send()).await {
+        let exists = match ctx
+            .call(
+                ID,
+                "s3",
+                "HeadBucket",
+                &region,
+                bucket,
+                s3.head_bucket()
+                    .bucket(bucket)
+                    .expected_bucket_owner(&account)
+                    .send(),
+            )
+            .await
+        {
             Ok(_) => true,
             Err(e) if e.is_not_found() => false,
             Err(e) if e.code.as_deref() == Some("Forbidden") || e.message.contains("403") => {
-                return Err(StepError::invalid(format!("bucket {bucket} exists but belongs to another account"), "choose another loadBalancerLoggingBucket name"));
+                return Err(StepError::invalid(
+                    format!("bucket {bucket} exists but belongs to another account"),
+                    "choose another loadBalancerLoggingBucket name",
+                ));
             }
             Err(e) => return Err(e.into()),
         };
         if !exists {
             let mut req = s3.create_bucket().bucket(bucket);
             if region != "us-east-1" {
-                req = req.create_bucket_configuration(CreateBucketConfiguration::builder().location_constraint(BucketLocationConstraint::from(region.as_str())).build());
+                req = req.create_bucket_configuration(
+                    CreateBucketConfiguration::builder()
+                        .location_constraint(BucketLocationConstraint::from(region.as_str()))
+                        .build(),
+                );
             }
-            match ctx.call(ID, "s3", "CreateBucket", &region, bucket, req.send()).await {
+            match ctx
+                .call(ID, "s3", "CreateBucket", &region, bucket, req.send())
+                .await
+            {
                 Ok(_) => {}
                 Err(e) if e.code.as_deref() == Some("BucketAlreadyOwnedByYou") => {}
                 Err(e) => return Err(e.into()),
@@ -134,40 +184,129 @@ impl Step for LoggingBucket {
                 r.bucket = bucket.to_string();
                 r.created = true;
             })?;
-            let block = PublicAccessBlockConfiguration::builder().block_public_acls(true).ignore_public_acls(true).block_public_policy(true).restrict_public_buckets(true).build();
-            ctx.call(ID, "s3", "PutPublicAccessBlock", &region, bucket, s3.put_public_access_block().bucket(bucket).public_access_block_configuration(block).send())
-                .await?;
+            let block = PublicAccessBlockConfiguration::builder()
+                .block_public_acls(true)
+                .ignore_public_acls(true)
+                .block_public_policy(true)
+                .restrict_public_buckets(true)
+                .build();
+            ctx.call(
+                ID,
+                "s3",
+                "PutPublicAccessBlock",
+                &region,
+                bucket,
+                s3.put_public_access_block()
+                    .bucket(bucket)
+                    .public_access_block_configuration(block)
+                    .send(),
+            )
+            .await?;
             let sse = ServerSideEncryptionConfiguration::builder()
                 .rules(
                     ServerSideEncryptionRule::builder()
-                        .apply_server_side_encryption_by_default(ServerSideEncryptionByDefault::builder().sse_algorithm(ServerSideEncryption::Aes256).build().expect("algorithm set"))
+                        .apply_server_side_encryption_by_default(
+                            ServerSideEncryptionByDefault::builder()
+                                .sse_algorithm(ServerSideEncryption::Aes256)
+                                .build()
+                                .expect("algorithm set"),
+                        )
                         .build(),
                 )
                 .build()
                 .expect("rules set");
-            ctx.call(ID, "s3", "PutBucketEncryption", &region, bucket, s3.put_bucket_encryption().bucket(bucket).server_side_encryption_configuration(sse).send())
-                .await?;
-            let tagging = Tagging::builder().tag_set(Tag::builder().key(ENV_TAG).value(ctx.env()).build().expect("key and value set")).build().expect("tags set");
-            ctx.call(ID, "s3", "PutBucketTagging", &region, bucket, s3.put_bucket_tagging().bucket(bucket).tagging(tagging).send()).await?;
+            ctx.call(
+                ID,
+                "s3",
+                "PutBucketEncryption",
+                &region,
+                bucket,
+                s3.put_bucket_encryption()
+                    .bucket(bucket)
+                    .server_side_encryption_configuration(sse)
+                    .send(),
+            )
+            .await?;
+            let tagging = Tagging::builder()
+                .tag_set(
+                    Tag::builder()
+                        .key(ENV_TAG)
+                        .value(ctx.env())
+                        .build()
+                        .expect("key and value set"),
+                )
+                .build()
+                .expect("tags set");
+            ctx.call(
+                ID,
+                "s3",
+                "PutBucketTagging",
+                &region,
+                bucket,
+                s3.put_bucket_tagging()
+                    .bucket(bucket)
+                    .tagging(tagging)
+                    .send(),
+            )
+            .await?;
         }
 
-        let want = policy(bucket, &region, &account, ctx.answers.str("loadBalancerLoggingPrefix"));
-        let current = match ctx.call(ID, "s3", "GetBucketPolicy", &region, bucket, s3.get_bucket_policy().bucket(bucket).send()).await {
-            Ok(p) => p.policy().and_then(|t| serde_json::from_str::<Value>(t).ok()),
+        let want = policy(
+            bucket,
+            &region,
+            &account,
+            ctx.answers.str("loadBalancerLoggingPrefix"),
+        );
+        let current = match ctx
+            .call(
+                ID,
+                "s3",
+                "GetBucketPolicy",
+                &region,
+                bucket,
+                s3.get_bucket_policy().bucket(bucket).send(),
+            )
+            .await
+        {
+            Ok(p) => p
+                .policy()
+                .and_then(|t| serde_json::from_str::<Value>(t).ok()),
             Err(e) if e.is_not_found() => None,
             Err(e) => return Err(e.into()),
         };
         if current.as_ref() != Some(&want) {
             if current.is_some() && exists {
-                ctx.events.warn(ID, format!("replacing the bucket policy of {bucket} with the ELB log-delivery policy"), None);
+                ctx.events.warn(
+                    ID,
+                    format!(
+                        "replacing the bucket policy of {bucket} with the ELB log-delivery policy"
+                    ),
+                    None,
+                );
             }
-            ctx.call(ID, "s3", "PutBucketPolicy", &region, bucket, s3.put_bucket_policy().bucket(bucket).policy(want.to_string()).send()).await?;
+            ctx.call(
+                ID,
+                "s3",
+                "PutBucketPolicy",
+                &region,
+                bucket,
+                s3.put_bucket_policy()
+                    .bucket(bucket)
+                    .policy(want.to_string())
+                    .send(),
+            )
+            .await?;
             changed = true;
         }
         if exists && !changed {
-            ctx.journal.update::<Record, _>(ID, |r| r.bucket = bucket.to_string())?;
+            ctx.journal
+                .update::<Record, _>(ID, |r| r.bucket = bucket.to_string())?;
         }
-        Ok(if changed { Outcome::Done } else { Outcome::Unchanged })
+        Ok(if changed {
+            Outcome::Done
+        } else {
+            Outcome::Unchanged
+        })
     }
 }
 
@@ -178,10 +317,22 @@ mod tests {
     #[test]
     fn old_regions_use_the_elb_account_new_ones_the_service() {
         let p = policy("logs", "us-east-1", "123456789012", Some("elb"));
-        assert_eq!(p["Statement"][0]["Principal"]["AWS"], "arn:aws:iam::127311923021:root");
-        assert_eq!(p["Statement"][0]["Resource"], "arn:aws:s3:::logs/elb/AWSLogs/123456789012/*");
+        assert_eq!(
+            p["Statement"][0]["Principal"]["AWS"],
+            "arn:aws:iam::127311923021:root"
+        );
+        assert_eq!(
+            p["Statement"][0]["Resource"],
+            "arn:aws:s3:::logs/elb/AWSLogs/123456789012/*"
+        );
         let p = policy("logs", "eu-central-2", "123456789012", None);
-        assert_eq!(p["Statement"][0]["Principal"]["Service"], "logdelivery.elasticloadbalancing.amazonaws.com");
-        assert_eq!(p["Statement"][0]["Resource"], "arn:aws:s3:::logs/AWSLogs/123456789012/*");
+        assert_eq!(
+            p["Statement"][0]["Principal"]["Service"],
+            "logdelivery.elasticloadbalancing.amazonaws.com"
+        );
+        assert_eq!(
+            p["Statement"][0]["Resource"],
+            "arn:aws:s3:::logs/AWSLogs/123456789012/*"
+        );
     }
 }

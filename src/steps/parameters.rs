@@ -14,7 +14,9 @@ use serde::{Deserialize, Serialize};
 use super::ssm;
 use crate::config::{derive, server};
 use crate::crypto::Secret;
-use crate::engine::{Ctx, Event, Outcome, ParameterAction, ParameterChange, PlannedCall, Step, StepError, StepId};
+use crate::engine::{
+    Ctx, Event, Outcome, ParameterAction, ParameterChange, PlannedCall, Step, StepError, StepId,
+};
 
 const ID: StepId = StepId::Parameters;
 pub const MASK: &str = "****";
@@ -42,13 +44,20 @@ pub fn desired(ctx: &Ctx) -> Vec<Desired> {
     let mut out: Vec<Desired> = Vec::new();
     let mut push = |key: &str, value: String| {
         if out.iter().all(|d| d.key != key) {
-            out.push(Desired { key: key.into(), secret: server::is_secret(key), value: Secret::new(value) });
+            out.push(Desired {
+                key: key.into(),
+                secret: server::is_secret(key),
+                value: Secret::new(value),
+            });
         }
     };
     push("port", a.api_port().to_string());
     push("baseUrl", derive::https_base(a.api_domain()));
     push("appBaseUrl", derive::https_base(a.app_domain()));
-    push("storageBaseUrl", derive::storage_base_url(a.storage_domain()));
+    push(
+        "storageBaseUrl",
+        derive::storage_base_url(a.storage_domain()),
+    );
     push("binaryStorage", derive::binary_storage(a.storage_bucket()));
     push("supportEmail", a.support_email().to_string());
     if let Some(id) = ctx.outputs.get().signing_key_id {
@@ -57,25 +66,54 @@ pub fn desired(ctx: &Ctx) -> Vec<Desired> {
     for (k, v) in &a.server {
         push(k, v.expose().to_string());
     }
-    debug_assert!(out.iter().all(|d| !server::stack_owned().any(|o| o == d.key)));
+    debug_assert!(
+        out.iter()
+            .all(|d| !server::stack_owned().any(|o| o == d.key))
+    );
     out
 }
 
 /// Compares wanted and current values; display values of secrets are masked.
-pub fn diff(env: &str, wanted: &[Desired], current: &BTreeMap<String, ssm::Current>) -> Vec<ParameterChange> {
+pub fn diff(
+    env: &str,
+    wanted: &[Desired],
+    current: &BTreeMap<String, ssm::Current>,
+) -> Vec<ParameterChange> {
     wanted
         .iter()
         .map(|d| {
             let name = server::parameter_name(env, &d.key);
-            let show = |v: &str| if d.secret { MASK.to_string() } else { v.to_string() };
-            let tier = if d.value.len() > ssm::STANDARD_LIMIT { "SecureString, Advanced tier" } else { "SecureString" };
+            let show = |v: &str| {
+                if d.secret {
+                    MASK.to_string()
+                } else {
+                    v.to_string()
+                }
+            };
+            let tier = if d.value.len() > ssm::STANDARD_LIMIT {
+                "SecureString, Advanced tier"
+            } else {
+                "SecureString"
+            };
             let (action, old) = match current.get(&name) {
                 None => (ParameterAction::Add, None),
-                Some(c) if c.value == d.value && c.kind == "SecureString" => (ParameterAction::Unchanged, None),
-                Some(c) if c.value == d.value => (ParameterAction::Change, Some(format!("{} ({})", show(c.value.expose()), c.kind))),
+                Some(c) if c.value == d.value && c.kind == "SecureString" => {
+                    (ParameterAction::Unchanged, None)
+                }
+                Some(c) if c.value == d.value => (
+                    ParameterAction::Change,
+                    Some(format!("{} ({})", show(c.value.expose()), c.kind)),
+                ),
                 Some(c) => (ParameterAction::Change, Some(show(c.value.expose()))),
             };
-            ParameterChange { name, action, secret: d.secret, old, new: show(d.value.expose()), kind: tier.into() }
+            ParameterChange {
+                name,
+                action,
+                secret: d.secret,
+                old,
+                new: show(d.value.expose()),
+                kind: tier.into(),
+            }
         })
         .collect()
 }
@@ -88,13 +126,26 @@ impl Step for Parameters {
 
     fn plan(&self, ctx: &Ctx) -> Vec<PlannedCall> {
         let r = ctx.region();
-        let mut calls = vec![PlannedCall::read("ssm", "GetParametersByPath", r, server::parameter_path(ctx.env()))];
+        let mut calls = vec![PlannedCall::read(
+            "ssm",
+            "GetParametersByPath",
+            r,
+            server::parameter_path(ctx.env()),
+        )];
         let mut keys: Vec<String> = desired(ctx).into_iter().map(|d| d.key).collect();
         if !keys.iter().any(|k| k == "signingKeyId") {
             keys.push("signingKeyId".into());
         }
         for k in keys {
-            calls.push(PlannedCall::write("ssm", "PutParameter", r, format!("{} (SecureString)", server::parameter_name(ctx.env(), &k))).when("when missing or different"));
+            calls.push(
+                PlannedCall::write(
+                    "ssm",
+                    "PutParameter",
+                    r,
+                    format!("{} (SecureString)", server::parameter_name(ctx.env(), &k)),
+                )
+                .when("when missing or different"),
+            );
         }
         calls
     }
@@ -102,13 +153,24 @@ impl Step for Parameters {
     async fn apply(&self, ctx: &Ctx) -> Result<Outcome, StepError> {
         let wanted = desired(ctx);
         if !wanted.iter().any(|d| d.key == "signingKeyId") {
-            ctx.events.warn(ID, "no signing key id is known; signingKeyId is not written", Some("run the signing_key step first".into()));
+            ctx.events.warn(
+                ID,
+                "no signing key id is known; signingKeyId is not written",
+                Some("run the signing_key step first".into()),
+            );
         }
         let path = server::parameter_path(ctx.env());
         let current = ssm::get_path(ctx, ID, &path).await?;
         let changes = diff(ctx.env(), &wanted, &current);
-        ctx.events.emit(Event::ParameterChanges { step: ID, changes: changes.clone() });
-        let todo: Vec<(&Desired, &ParameterChange)> = wanted.iter().zip(&changes).filter(|(_, c)| c.action != ParameterAction::Unchanged).collect();
+        ctx.events.emit(Event::ParameterChanges {
+            step: ID,
+            changes: changes.clone(),
+        });
+        let todo: Vec<(&Desired, &ParameterChange)> = wanted
+            .iter()
+            .zip(&changes)
+            .filter(|(_, c)| c.action != ParameterAction::Unchanged)
+            .collect();
         if todo.is_empty() {
             return Ok(Outcome::Unchanged);
         }
@@ -122,7 +184,14 @@ impl Step for Parameters {
         }
         for (d, c) in todo {
             ctx.check_cancel()?;
-            let version = ssm::put_secure(ctx, ID, &c.name, &d.value, c.action == ParameterAction::Change).await?;
+            let version = ssm::put_secure(
+                ctx,
+                ID,
+                &c.name,
+                &d.value,
+                c.action == ParameterAction::Change,
+            )
+            .await?;
             ctx.journal.update::<Record, _>(ID, |r| {
                 r.written.insert(c.name.clone(), version);
             })?;
@@ -133,9 +202,16 @@ impl Step for Parameters {
     async fn verify(&self, ctx: &Ctx) -> Result<(), StepError> {
         let wanted = desired(ctx);
         let current = ssm::get_path(ctx, ID, &server::parameter_path(ctx.env())).await?;
-        let off: Vec<String> = diff(ctx.env(), &wanted, &current).into_iter().filter(|c| c.action != ParameterAction::Unchanged).map(|c| c.name).collect();
+        let off: Vec<String> = diff(ctx.env(), &wanted, &current)
+            .into_iter()
+            .filter(|c| c.action != ParameterAction::Unchanged)
+            .map(|c| c.name)
+            .collect();
         if !off.is_empty() {
-            return Err(StepError::failed(format!("parameters differ after writing: {}", off.join(", ")), None));
+            return Err(StepError::failed(
+                format!("parameters differ after writing: {}", off.join(", ")),
+                None,
+            ));
         }
         Ok(())
     }
@@ -146,20 +222,46 @@ mod tests {
     use super::*;
 
     fn cur(v: &str, kind: &str) -> ssm::Current {
-        ssm::Current { value: Secret::new(v.into()), kind: kind.into(), version: 1 }
+        ssm::Current {
+            value: Secret::new(v.into()),
+            kind: kind.into(),
+            version: 1,
+        }
     }
 
     #[test]
     fn diff_masks_secrets_and_flags_type_changes() {
         let wanted = vec![
-            Desired { key: "baseUrl".into(), value: Secret::new("https://api.example.com/".into()), secret: false },
-            Desired { key: "signingKey".into(), value: Secret::new("PRIVATE".into()), secret: true },
-            Desired { key: "port".into(), value: Secret::new("8103".into()), secret: false },
-            Desired { key: "supportEmail".into(), value: Secret::new("a@example.com".into()), secret: false },
+            Desired {
+                key: "baseUrl".into(),
+                value: Secret::new("https://api.example.com/".into()),
+                secret: false,
+            },
+            Desired {
+                key: "signingKey".into(),
+                value: Secret::new("PRIVATE".into()),
+                secret: true,
+            },
+            Desired {
+                key: "port".into(),
+                value: Secret::new("8103".into()),
+                secret: false,
+            },
+            Desired {
+                key: "supportEmail".into(),
+                value: Secret::new("a@example.com".into()),
+                secret: false,
+            },
         ];
         let mut current = BTreeMap::new();
-        current.insert("/medplum/x/baseUrl".to_string(), cur("https://api.example.com/", "SecureString"));
-        current.insert("/medplum/x/signingKey".to_string(), cur("OLD-PRIVATE", "SecureString"));
+        current.insert(
+            "/medplum/x/baseUrl".to_string(),
+            cur("https://api.example.com/", "SecureString"),
+        );
+        current.insert(
+            "/medplum/x/signingKey".to_string(),
+            cur("OLD-PRIVATE", "SecureString"),
+        );
         current.insert("/medplum/x/port".to_string(), cur("8103", "String"));
         let d = diff("x", &wanted, &current);
         assert_eq!(d[0].action, ParameterAction::Unchanged);

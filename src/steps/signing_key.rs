@@ -13,8 +13,8 @@ use serde::{Deserialize, Serialize};
 
 use super::ssm;
 use crate::config::server::parameter_name;
-use crate::crypto::keypair::{public_key_fingerprint, public_pem_of_encrypted, same_public_key};
 use crate::crypto::SigningKeyPair;
+use crate::crypto::keypair::{public_key_fingerprint, public_pem_of_encrypted, same_public_key};
 use crate::engine::{Ctx, Outcome, PlannedCall, Step, StepError, StepId};
 
 const ID: StepId = StepId::SigningKey;
@@ -44,7 +44,10 @@ pub fn key_name(stack_name: &str) -> String {
 
 /// Deterministic per key: a retry of the same create carries the same reference.
 pub fn caller_reference(env: &str, fingerprint: &str) -> String {
-    format!("medplum-init-{env}-{}", &fingerprint[..32.min(fingerprint.len())])
+    format!(
+        "medplum-init-{env}-{}",
+        &fingerprint[..32.min(fingerprint.len())]
+    )
 }
 
 #[async_trait]
@@ -58,28 +61,75 @@ impl Step for SigningKey {
         if let Some(id) = ctx.answers.str("signingKeyId") {
             return vec![
                 PlannedCall::read("cloudfront", "GetPublicKey", GLOBAL, id),
-                PlannedCall::read("ssm", "GetParameters", region, parameter_name(ctx.env(), "signingKey")),
+                PlannedCall::read(
+                    "ssm",
+                    "GetParameters",
+                    region,
+                    parameter_name(ctx.env(), "signingKey"),
+                ),
             ];
         }
         let record: KeyRecord = ctx.journal.data(ID).unwrap_or_default();
         if let Some(id) = record.key_id {
             return vec![
-                PlannedCall::read("ssm", "GetParameters", region, parameter_name(ctx.env(), "signingKey")),
+                PlannedCall::read(
+                    "ssm",
+                    "GetParameters",
+                    region,
+                    parameter_name(ctx.env(), "signingKey"),
+                ),
                 PlannedCall::read("cloudfront", "GetPublicKey", GLOBAL, id),
             ];
         }
         let none_yet = "when SSM holds no signing key yet";
         vec![
-            PlannedCall::read("ssm", "GetParameters", region, format!("{} and its passphrase", parameter_name(ctx.env(), "signingKey"))),
-            PlannedCall::write("ssm", "PutParameter", region, format!("{} (SecureString)", parameter_name(ctx.env(), "signingKeyPassphrase"))).when(none_yet),
-            PlannedCall::write("ssm", "PutParameter", region, format!("{} (SecureString)", parameter_name(ctx.env(), "signingKey"))).when(none_yet),
-            PlannedCall::read("cloudfront", "ListPublicKeys", GLOBAL, "public keys of the account"),
-            PlannedCall::write("cloudfront", "CreatePublicKey", GLOBAL, key_name(ctx.answers.stack_name())).when("when CloudFront does not hold the key yet"),
+            PlannedCall::read(
+                "ssm",
+                "GetParameters",
+                region,
+                format!(
+                    "{} and its passphrase",
+                    parameter_name(ctx.env(), "signingKey")
+                ),
+            ),
+            PlannedCall::write(
+                "ssm",
+                "PutParameter",
+                region,
+                format!(
+                    "{} (SecureString)",
+                    parameter_name(ctx.env(), "signingKeyPassphrase")
+                ),
+            )
+            .when(none_yet),
+            PlannedCall::write(
+                "ssm",
+                "PutParameter",
+                region,
+                format!("{} (SecureString)", parameter_name(ctx.env(), "signingKey")),
+            )
+            .when(none_yet),
+            PlannedCall::read(
+                "cloudfront",
+                "ListPublicKeys",
+                GLOBAL,
+                "public keys of the account",
+            ),
+            PlannedCall::write(
+                "cloudfront",
+                "CreatePublicKey",
+                GLOBAL,
+                key_name(ctx.answers.stack_name()),
+            )
+            .when("when CloudFront does not hold the key yet"),
         ]
     }
 
     async fn dry_run(&self, ctx: &Ctx) -> Result<Outcome, StepError> {
-        if let (Some(id), Some(pem)) = (ctx.answers.str("signingKeyId"), ctx.answers.str("storagePublicKey")) {
+        if let (Some(id), Some(pem)) = (
+            ctx.answers.str("signingKeyId"),
+            ctx.answers.str("storagePublicKey"),
+        ) {
             ctx.outputs.update(|o| {
                 o.signing_key_id = Some(id.to_string());
                 o.public_key_pem = Some(pem.to_string());
@@ -88,7 +138,8 @@ impl Step for SigningKey {
         }
         let record: KeyRecord = ctx.journal.data(ID).unwrap_or_default();
         if let Some(pem) = record.public_key_pem {
-            ctx.events.progress(ID, "keeping the key recorded in the journal");
+            ctx.events
+                .progress(ID, "keeping the key recorded in the journal");
             ctx.outputs.update(|o| {
                 o.signing_key_id = record.key_id.clone();
                 o.public_key_pem = Some(pem);
@@ -96,9 +147,18 @@ impl Step for SigningKey {
             return Ok(Outcome::Planned);
         }
         // A dry run still proves the key can be made, and shows its public half in the config.
-        let pair = tokio::task::spawn_blocking(SigningKeyPair::generate).await.map_err(|e| StepError::failed(e.to_string(), None))??;
-        ctx.events.progress(ID, format!("generated an RSA-2048 key {} (dry run: the private half is discarded)", &pair.fingerprint()[..16]));
-        ctx.outputs.update(|o| o.public_key_pem = Some(pair.public_pem.clone()));
+        let pair = tokio::task::spawn_blocking(SigningKeyPair::generate)
+            .await
+            .map_err(|e| StepError::failed(e.to_string(), None))??;
+        ctx.events.progress(
+            ID,
+            format!(
+                "generated an RSA-2048 key {} (dry run: the private half is discarded)",
+                &pair.fingerprint()[..16]
+            ),
+        );
+        ctx.outputs
+            .update(|o| o.public_key_pem = Some(pair.public_pem.clone()));
         Ok(Outcome::Planned)
     }
 
@@ -114,29 +174,58 @@ impl Step for SigningKey {
             o.public_key_pem = Some(public_pem.clone());
         });
         ctx.events.progress(ID, format!("signingKeyId {key_id}"));
-        Ok(if changed_ssm || changed_cf { Outcome::Done } else { Outcome::Unchanged })
+        Ok(if changed_ssm || changed_cf {
+            Outcome::Done
+        } else {
+            Outcome::Unchanged
+        })
     }
 
     async fn verify(&self, ctx: &Ctx) -> Result<(), StepError> {
         let out = ctx.outputs.get();
         let (Some(id), Some(pem)) = (out.signing_key_id, out.public_key_pem) else {
-            return Err(StepError::failed("the signing key step finished without a key id", None));
+            return Err(StepError::failed(
+                "the signing key step finished without a key id",
+                None,
+            ));
         };
         let cf = ctx.aws()?.cloudfront();
-        let key = ctx.call(ID, "cloudfront", "GetPublicKey", GLOBAL, &id, cf.get_public_key().id(&id).send()).await?;
-        let encoded = key.public_key().and_then(|k| k.public_key_config()).map(|c| c.encoded_key()).unwrap_or_default();
+        let key = ctx
+            .call(
+                ID,
+                "cloudfront",
+                "GetPublicKey",
+                GLOBAL,
+                &id,
+                cf.get_public_key().id(&id).send(),
+            )
+            .await?;
+        let encoded = key
+            .public_key()
+            .and_then(|k| k.public_key_config())
+            .map(|c| c.encoded_key())
+            .unwrap_or_default();
         if !same_public_key(encoded, &pem).unwrap_or(false) {
-            return Err(StepError::failed(format!("CloudFront key {id} does not hold the expected public key"), None));
+            return Err(StepError::failed(
+                format!("CloudFront key {id} does not hold the expected public key"),
+                None,
+            ));
         }
         if ctx.answers.str("signingKeyId").is_none() {
             let names = secret_names(ctx);
             let current = ssm::get_many(ctx, ID, &names).await?;
             let (Some(k), Some(p)) = (current.get(&names[0]), current.get(&names[1])) else {
-                return Err(StepError::failed("the signing key is missing from SSM", None));
+                return Err(StepError::failed(
+                    "the signing key is missing from SSM",
+                    None,
+                ));
             };
             let derived = public_pem_of_encrypted(&k.value, &p.value)?;
             if !same_public_key(&derived, &pem)? {
-                return Err(StepError::failed("the private key in SSM does not match the public key", None));
+                return Err(StepError::failed(
+                    "the private key in SSM does not match the public key",
+                    None,
+                ));
             }
         }
         Ok(())
@@ -144,7 +233,10 @@ impl Step for SigningKey {
 }
 
 fn secret_names(ctx: &Ctx) -> [String; 2] {
-    [parameter_name(ctx.env(), "signingKey"), parameter_name(ctx.env(), "signingKeyPassphrase")]
+    [
+        parameter_name(ctx.env(), "signingKey"),
+        parameter_name(ctx.env(), "signingKeyPassphrase"),
+    ]
 }
 
 /// `signingKeyId` in the answers: a key the user registered. Check it exists and, when given,
@@ -152,26 +244,46 @@ fn secret_names(ctx: &Ctx) -> [String; 2] {
 async fn use_existing(ctx: &Ctx, id: &str) -> Result<Outcome, StepError> {
     let cf = ctx.aws()?.cloudfront();
     let key = ctx
-        .call(ID, "cloudfront", "GetPublicKey", GLOBAL, id, cf.get_public_key().id(id).send())
+        .call(
+            ID,
+            "cloudfront",
+            "GetPublicKey",
+            GLOBAL,
+            id,
+            cf.get_public_key().id(id).send(),
+        )
         .await
         .map_err(|e| {
             if e.is_not_found() {
-                StepError::invalid(format!("CloudFront has no public key {id}"), "check signingKeyId, or remove it to let medplum-init create a key")
+                StepError::invalid(
+                    format!("CloudFront has no public key {id}"),
+                    "check signingKeyId, or remove it to let medplum-init create a key",
+                )
             } else {
                 e.into()
             }
         })?;
-    let encoded = key.public_key().and_then(|k| k.public_key_config()).map(|c| c.encoded_key().to_string()).unwrap_or_default();
+    let encoded = key
+        .public_key()
+        .and_then(|k| k.public_key_config())
+        .map(|c| c.encoded_key().to_string())
+        .unwrap_or_default();
     if let Some(given) = ctx.answers.str("storagePublicKey")
         && !same_public_key(given, &encoded).unwrap_or(false)
     {
-        return Err(StepError::invalid(format!("storagePublicKey is not the public half of CloudFront key {id}"), "paste the key's own public PEM, or drop storagePublicKey"));
+        return Err(StepError::invalid(
+            format!("storagePublicKey is not the public half of CloudFront key {id}"),
+            "paste the key's own public PEM, or drop storagePublicKey",
+        ));
     }
     let names = secret_names(ctx);
     let current = ssm::get_many(ctx, ID, &names).await?;
     if !names.iter().all(|n| current.contains_key(n)) {
         return Err(StepError::invalid(
-            format!("{} and {} must hold the private key of {id}", names[0], names[1]),
+            format!(
+                "{} and {} must hold the private key of {id}",
+                names[0], names[1]
+            ),
             "write them (SecureString) before re-running, or remove signingKeyId to let medplum-init create a key",
         ));
     }
@@ -225,15 +337,23 @@ async fn ensure_private_key_in_ssm(ctx: &Ctx) -> Result<(String, bool), StepErro
     }
     // No usable key: make one. Nothing outside this process knows it yet, so a crash from here
     // until the SSM writes finish loses nothing.
-    let pair = tokio::task::spawn_blocking(SigningKeyPair::generate).await.map_err(|e| StepError::failed(e.to_string(), None))??;
+    let pair = tokio::task::spawn_blocking(SigningKeyPair::generate)
+        .await
+        .map_err(|e| StepError::failed(e.to_string(), None))??;
     let fp = pair.fingerprint();
-    ctx.events.progress(ID, format!("generated an RSA-2048 key {}", &fp[..16]));
+    ctx.events
+        .progress(ID, format!("generated an RSA-2048 key {}", &fp[..16]));
     ctx.journal.update::<KeyRecord, _>(ID, |r| {
-        *r = KeyRecord { fingerprint: Some(fp.clone()), public_key_pem: Some(pair.public_pem.clone()), ..Default::default() };
+        *r = KeyRecord {
+            fingerprint: Some(fp.clone()),
+            public_key_pem: Some(pair.public_pem.clone()),
+            ..Default::default()
+        };
     })?;
     ssm::put_secure(ctx, ID, &names[1], &pair.passphrase, true).await?;
     ssm::put_secure(ctx, ID, &names[0], &pair.private_pem, true).await?;
-    ctx.journal.update::<KeyRecord, _>(ID, |r| r.stored_in_ssm = true)?;
+    ctx.journal
+        .update::<KeyRecord, _>(ID, |r| r.stored_in_ssm = true)?;
     Ok((pair.public_pem.clone(), true))
 }
 
@@ -241,23 +361,45 @@ async fn ensure_private_key_in_ssm(ctx: &Ctx) -> Result<(String, bool), StepErro
 async fn adopt_legacy_key(ctx: &Ctx) -> Result<Option<String>, StepError> {
     let id_name = parameter_name(ctx.env(), "signingKeyId");
     let ids = ssm::get_many(ctx, ID, std::slice::from_ref(&id_name)).await?;
-    let Some(id) = ids.get(&id_name).map(|c| c.value.expose().to_string()) else { return Ok(None) };
+    let Some(id) = ids.get(&id_name).map(|c| c.value.expose().to_string()) else {
+        return Ok(None);
+    };
     let cf = ctx.aws()?.cloudfront();
-    let key = match ctx.call(ID, "cloudfront", "GetPublicKey", GLOBAL, &id, cf.get_public_key().id(&id).send()).await {
+    let key = match ctx
+        .call(
+            ID,
+            "cloudfront",
+            "GetPublicKey",
+            GLOBAL,
+            &id,
+            cf.get_public_key().id(&id).send(),
+        )
+        .await
+    {
         Ok(k) => k,
         Err(e) if e.is_not_found() => return Ok(None),
         Err(e) => return Err(e.into()),
     };
-    let pem = key.public_key().and_then(|k| k.public_key_config()).map(|c| c.encoded_key().to_string()).unwrap_or_default();
+    let pem = key
+        .public_key()
+        .and_then(|k| k.public_key_config())
+        .map(|c| c.encoded_key().to_string())
+        .unwrap_or_default();
     let fp = public_key_fingerprint(&pem)?;
-    ctx.events.progress(ID, format!("adopting the existing key {id} written by Medplum's init"));
+    ctx.events.progress(
+        ID,
+        format!("adopting the existing key {id} written by Medplum's init"),
+    );
     ctx.journal.update::<KeyRecord, _>(ID, |r| {
         *r = KeyRecord {
             fingerprint: Some(fp),
             public_key_pem: Some(pem.clone()),
             stored_in_ssm: true,
             caller_reference: None,
-            key_name: key.public_key().and_then(|k| k.public_key_config()).map(|c| c.name().to_string()),
+            key_name: key
+                .public_key()
+                .and_then(|k| k.public_key_config())
+                .map(|c| c.name().to_string()),
             key_id: Some(id),
         };
     })?;
@@ -269,15 +411,39 @@ async fn ensure_cloudfront_key(ctx: &Ctx, public_pem: &str) -> Result<(String, b
     let cf = ctx.aws()?.cloudfront();
     let record: KeyRecord = ctx.journal.data(ID).unwrap_or_default();
     if let Some(id) = &record.key_id {
-        match ctx.call(ID, "cloudfront", "GetPublicKey", GLOBAL, id, cf.get_public_key().id(id).send()).await {
+        match ctx
+            .call(
+                ID,
+                "cloudfront",
+                "GetPublicKey",
+                GLOBAL,
+                id,
+                cf.get_public_key().id(id).send(),
+            )
+            .await
+        {
             Ok(k) => {
-                let encoded = k.public_key().and_then(|k| k.public_key_config()).map(|c| c.encoded_key()).unwrap_or_default();
+                let encoded = k
+                    .public_key()
+                    .and_then(|k| k.public_key_config())
+                    .map(|c| c.encoded_key())
+                    .unwrap_or_default();
                 if same_public_key(encoded, public_pem).unwrap_or(false) {
                     return Ok((id.clone(), false));
                 }
-                ctx.events.warn(ID, format!("CloudFront key {id} holds other key material; registering the key from SSM"), None);
+                ctx.events.warn(
+                    ID,
+                    format!(
+                        "CloudFront key {id} holds other key material; registering the key from SSM"
+                    ),
+                    None,
+                );
             }
-            Err(e) if e.is_not_found() => ctx.events.warn(ID, format!("CloudFront key {id} was deleted; registering the key again"), None),
+            Err(e) if e.is_not_found() => ctx.events.warn(
+                ID,
+                format!("CloudFront key {id} was deleted; registering the key again"),
+                None,
+            ),
             Err(e) => return Err(e.into()),
         }
     }
@@ -285,7 +451,10 @@ async fn ensure_cloudfront_key(ctx: &Ctx, public_pem: &str) -> Result<(String, b
     // key there, and a second create would make a duplicate (moto always does; AWS does when the
     // CallerReference differs).
     let existing = list_keys(ctx, &cf).await?;
-    if let Some(found) = existing.iter().find(|k| same_public_key(&k.encoded, public_pem).unwrap_or(false)) {
+    if let Some(found) = existing
+        .iter()
+        .find(|k| same_public_key(&k.encoded, public_pem).unwrap_or(false))
+    {
         ctx.journal.update::<KeyRecord, _>(ID, |r| {
             r.key_id = Some(found.id.clone());
             r.key_name = Some(found.name.clone());
@@ -295,8 +464,16 @@ async fn ensure_cloudfront_key(ctx: &Ctx, public_pem: &str) -> Result<(String, b
     let fp = public_key_fingerprint(public_pem)?;
     let base = key_name(ctx.answers.stack_name());
     // Key names are unique per account; an older key (a rotation, Medplum's init) may hold it.
-    let name = if existing.iter().any(|k| k.name == base) { format!("{base}-{}", &fp[..8]) } else { base };
-    let reference = record.caller_reference.clone().filter(|_| record.fingerprint.as_deref() == Some(fp.as_str())).unwrap_or_else(|| caller_reference(ctx.env(), &fp));
+    let name = if existing.iter().any(|k| k.name == base) {
+        format!("{base}-{}", &fp[..8])
+    } else {
+        base
+    };
+    let reference = record
+        .caller_reference
+        .clone()
+        .filter(|_| record.fingerprint.as_deref() == Some(fp.as_str()))
+        .unwrap_or_else(|| caller_reference(ctx.env(), &fp));
     ctx.journal.update::<KeyRecord, _>(ID, |r| {
         r.caller_reference = Some(reference.clone());
         r.key_name = Some(name.clone());
@@ -305,12 +482,27 @@ async fn ensure_cloudfront_key(ctx: &Ctx, public_pem: &str) -> Result<(String, b
         .caller_reference(&reference)
         .name(&name)
         .encoded_key(public_pem)
-        .comment(format!("Medplum storage signing key for {} (medplum-init)", ctx.env()))
+        .comment(format!(
+            "Medplum storage signing key for {} (medplum-init)",
+            ctx.env()
+        ))
         .build()
         .map_err(|e| StepError::failed(e.to_string(), None))?;
-    let created = ctx.call(ID, "cloudfront", "CreatePublicKey", GLOBAL, &name, cf.create_public_key().public_key_config(config).send()).await;
+    let created = ctx
+        .call(
+            ID,
+            "cloudfront",
+            "CreatePublicKey",
+            GLOBAL,
+            &name,
+            cf.create_public_key().public_key_config(config).send(),
+        )
+        .await;
     let id = match created {
-        Ok(out) => out.public_key().map(|k| k.id().to_string()).unwrap_or_default(),
+        Ok(out) => out
+            .public_key()
+            .map(|k| k.id().to_string())
+            .unwrap_or_default(),
         Err(e) if e.kind == crate::aws::AwsErrorKind::AlreadyExists => {
             // The same CallerReference was used by a create whose answer we never saw.
             let again = list_keys(ctx, &cf).await?;
@@ -318,14 +510,22 @@ async fn ensure_cloudfront_key(ctx: &Ctx, public_pem: &str) -> Result<(String, b
                 .into_iter()
                 .find(|k| same_public_key(&k.encoded, public_pem).unwrap_or(false))
                 .map(|k| k.id)
-                .ok_or_else(|| StepError::failed(format!("CloudFront says key {name} exists, but none holds our key material"), Some("delete the stale key or rename it, then re-run".into())))?
+                .ok_or_else(|| {
+                    StepError::failed(
+                        format!(
+                            "CloudFront says key {name} exists, but none holds our key material"
+                        ),
+                        Some("delete the stale key or rename it, then re-run".into()),
+                    )
+                })?
         }
         Err(e) => return Err(e.into()),
     };
     if id.is_empty() {
         return Err(StepError::failed("CloudFront returned no key id", None));
     }
-    ctx.journal.update::<KeyRecord, _>(ID, |r| r.key_id = Some(id.clone()))?;
+    ctx.journal
+        .update::<KeyRecord, _>(ID, |r| r.key_id = Some(id.clone()))?;
     Ok((id, true))
 }
 
@@ -335,16 +535,38 @@ struct KeySummary {
     encoded: String,
 }
 
-async fn list_keys(ctx: &Ctx, cf: &aws_sdk_cloudfront::Client) -> Result<Vec<KeySummary>, StepError> {
+async fn list_keys(
+    ctx: &Ctx,
+    cf: &aws_sdk_cloudfront::Client,
+) -> Result<Vec<KeySummary>, StepError> {
     let mut out = Vec::new();
     let mut marker: Option<String> = None;
     loop {
         let res = ctx
-            .call(ID, "cloudfront", "ListPublicKeys", GLOBAL, "public keys", cf.list_public_keys().set_marker(marker.clone()).max_items(100).send())
+            .call(
+                ID,
+                "cloudfront",
+                "ListPublicKeys",
+                GLOBAL,
+                "public keys",
+                cf.list_public_keys()
+                    .set_marker(marker.clone())
+                    .max_items(100)
+                    .send(),
+            )
             .await?;
-        let Some(list) = res.public_key_list() else { break };
-        out.extend(list.items().iter().map(|k| KeySummary { id: k.id().to_string(), name: k.name().to_string(), encoded: k.encoded_key().to_string() }));
-        marker = list.next_marker().filter(|m| !m.is_empty()).map(str::to_string);
+        let Some(list) = res.public_key_list() else {
+            break;
+        };
+        out.extend(list.items().iter().map(|k| KeySummary {
+            id: k.id().to_string(),
+            name: k.name().to_string(),
+            encoded: k.encoded_key().to_string(),
+        }));
+        marker = list
+            .next_marker()
+            .filter(|m| !m.is_empty())
+            .map(str::to_string);
         if marker.is_none() {
             break;
         }

@@ -23,13 +23,31 @@ pub struct Current {
 
 /// Reads up to all `names` (GetParameters takes 10 at a time), decrypted. Missing names are absent
 /// from the map.
-pub async fn get_many(ctx: &Ctx, step: StepId, names: &[String]) -> Result<BTreeMap<String, Current>, AwsError> {
+pub async fn get_many(
+    ctx: &Ctx,
+    step: StepId,
+    names: &[String],
+) -> Result<BTreeMap<String, Current>, AwsError> {
     let ssm = ctx.aws().map_err(|_| offline())?.ssm();
     let mut out = BTreeMap::new();
     for chunk in names.chunks(10) {
-        let label = if chunk.len() == 1 { chunk[0].clone() } else { format!("{} parameters", chunk.len()) };
+        let label = if chunk.len() == 1 {
+            chunk[0].clone()
+        } else {
+            format!("{} parameters", chunk.len())
+        };
         let res = ctx
-            .call(step, "ssm", "GetParameters", ctx.region(), &label, ssm.get_parameters().set_names(Some(chunk.to_vec())).with_decryption(true).send())
+            .call(
+                step,
+                "ssm",
+                "GetParameters",
+                ctx.region(),
+                &label,
+                ssm.get_parameters()
+                    .set_names(Some(chunk.to_vec()))
+                    .with_decryption(true)
+                    .send(),
+            )
             .await?;
         for p in res.parameters() {
             if let (Some(name), Some(value)) = (p.name(), p.value()) {
@@ -37,7 +55,10 @@ pub async fn get_many(ctx: &Ctx, step: StepId, names: &[String]) -> Result<BTree
                     name.to_string(),
                     Current {
                         value: Secret::new(value.to_string()),
-                        kind: p.r#type().map(|t| t.as_str().to_string()).unwrap_or_default(),
+                        kind: p
+                            .r#type()
+                            .map(|t| t.as_str().to_string())
+                            .unwrap_or_default(),
                         version: p.version(),
                     },
                 );
@@ -48,20 +69,41 @@ pub async fn get_many(ctx: &Ctx, step: StepId, names: &[String]) -> Result<BTree
 }
 
 /// Every parameter under `path` (one level, as the server reads it), decrypted.
-pub async fn get_path(ctx: &Ctx, step: StepId, path: &str) -> Result<BTreeMap<String, Current>, AwsError> {
+pub async fn get_path(
+    ctx: &Ctx,
+    step: StepId,
+    path: &str,
+) -> Result<BTreeMap<String, Current>, AwsError> {
     let ssm = ctx.aws().map_err(|_| offline())?.ssm();
     let mut out = BTreeMap::new();
     let mut token: Option<String> = None;
     loop {
-        let req = ssm.get_parameters_by_path().path(path).recursive(false).with_decryption(true).set_next_token(token.clone());
-        let res = ctx.call(step, "ssm", "GetParametersByPath", ctx.region(), path, req.send()).await?;
+        let req = ssm
+            .get_parameters_by_path()
+            .path(path)
+            .recursive(false)
+            .with_decryption(true)
+            .set_next_token(token.clone());
+        let res = ctx
+            .call(
+                step,
+                "ssm",
+                "GetParametersByPath",
+                ctx.region(),
+                path,
+                req.send(),
+            )
+            .await?;
         for p in res.parameters() {
             if let (Some(name), Some(value)) = (p.name(), p.value()) {
                 out.insert(
                     name.to_string(),
                     Current {
                         value: Secret::new(value.to_string()),
-                        kind: p.r#type().map(|t| t.as_str().to_string()).unwrap_or_default(),
+                        kind: p
+                            .r#type()
+                            .map(|t| t.as_str().to_string())
+                            .unwrap_or_default(),
                         version: p.version(),
                     },
                 );
@@ -76,12 +118,22 @@ pub async fn get_path(ctx: &Ctx, step: StepId, path: &str) -> Result<BTreeMap<St
 }
 
 pub fn tier_for(value: &str) -> ParameterTier {
-    if value.len() > STANDARD_LIMIT { ParameterTier::Advanced } else { ParameterTier::Standard }
+    if value.len() > STANDARD_LIMIT {
+        ParameterTier::Advanced
+    } else {
+        ParameterTier::Standard
+    }
 }
 
 /// Writes one SecureString (KMS key `aws/ssm`, which the server's task role can read without an
 /// extra grant). The value goes straight from the [`Secret`] into the request body.
-pub async fn put_secure(ctx: &Ctx, step: StepId, name: &str, value: &Secret, overwrite: bool) -> Result<i64, AwsError> {
+pub async fn put_secure(
+    ctx: &Ctx,
+    step: StepId,
+    name: &str,
+    value: &Secret,
+    overwrite: bool,
+) -> Result<i64, AwsError> {
     let ssm = ctx.aws().map_err(|_| offline())?.ssm();
     let req = ssm
         .put_parameter()
@@ -91,7 +143,9 @@ pub async fn put_secure(ctx: &Ctx, step: StepId, name: &str, value: &Secret, ove
         .tier(tier_for(value.expose()))
         .overwrite(overwrite)
         .description("Written by medplum-init");
-    let res = ctx.call(step, "ssm", "PutParameter", ctx.region(), name, req.send()).await?;
+    let res = ctx
+        .call(step, "ssm", "PutParameter", ctx.region(), name, req.send())
+        .await?;
     Ok(res.version())
 }
 

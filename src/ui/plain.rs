@@ -19,12 +19,22 @@ pub struct PlainRenderer<O: Write + Send, E: Write + Send> {
 
 impl<O: Write + Send, E: Write + Send> PlainRenderer<O, E> {
     pub fn new(out: O, err: E, style: Style) -> Self {
-        Self { out, err, style, plan_step: None, dry_run: false }
+        Self {
+            out,
+            err,
+            style,
+            plan_step: None,
+            dry_run: false,
+        }
     }
 
     fn records(&mut self, records: &[DnsRecord]) {
         for r in records {
-            let mark = if r.written { self.style.green("written to Route53") } else { self.style.yellow("add it to your DNS") };
+            let mark = if r.written {
+                self.style.green("written to Route53")
+            } else {
+                self.style.yellow("add it to your DNS")
+            };
             let _ = writeln!(self.out, "    {} {} {}  ({mark})", r.name, r.kind, r.value);
         }
     }
@@ -34,12 +44,29 @@ impl<O: Write + Send, E: Write + Send> Renderer for PlainRenderer<O, E> {
     fn render(&mut self, event: &Event) {
         let s = self.style;
         match event {
-            Event::RunStarted { env, dry_run, steps } => {
+            Event::RunStarted {
+                env,
+                dry_run,
+                steps,
+            } => {
                 self.dry_run = *dry_run;
-                let mode = if *dry_run { " (dry run: no AWS calls)" } else { "" };
-                let _ = writeln!(self.err, "{} {}{mode}: {} steps", s.bold("medplum-init"), env, steps.len());
+                let mode = if *dry_run {
+                    " (dry run: no AWS calls)"
+                } else {
+                    ""
+                };
+                let _ = writeln!(
+                    self.err,
+                    "{} {}{mode}: {} steps",
+                    s.bold("medplum-init"),
+                    env,
+                    steps.len()
+                );
                 if *dry_run {
-                    let _ = writeln!(self.out, "Planned AWS calls for environment {env} (nothing was called):");
+                    let _ = writeln!(
+                        self.out,
+                        "Planned AWS calls for environment {env} (nothing was called):"
+                    );
                 }
             }
             Event::StepStarted { step } => {
@@ -50,19 +77,52 @@ impl<O: Write + Send, E: Write + Send> Renderer for PlainRenderer<O, E> {
                     self.plan_step = Some(*step);
                     let _ = writeln!(self.out, "\n{}", s.bold(step.title()));
                 }
-                let kind = if call.write { s.yellow("write") } else { s.dim("read ") };
-                let when = call.condition.as_ref().map(|c| format!("  ({c})")).unwrap_or_default();
+                let kind = if call.write {
+                    s.yellow("write")
+                } else {
+                    s.dim("read ")
+                };
+                let when = call
+                    .condition
+                    .as_ref()
+                    .map(|c| format!("  ({c})"))
+                    .unwrap_or_default();
                 let op = format!("{}:{}", call.service, call.operation);
-                let _ = writeln!(self.out, "  {kind}  {op:<36} {:<14} {}{}", call.region, call.resource, s.dim(&when));
+                let _ = writeln!(
+                    self.out,
+                    "  {kind}  {op:<36} {:<14} {}{}",
+                    call.region,
+                    call.resource,
+                    s.dim(&when)
+                );
             }
-            Event::AwsCall { service, operation, region, resource, status, elapsed_ms, error, .. } => match status {
+            Event::AwsCall {
+                service,
+                operation,
+                region,
+                resource,
+                status,
+                elapsed_ms,
+                error,
+                ..
+            } => match status {
                 CallStatus::Started => {}
                 CallStatus::Ok => {
                     let ms = elapsed_ms.map(|m| format!(" {m} ms")).unwrap_or_default();
-                    let _ = writeln!(self.err, "  {} {service}:{operation} {region} {resource}{}", s.dim("·"), s.dim(&ms));
+                    let _ = writeln!(
+                        self.err,
+                        "  {} {service}:{operation} {region} {resource}{}",
+                        s.dim("·"),
+                        s.dim(&ms)
+                    );
                 }
                 CallStatus::Failed => {
-                    let _ = writeln!(self.err, "  {} {service}:{operation} {region} {resource}: {}", s.red("✗"), error.as_deref().unwrap_or("failed"));
+                    let _ = writeln!(
+                        self.err,
+                        "  {} {service}:{operation} {region} {resource}: {}",
+                        s.red("✗"),
+                        error.as_deref().unwrap_or("failed")
+                    );
                 }
             },
             Event::Progress { message, .. } => {
@@ -74,8 +134,19 @@ impl<O: Write + Send, E: Write + Send> Renderer for PlainRenderer<O, E> {
                     let _ = writeln!(self.err, "    {}", s.dim(&format!("hint: {h}")));
                 }
             }
-            Event::Certificate { purpose, domain, arn, region, status, records, .. } => {
-                let _ = writeln!(self.out, "certificate {purpose} {domain} ({region}): {status}\n    {arn}");
+            Event::Certificate {
+                purpose,
+                domain,
+                arn,
+                region,
+                status,
+                records,
+                ..
+            } => {
+                let _ = writeln!(
+                    self.out,
+                    "certificate {purpose} {domain} ({region}): {status}\n    {arn}"
+                );
                 self.records(records);
             }
             Event::DnsRecords { records, .. } => {
@@ -83,15 +154,34 @@ impl<O: Write + Send, E: Write + Send> Renderer for PlainRenderer<O, E> {
                 self.records(records);
             }
             Event::ParameterChanges { changes, .. } => {
-                let adds = changes.iter().filter(|c| c.action == ParameterAction::Add).count();
-                let mods = changes.iter().filter(|c| c.action == ParameterAction::Change).count();
+                let adds = changes
+                    .iter()
+                    .filter(|c| c.action == ParameterAction::Add)
+                    .count();
+                let mods = changes
+                    .iter()
+                    .filter(|c| c.action == ParameterAction::Change)
+                    .count();
                 let same = changes.len() - adds - mods;
-                let _ = writeln!(self.out, "Parameter Store: {adds} to add, {mods} to change, {same} unchanged");
+                let _ = writeln!(
+                    self.out,
+                    "Parameter Store: {adds} to add, {mods} to change, {same} unchanged"
+                );
                 for c in changes {
                     let line = match c.action {
-                        ParameterAction::Add => format!("  {} {} = {}", s.green("+"), c.name, c.new),
-                        ParameterAction::Change => format!("  {} {} = {} (was {})", s.yellow("~"), c.name, c.new, c.old.as_deref().unwrap_or("?")),
-                        ParameterAction::Unchanged => format!("  {} {}", s.dim("="), s.dim(&c.name)),
+                        ParameterAction::Add => {
+                            format!("  {} {} = {}", s.green("+"), c.name, c.new)
+                        }
+                        ParameterAction::Change => format!(
+                            "  {} {} = {} (was {})",
+                            s.yellow("~"),
+                            c.name,
+                            c.new,
+                            c.old.as_deref().unwrap_or("?")
+                        ),
+                        ParameterAction::Unchanged => {
+                            format!("  {} {}", s.dim("="), s.dim(&c.name))
+                        }
                     };
                     let _ = writeln!(self.out, "{line}");
                 }
@@ -99,7 +189,11 @@ impl<O: Write + Send, E: Write + Send> Renderer for PlainRenderer<O, E> {
             Event::FileWritten { path, .. } => {
                 let _ = writeln!(self.out, "wrote {path}");
             }
-            Event::StepFinished { step, outcome, summary } => {
+            Event::StepFinished {
+                step,
+                outcome,
+                summary,
+            } => {
                 let mark = match outcome {
                     Outcome::Done | Outcome::Planned => s.green("✓"),
                     Outcome::Unchanged => s.green("="),
@@ -118,7 +212,11 @@ impl<O: Write + Send, E: Write + Send> Renderer for PlainRenderer<O, E> {
                 for line in summary {
                     let _ = writeln!(self.err, "{line}");
                 }
-                let word = if *ok { s.green("finished") } else { s.red("stopped") };
+                let word = if *ok {
+                    s.green("finished")
+                } else {
+                    s.red("stopped")
+                };
                 let _ = writeln!(self.err, "{} {word}", s.bold("medplum-init"));
             }
         }

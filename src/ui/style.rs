@@ -10,11 +10,15 @@ pub struct Style {
 
 impl Style {
     pub fn for_stderr() -> Self {
-        Self { color: wants_color(std::io::stderr().is_terminal()) }
+        Self {
+            color: wants_color(std::io::stderr().is_terminal()),
+        }
     }
 
     pub fn for_stdout() -> Self {
-        Self { color: wants_color(std::io::stdout().is_terminal()) }
+        Self {
+            color: wants_color(std::io::stdout().is_terminal()),
+        }
     }
 
     pub fn plain() -> Self {
@@ -22,7 +26,11 @@ impl Style {
     }
 
     fn paint(&self, code: &str, s: &str) -> String {
-        if self.color { format!("\x1b[{code}m{s}\x1b[0m") } else { s.to_string() }
+        if self.color {
+            format!("\x1b[{code}m{s}\x1b[0m")
+        } else {
+            s.to_string()
+        }
     }
     pub fn bold(&self, s: &str) -> String {
         self.paint("1", s)
@@ -56,7 +64,11 @@ pub fn decide(no_color: Option<&str>, force: Option<&str>, is_terminal: bool) ->
 }
 
 pub fn wants_color(is_terminal: bool) -> bool {
-    decide(std::env::var("NO_COLOR").ok().as_deref(), std::env::var("CLICOLOR_FORCE").ok().as_deref(), is_terminal)
+    decide(
+        std::env::var("NO_COLOR").ok().as_deref(),
+        std::env::var("CLICOLOR_FORCE").ok().as_deref(),
+        is_terminal,
+    )
 }
 
 #[cfg(test)]
