@@ -1,5 +1,6 @@
 //! SDK errors turned into something a user can act on.
 
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
@@ -28,34 +29,54 @@ pub struct AwsError {
 }
 
 impl AwsError {
-    pub fn from_sdk<E, R>(service: &str, operation: &str, err: &SdkError<E, R>) -> Self
+    pub fn from_sdk<E>(service: &str, operation: &str, err: &SdkError<E, HttpResponse>) -> Self
     where
         E: ProvideErrorMetadata + std::error::Error + 'static,
-        R: std::fmt::Debug,
     {
         let (code, message, kind) = match err {
             SdkError::ServiceError(se) => {
                 let e = se.err();
-                let code = e.code().map(str::to_string);
+                let raw = se.raw();
+                let status = raw.status().as_u16();
+                // An error body in another protocol than the service's (a proxy's XML, an
+                // emulator's) leaves the SDK without a code; read it from the body instead.
+                let body = raw
+                    .body()
+                    .bytes()
+                    .map(|b| String::from_utf8_lossy(b).into_owned())
+                    .unwrap_or_default();
+                let code = e
+                    .code()
+                    .map(str::to_string)
+                    .or_else(|| xml_tag(&body, "Code"));
                 let msg = e
                     .message()
                     .map(str::to_string)
-                    .unwrap_or_else(|| code.clone().unwrap_or_else(|| "service error".into()));
-                let kind = classify(code.as_deref().unwrap_or(""));
+                    .or_else(|| xml_tag(&body, "Message"))
+                    .unwrap_or_else(|| code.clone().unwrap_or_else(|| format!("HTTP {status}")));
+                let mut kind = classify(code.as_deref().unwrap_or(""));
+                if kind == AwsErrorKind::Other && code.is_none() {
+                    kind = match status {
+                        401 | 403 => AwsErrorKind::AccessDenied,
+                        404 => AwsErrorKind::NotFound,
+                        429 => AwsErrorKind::Throttled,
+                        _ => AwsErrorKind::Other,
+                    };
+                }
                 (code, msg, kind)
             }
-            SdkError::DispatchFailure(df) => {
-                let text = format!("{df:?}");
-                if text.contains("credentials") || text.contains("Credentials") {
+            SdkError::DispatchFailure(_) => {
+                let chain = error_chain(err);
+                if is_missing_credentials(&chain) {
                     (
                         None,
-                        "no AWS credentials were found".into(),
+                        "no AWS credentials were found".to_string(),
                         AwsErrorKind::NoCredentials,
                     )
                 } else {
                     (
                         None,
-                        "could not reach the AWS endpoint".to_string(),
+                        format!("could not reach the AWS endpoint: {chain}"),
                         AwsErrorKind::Network,
                     )
                 }
@@ -78,18 +99,6 @@ impl AwsError {
                 (None, text, kind)
             }
             _ => (None, err.to_string(), AwsErrorKind::Other),
-        };
-        // The credential chain reports "no credentials" as a dispatch failure with a source.
-        let full = error_chain(err);
-        let kind = if kind == AwsErrorKind::Network && full.to_lowercase().contains("credential") {
-            AwsErrorKind::NoCredentials
-        } else {
-            kind
-        };
-        let message = if kind == AwsErrorKind::Network {
-            format!("{message}: {full}")
-        } else {
-            message
         };
         Self {
             service: service.into(),
@@ -125,6 +134,26 @@ impl AwsError {
             _ => None,
         }
     }
+}
+
+/// The text of the first `<tag>…</tag>` in an XML body.
+fn xml_tag(body: &str, tag: &str) -> Option<String> {
+    let start = body.find(&format!("<{tag}>"))? + tag.len() + 2;
+    let end = body[start..].find(&format!("</{tag}>"))? + start;
+    Some(body[start..end].trim().to_string()).filter(|s| !s.is_empty())
+}
+
+/// The credential chain's own words when it finds nothing (or a provider fails to load).
+fn is_missing_credentials(chain: &str) -> bool {
+    let c = chain.to_lowercase();
+    [
+        "no providers in chain provided credentials",
+        "the credential provider was not enabled",
+        "failed to load credentials",
+        "no credentials",
+    ]
+    .iter()
+    .any(|p| c.contains(p))
 }
 
 fn error_chain(err: &dyn std::error::Error) -> String {
@@ -185,6 +214,27 @@ mod tests {
         );
         assert_eq!(classify("ThrottlingException"), AwsErrorKind::Throttled);
         assert_eq!(classify("ValidationException"), AwsErrorKind::Other);
+    }
+
+    #[test]
+    fn missing_credentials_are_told_apart_from_network_errors() {
+        assert!(is_missing_credentials(
+            "dispatch failure: other: the credential provider was not enabled: no providers in chain provided credentials"
+        ));
+        assert!(!is_missing_credentials(
+            "dispatch failure: io error: client error (Connect): tcp connect error: Connection refused (os error 111)"
+        ));
+    }
+
+    #[test]
+    fn xml_error_bodies_are_read() {
+        let body = "<ErrorResponse><Errors><Error><Code>AccessDenied</Code><Message>User: x is not authorized</Message></Error></Errors></ErrorResponse>";
+        assert_eq!(xml_tag(body, "Code").as_deref(), Some("AccessDenied"));
+        assert_eq!(
+            xml_tag(body, "Message").as_deref(),
+            Some("User: x is not authorized")
+        );
+        assert_eq!(xml_tag("{}", "Code"), None);
     }
 
     #[test]

@@ -4,6 +4,7 @@
 //! serialised by accident; the callers decide where a secret may go (SSM SecureString, a 0600 file).
 
 pub mod keypair;
+pub mod pending;
 pub mod secret;
 
 pub use keypair::{KeyError, SigningKeyPair, public_key_fingerprint};

@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
@@ -90,7 +91,7 @@ impl Ctx {
 
     /// Runs one AWS call, announcing it (started, then ok or failed with its elapsed time) and
     /// mapping its error to an [`AwsError`] with a hint.
-    pub async fn call<T, E, R, F>(
+    pub async fn call<T, E, F>(
         &self,
         step: StepId,
         service: &str,
@@ -100,9 +101,8 @@ impl Ctx {
         fut: F,
     ) -> Result<T, AwsError>
     where
-        F: Future<Output = Result<T, SdkError<E, R>>>,
+        F: Future<Output = Result<T, SdkError<E, HttpResponse>>>,
         E: ProvideErrorMetadata + std::error::Error + 'static,
-        R: std::fmt::Debug,
     {
         let event = |status, elapsed_ms, error| Event::AwsCall {
             step,
@@ -121,6 +121,8 @@ impl Ctx {
         match result {
             Ok(v) => {
                 self.events.emit(event(CallStatus::Ok, ms, None));
+                #[cfg(debug_assertions)]
+                test_pause(service, operation);
                 Ok(v)
             }
             Err(e) => {
@@ -139,6 +141,32 @@ impl Ctx {
                 self.events.emit(event(status, ms, text));
                 Err(err)
             }
+        }
+    }
+}
+
+/// Test hook (debug builds only): `MEDPLUM_INIT_TEST_PAUSE_AFTER=service:Operation[#n]` stops the
+/// process dead after the n-th (default first) successful call of that operation, after AWS
+/// accepted it but before the step records the result: the worst moment for a crash. The test
+/// then sends SIGKILL, re-runs, and checks that nothing was created twice.
+#[cfg(debug_assertions)]
+fn test_pause(service: &str, operation: &str) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    static SEEN: AtomicUsize = AtomicUsize::new(0);
+    let Ok(spec) = std::env::var("MEDPLUM_INIT_TEST_PAUSE_AFTER") else {
+        return;
+    };
+    let (name, nth) = spec
+        .split_once('#')
+        .map(|(n, k)| (n.to_string(), k.parse().unwrap_or(1)))
+        .unwrap_or((spec.clone(), 1));
+    if name != format!("{service}:{operation}") {
+        return;
+    }
+    if SEEN.fetch_add(1, Ordering::SeqCst) + 1 == nth {
+        eprintln!("test-pause: {name}#{nth}");
+        loop {
+            std::thread::sleep(std::time::Duration::from_secs(3600));
         }
     }
 }

@@ -198,3 +198,192 @@ fn finish(ctx: &Ctx, mut report: RunReport) -> RunReport {
     });
     report
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use async_trait::async_trait;
+
+    use super::*;
+    use crate::answers::{Answers, Overrides};
+    use crate::engine::event::PlannedCall;
+    use crate::engine::{Cancel, EventSink, Journal, Outputs};
+
+    /// A step that records what the runner asked of it.
+    struct Fake {
+        id: StepId,
+        log: Arc<Mutex<Vec<String>>>,
+        invalid: bool,
+        fail: bool,
+        cancel_on_apply: Option<Cancel>,
+    }
+
+    impl Fake {
+        fn new(id: StepId, log: &Arc<Mutex<Vec<String>>>) -> Self {
+            Self {
+                id,
+                log: log.clone(),
+                invalid: false,
+                fail: false,
+                cancel_on_apply: None,
+            }
+        }
+        fn note(&self, what: &str) {
+            self.log.lock().unwrap().push(format!("{what} {}", self.id));
+        }
+    }
+
+    #[async_trait]
+    impl Step for Fake {
+        fn id(&self) -> StepId {
+            self.id
+        }
+        fn validate(&self, _ctx: &Ctx) -> Result<(), StepError> {
+            self.note("validate");
+            if self.invalid {
+                Err(StepError::invalid("bad", "fix it"))
+            } else {
+                Ok(())
+            }
+        }
+        fn plan(&self, _ctx: &Ctx) -> Vec<PlannedCall> {
+            self.note("plan");
+            vec![PlannedCall::read("sts", "GetCallerIdentity", "us-east-1", "x"); 2]
+        }
+        async fn apply(&self, _ctx: &Ctx) -> Result<Outcome, StepError> {
+            self.note("apply");
+            if let Some(c) = &self.cancel_on_apply {
+                c.cancel();
+            }
+            if self.fail {
+                Err(StepError::failed("boom", None))
+            } else {
+                Ok(Outcome::Done)
+            }
+        }
+        async fn verify(&self, _ctx: &Ctx) -> Result<(), StepError> {
+            self.note("verify");
+            Ok(())
+        }
+    }
+
+    fn ctx(dry_run: bool) -> (Ctx, tokio::sync::mpsc::UnboundedReceiver<Event>) {
+        let answers = Answers::from_toml("name = \"t\"\ndomainName = \"example.com\"\n[server]\nsupportEmail = \"a@example.com\"\n", "t", &Overrides::default()).unwrap();
+        let (events, rx) = EventSink::channel();
+        let ctx = Ctx {
+            answers: Arc::new(answers),
+            dir: std::env::temp_dir(),
+            journal: Journal::in_memory("t"),
+            aws: None,
+            events,
+            outputs: Outputs::default(),
+            dry_run,
+            yes: false,
+            cancel: Cancel::new(),
+        };
+        (ctx, rx)
+    }
+
+    fn steps(log: &Arc<Mutex<Vec<String>>>, tweak: impl Fn(&mut Fake)) -> Vec<Arc<dyn Step>> {
+        StepId::ALL
+            .into_iter()
+            .map(|id| {
+                let mut f = Fake::new(id, log);
+                tweak(&mut f);
+                Arc::new(f) as Arc<dyn Step>
+            })
+            .collect()
+    }
+
+    fn entries(log: &Arc<Mutex<Vec<String>>>, verb: &str) -> Vec<String> {
+        log.lock()
+            .unwrap()
+            .iter()
+            .filter(|l| l.starts_with(verb))
+            .cloned()
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn an_invalid_step_stops_everything_before_any_apply() {
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let (ctx, _rx) = ctx(false);
+        let report = Runner::new(steps(&log, |f| f.invalid = f.id == StepId::Parameters))
+            .run(&ctx)
+            .await;
+        assert!(report.invalid && !report.ok);
+        assert_eq!(entries(&log, "validate").len(), 8, "every step validates");
+        assert!(entries(&log, "apply").is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_failure_finishes_its_stage_and_stops_the_next() {
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let (ctx, _rx) = ctx(false);
+        let report = Runner::new(steps(&log, |f| f.fail = f.id == StepId::Certificates))
+            .run(&ctx)
+            .await;
+        assert_eq!(report.failed.len(), 1);
+        let applied = entries(&log, "apply");
+        assert!(
+            applied.contains(&"apply email".to_string()),
+            "the stage's other steps ran: {applied:?}"
+        );
+        assert!(
+            !applied
+                .iter()
+                .any(|a| a.ends_with("config_file") || a.ends_with("parameters"))
+        );
+        assert_eq!(ctx.journal.status(StepId::Certificates), StepStatus::Failed);
+        assert_eq!(ctx.journal.status(StepId::Email), StepStatus::Done);
+        assert!(entries(&log, "verify").contains(&"verify email".to_string()));
+    }
+
+    #[tokio::test]
+    async fn a_dry_run_plans_and_never_applies() {
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let (ctx, mut rx) = ctx(true);
+        let report = Runner::new(steps(&log, |_| {})).run(&ctx).await;
+        assert!(report.ok);
+        assert!(entries(&log, "apply").is_empty());
+        assert_eq!(entries(&log, "plan").len(), 8);
+        drop(ctx);
+        let mut planned = 0;
+        while let Some(e) = rx.recv().await {
+            planned += usize::from(matches!(e, Event::Planned { .. }));
+        }
+        assert_eq!(
+            planned, 8,
+            "duplicate planned calls are listed once per step"
+        );
+    }
+
+    #[tokio::test]
+    async fn cancellation_stops_at_the_next_stage() {
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let (ctx, _rx) = ctx(false);
+        let cancel = ctx.cancel.clone();
+        let report = Runner::new(steps(&log, |f| {
+            if f.id == StepId::Identity {
+                f.cancel_on_apply = Some(cancel.clone());
+            }
+        }))
+        .run(&ctx)
+        .await;
+        assert!(report.interrupted && !report.ok);
+        assert_eq!(entries(&log, "apply"), ["apply identity"]);
+    }
+
+    #[tokio::test]
+    async fn only_runs_the_chosen_steps() {
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let (ctx, _rx) = ctx(false);
+        let report = Runner::new(steps(&log, |_| {}))
+            .only(vec![StepId::Email, StepId::Parameters])
+            .run(&ctx)
+            .await;
+        assert!(report.ok);
+        assert_eq!(entries(&log, "apply"), ["apply email", "apply parameters"]);
+    }
+}

@@ -371,11 +371,15 @@ async fn one(ctx: &Ctx, w: &Want) -> Result<bool, StepError> {
             );
         }
     }
-    emit(ctx, w, &arn, &status, shown.clone());
+    // Validation records only matter while ACM waits for them.
+    if status != CertificateStatus::PendingValidation {
+        shown.clear();
+    }
+    emit(ctx, w, &arn, &status, shown);
 
     if status == CertificateStatus::PendingValidation && ctx.answers.certificates.wait {
         status = wait_issued(ctx, &acm, w, &arn).await?;
-        emit(ctx, w, &arn, &status, shown);
+        emit(ctx, w, &arn, &status, Vec::new());
     }
     match status {
         CertificateStatus::Issued | CertificateStatus::PendingValidation => {}
@@ -495,8 +499,11 @@ async fn find_existing(
                 s.subject_alternative_name_summaries(),
                 &w.domain,
             );
-            // Long SAN lists are cut short in summaries; only those need a closer look.
-            let maybe = listed || s.has_additional_subject_alternative_names() == Some(true);
+            // Long SAN lists are cut short in summaries, and moto leaves them out altogether;
+            // those need a closer look (ACM always lists at least the domain name itself).
+            let maybe = listed
+                || s.has_additional_subject_alternative_names() == Some(true)
+                || s.subject_alternative_name_summaries().is_empty();
             if !maybe {
                 continue;
             }

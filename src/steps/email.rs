@@ -225,8 +225,10 @@ pub fn dkim_records(domain: &str, tokens: &[String]) -> Vec<DnsRecord> {
         .collect()
 }
 
+/// Reports whether the account is still in the SES sandbox. Informational: a failure to ask
+/// (moto does not implement GetAccount; a policy may deny it) is a warning, not a failed step.
 async fn sandbox(ctx: &Ctx, ses: &aws_sdk_sesv2::Client, region: &str) -> Result<(), StepError> {
-    let acct = ctx
+    match ctx
         .call(
             ID,
             "ses",
@@ -235,15 +237,31 @@ async fn sandbox(ctx: &Ctx, ses: &aws_sdk_sesv2::Client, region: &str) -> Result
             "account",
             ses.get_account().send(),
         )
-        .await?;
-    if !acct.production_access_enabled() {
-        ctx.events.warn(
+        .await
+    {
+        Ok(acct) => {
+            if let Some((message, hint)) = sandbox_warning(acct.production_access_enabled(), region)
+            {
+                ctx.events.warn(ID, message, Some(hint));
+            }
+        }
+        Err(e) => ctx.events.warn(
             ID,
-            format!("SES in {region} is in the sandbox: Medplum can only email verified addresses"),
-            Some("request production access in the SES console (Account dashboard → Request production access)".into()),
-        );
+            format!("could not check the SES sandbox status: {}", e.message),
+            e.hint(),
+        ),
     }
     Ok(())
+}
+
+/// The warning for an account still in the sandbox.
+pub fn sandbox_warning(production_access: bool, region: &str) -> Option<(String, String)> {
+    (!production_access).then(|| {
+        (
+            format!("SES in {region} is in the sandbox: Medplum can only email verified addresses"),
+            "request production access in the SES console (Account dashboard, Request production access)".to_string(),
+        )
+    })
 }
 
 #[cfg(test)]
@@ -256,5 +274,14 @@ mod tests {
         assert_eq!(r.len(), 2);
         assert_eq!(r[0].name, "abc._domainkey.example.com");
         assert_eq!(r[0].value, "abc.dkim.amazonses.com");
+    }
+
+    #[test]
+    fn sandbox_is_reported_only_without_production_access() {
+        // moto has no GetAccount, so the decision is tested here.
+        assert!(sandbox_warning(true, "us-east-1").is_none());
+        let (msg, hint) = sandbox_warning(false, "eu-west-1").unwrap();
+        assert!(msg.contains("eu-west-1") && msg.contains("sandbox"));
+        assert!(hint.contains("production access"));
     }
 }
