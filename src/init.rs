@@ -116,6 +116,19 @@ async fn run_async(g: &Global, args: &InitArgs) -> u8 {
             Style::for_stderr(),
         )),
     };
+    if !g.dry_run {
+        let sdir = medplum_init::engine::journal::state_dir(&g.dir, answers.env());
+        medplum_init::ui::log::init_tracing(&sdir);
+        match medplum_init::ui::log::EventLog::open(&sdir) {
+            Ok(log) => {
+                renderer = Box::new(medplum_init::ui::log::Tee(vec![renderer, Box::new(log)]))
+            }
+            Err(e) => eprintln!(
+                "warning: cannot write the event log in {}: {e}",
+                sdir.display()
+            ),
+        }
+    }
     for w in &answers.warnings {
         events.emit(medplum_init::engine::Event::Warning {
             step: None,

@@ -118,6 +118,7 @@ impl Ctx {
         let started = Instant::now();
         let result = fut.await;
         let ms = Some(started.elapsed().as_millis() as u64);
+        tracing::debug!(step = %step, service, operation, region, resource, elapsed_ms = ms, ok = result.is_ok(), "aws call");
         match result {
             Ok(v) => {
                 self.events.emit(event(CallStatus::Ok, ms, None));

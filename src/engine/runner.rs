@@ -118,6 +118,7 @@ impl Runner {
 
 async fn run_one(ctx: &Ctx, step: &dyn Step) -> Result<Outcome, StepError> {
     let id = step.id();
+    tracing::debug!(step = %id, dry_run = ctx.dry_run, "step started");
     ctx.events.emit(Event::StepStarted { step: id });
     if ctx.dry_run {
         let mut seen = Vec::new();

@@ -4,6 +4,7 @@
 //! was asked for (a dry run's plan, a summary, JSON events) on stdout.
 
 pub mod json;
+pub mod log;
 pub mod plain;
 pub mod style;
 

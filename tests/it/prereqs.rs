@@ -715,3 +715,149 @@ fn optional_steps_logging_bucket_bot_layer_and_domain_identity() {
         assert_eq!(versions.layer_versions().len(), 2);
     });
 }
+
+#[test]
+fn validation_records_go_to_the_longest_matching_zone_and_hand_edits_survive() {
+    let moto = Moto::start_with(&[("MOTO_ACM_VALIDATION_WAIT", "3")]);
+    // Two zones: the records for staging names belong in the delegated sub-zone, not the parent.
+    let (parent, sub) = rt().block_on(async {
+        let r53 = aws_sdk_route53::Client::new(&moto.sdk("us-east-1").await);
+        let mut ids = Vec::new();
+        for (name, reference) in [("example.com", "a"), ("staging.example.com", "b")] {
+            let z = r53
+                .create_hosted_zone()
+                .name(name)
+                .caller_reference(reference)
+                .send()
+                .await
+                .unwrap();
+            ids.push(
+                z.hosted_zone()
+                    .unwrap()
+                    .id()
+                    .trim_start_matches("/hostedzone/")
+                    .to_string(),
+            );
+        }
+        (ids[0].clone(), ids[1].clone())
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let long_ca = format!(
+        "-----BEGIN CERTIFICATE-----\n{}\n-----END CERTIFICATE-----",
+        "A".repeat(5000)
+    );
+    answers(
+        dir.path(),
+        &MINIMAL
+            .replace(
+                "domainName = \"example.com\"",
+                "domainName = \"staging.example.com\"",
+            )
+            .replace(
+                "[server]\n",
+                &format!("[server]\n\"database.ssl.ca\" = \"\"\"{long_ca}\"\"\"\n"),
+            ),
+    );
+    run_ok(&moto, dir.path(), &[]);
+    let (sub_names, parent_names) = rt().block_on(async {
+        let r53 = aws_sdk_route53::Client::new(&moto.sdk("us-east-1").await);
+        let mut names = Vec::new();
+        for id in [&sub, &parent] {
+            let sets = r53
+                .list_resource_record_sets()
+                .hosted_zone_id(id)
+                .send()
+                .await
+                .unwrap();
+            names.push(
+                sets.resource_record_sets()
+                    .iter()
+                    .filter(|r| r.r#type().as_str() == "CNAME")
+                    .map(|r| r.name().to_string())
+                    .collect::<Vec<_>>(),
+            );
+        }
+        (names[0].clone(), names[1].clone())
+    });
+    assert_eq!(
+        sub_names.len(),
+        3,
+        "one validation CNAME per certificate in the sub-zone: {sub_names:?}"
+    );
+    assert!(
+        sub_names
+            .iter()
+            .all(|n| n.ends_with(".staging.example.com."))
+    );
+    assert!(
+        parent_names.is_empty(),
+        "nothing in the parent zone: {parent_names:?}"
+    );
+
+    // Over 4 KB: the Advanced tier.
+    rt().block_on(async {
+        let ssm = aws_sdk_ssm::Client::new(&moto.sdk("us-east-1").await);
+        let d = ssm
+            .describe_parameters()
+            .parameter_filters(
+                aws_sdk_ssm::types::ParameterStringFilter::builder()
+                    .key("Name")
+                    .values("/medplum/staging/database.ssl.ca")
+                    .build()
+                    .unwrap(),
+            )
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            d.parameters()[0].tier().map(|t| t.as_str()),
+            Some("Advanced")
+        );
+    });
+
+    // A key added by hand and an edited default survive a re-run; explicit answers still win.
+    let path = dir.path().join("medplum.staging.config.json");
+    let written = std::fs::read_to_string(&path).unwrap();
+    assert!(written.ends_with("}\n"), "trailing newline");
+    assert!(written.find("\"name\"").unwrap() < written.find("\"region\"").unwrap());
+    let mut cfg: serde_json::Value = serde_json::from_str(&written).unwrap();
+    cfg["myTeamNote"] = "keep me".into();
+    cfg["serverMemory"] = 1024.into();
+    std::fs::write(&path, serde_json::to_string_pretty(&cfg).unwrap()).unwrap();
+    run_ok(&moto, dir.path(), &[]);
+    let after = config(dir.path(), "staging");
+    assert_eq!(after["myTeamNote"], "keep me");
+    assert_eq!(
+        after["serverMemory"], 1024,
+        "a default must not overwrite a hand edit"
+    );
+    // Nothing changed in substance, so the user's file is not even reformatted.
+    assert_eq!(
+        std::fs::read_to_string(&path).unwrap(),
+        serde_json::to_string_pretty(&cfg).unwrap()
+    );
+    // A real change rewrites it in the stable order, the user's key kept after the known ones.
+    std::fs::write(
+        dir.path().join("answers.toml"),
+        std::fs::read_to_string(dir.path().join("answers.toml"))
+            .unwrap()
+            .replace("[certificates]", "desiredServerCount = 2\n[certificates]"),
+    )
+    .unwrap();
+    run_ok(&moto, dir.path(), &[]);
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(text.ends_with("}\n"), "trailing newline");
+    assert!(
+        text.find("\"name\"").unwrap() < text.find("\"myTeamNote\"").unwrap(),
+        "known keys first, then the user's"
+    );
+    let after = config(dir.path(), "staging");
+    assert_eq!(
+        (
+            after["desiredServerCount"].as_i64(),
+            after["myTeamNote"].as_str(),
+            after["serverMemory"].as_i64()
+        ),
+        (Some(2), Some("keep me"), Some(1024))
+    );
+}

@@ -1,0 +1,89 @@
+//! The run's own records in `.medplum-init/<env>/`: `events.log`, every event of every run as JSON
+//! lines (an audit trail that, like the events themselves, holds no secrets), and, when
+//! `MEDPLUM_INIT_LOG=debug|trace` is set, `debug.log` with medplum-init's own tracing output.
+//! Only medplum-init's targets are logged: the SDK's wire-level traces could carry request
+//! bodies, which is where secrets travel.
+
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::path::Path;
+
+use super::Renderer;
+use crate::engine::Event;
+
+fn open_private(path: &Path) -> std::io::Result<File> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let mut opts = OpenOptions::new();
+    opts.create(true).append(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    opts.open(path)
+}
+
+/// Appends every event to `events.log`.
+pub struct EventLog {
+    file: File,
+}
+
+impl EventLog {
+    pub fn open(state_dir: &Path) -> std::io::Result<Self> {
+        Ok(Self {
+            file: open_private(&state_dir.join("events.log"))?,
+        })
+    }
+}
+
+impl Renderer for EventLog {
+    fn render(&mut self, event: &Event) {
+        let record =
+            serde_json::json!({ "at": crate::engine::time::now_rfc3339(), "event": event });
+        let _ = writeln!(self.file, "{record}");
+    }
+    fn finish(&mut self) {
+        let _ = self.file.sync_all();
+    }
+}
+
+/// Installs the tracing subscriber when `MEDPLUM_INIT_LOG` asks for one.
+pub fn init_tracing(state_dir: &Path) {
+    let level = match std::env::var("MEDPLUM_INIT_LOG").ok().as_deref() {
+        Some("debug") => tracing::Level::DEBUG,
+        Some("trace") => tracing::Level::TRACE,
+        Some("info") => tracing::Level::INFO,
+        _ => return,
+    };
+    let Ok(file) = open_private(&state_dir.join("debug.log")) else {
+        return;
+    };
+    let filter = tracing_subscriber::filter::Targets::new().with_target("medplum_init", level);
+    use tracing_subscriber::layer::SubscriberExt;
+    let subscriber = tracing_subscriber::registry()
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_ansi(false)
+                .with_writer(std::sync::Mutex::new(file)),
+        )
+        .with(filter);
+    let _ = tracing::subscriber::set_global_default(subscriber);
+}
+
+/// Sends each event to several renderers.
+pub struct Tee(pub Vec<Box<dyn Renderer>>);
+
+impl Renderer for Tee {
+    fn render(&mut self, event: &Event) {
+        for r in &mut self.0 {
+            r.render(event);
+        }
+    }
+    fn finish(&mut self) {
+        for r in &mut self.0 {
+            r.finish();
+        }
+    }
+}
