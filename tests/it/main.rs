@@ -5,3 +5,4 @@ mod harness;
 mod cli;
 mod keys;
 mod synth_parity;
+mod synth_lint;

@@ -129,7 +129,8 @@ pub fn build(t: &mut Template, bucket: &str, on_demand_only: bool) {
                 "Role": att(&role, "Arn")
             }),
         )
-        // GuardDuty checks the role's permissions when the plan is created.
-        .depends_on([role, policy]),
+        // GuardDuty checks the role's permissions when the plan is created; the role itself is
+        // already a dependency through `Role`.
+        .depends_on([policy]),
     );
 }

@@ -231,8 +231,14 @@ impl Settings {
         // The app bucket is named after the app domain.
         check("appDomainName", v::bucket_name(&c.app_domain_name))?;
 
-        if c.max_azs == 0 {
-            return Err(invalid("maxAzs", "0 availability zones", "use 2 or more"));
+        if c.max_azs < 2 {
+            // The CDK synthesizes it, but the load balancer and the Aurora subnet group both
+            // refuse subnets in a single zone at deploy time.
+            return Err(invalid(
+                "maxAzs",
+                format!("{} availability zone(s)", c.max_azs),
+                "use 2 or more: the load balancer and the database need subnets in two zones",
+            ));
         }
         let azs = match &lookups.availability_zones {
             Some(names) if !names.is_empty() => Azs::Named(
