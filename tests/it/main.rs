@@ -6,3 +6,4 @@ mod cli;
 mod keys;
 mod synth_parity;
 mod synth_lint;
+mod synth_snapshots;
