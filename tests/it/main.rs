@@ -7,3 +7,4 @@ mod keys;
 mod synth_parity;
 mod synth_lint;
 mod synth_snapshots;
+mod synth_keys;
