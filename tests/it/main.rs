@@ -8,3 +8,4 @@ mod synth_parity;
 mod synth_lint;
 mod synth_snapshots;
 mod synth_keys;
+mod synth_cli;
