@@ -20,12 +20,13 @@ fi
 export CDK_DISABLE_VERSION_CHECK=1
 
 synth_case() { # <dir with config and context> <output dir>
-  local src=$1 out=$2 work
+  local src=$1 out=$2 work config
   work=$(mktemp -d)
-  cp "$src"/medplum.*.config.json "$src"/cdk.context.json "$work"/
+  config=$(basename "$(ls "$src"/medplum.*.config.json)")
+  cp "$src/$config" "$src"/cdk.context.json "$work"/
   echo "{\"app\":\"node $cache/node_modules/@medplum/cdk/dist/cjs/index.cjs\"}" >"$work/cdk.json"
   (cd "$work" && "$cache/node_modules/.bin/cdk" synth --no-notices -q \
-    -c "config=$(basename "$src"/medplum.*.config.json)" -o cdk.out >/dev/null)
+    -c "config=$config" -o cdk.out >/dev/null)
   cp "$work"/cdk.out/*.template.json "$out"/
   rm -rf "$work"
 }

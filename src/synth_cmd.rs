@@ -107,10 +107,18 @@ fn find_config(g: &Global, args: &SynthArgs) -> Result<PathBuf, Failure> {
         return Ok(config_path(&g.dir, env));
     }
     let found: Vec<PathBuf> = std::fs::read_dir(&g.dir)
-        .map_err(|e| Failure::usage(format!("cannot read {}: {e}", g.dir.display()), "check --dir"))?
+        .map_err(|e| {
+            Failure::usage(
+                format!("cannot read {}: {e}", g.dir.display()),
+                "check --dir",
+            )
+        })?
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| {
-            let n = p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            let n = p
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
             n.starts_with("medplum.")
                 && n.ends_with(".config.json")
                 && !n.ends_with(".config.server.json")
@@ -174,6 +182,18 @@ async fn run_async(g: &Global, args: &SynthArgs) -> Result<(), Failure> {
         let found = context::complete_online(&c, &config, &have)
             .await
             .map_err(ContextError::from)?;
+        if !context::has_zone(&config, &found) {
+            let zone = config
+                .hosted_zone_name
+                .clone()
+                .filter(|z| !z.is_empty())
+                .unwrap_or_else(|| config.domain_name.clone());
+            return Err(Failure::usage(
+                format!("no public Route53 hosted zone of this account holds {zone}"),
+                "create the zone (or delegate it here), set hostedZoneName to the zone that \
+                 holds the domains, or set skipDns to true to create no DNS records",
+            ));
+        }
         if found != have && ctx.record(&config.account_number, &config.region, &found) {
             ctx.write(&dir)?;
             eprintln!(

@@ -297,7 +297,12 @@ pub async fn resolve_config(
         };
         values.insert(secret.key.clone(), value);
     }
-    Ok(doc.resolve(|s| values.get(&s.key).cloned().unwrap_or_else(|| Err("not fetched".into())))?)
+    Ok(doc.resolve(|s| {
+        values
+            .get(&s.key)
+            .cloned()
+            .unwrap_or_else(|| Err("not fetched".into()))
+    })?)
 }
 
 #[cfg(test)]
@@ -316,11 +321,25 @@ mod tests {
         let l = reference().lookups("123456789012", "us-east-1");
         assert_eq!(
             l.availability_zones.as_deref(),
-            Some(&["us-east-1a".to_string(), "us-east-1b".into(), "us-east-1c".into()][..])
+            Some(
+                &[
+                    "us-east-1a".to_string(),
+                    "us-east-1b".into(),
+                    "us-east-1c".into()
+                ][..]
+            )
         );
-        assert_eq!(l.hosted_zones.get("example.com").map(String::as_str), Some("Z123EXAMPLE"));
+        assert_eq!(
+            l.hosted_zones.get("example.com").map(String::as_str),
+            Some("Z123EXAMPLE")
+        );
         // Another account's entries do not count; another region's zones do (Route53 is global).
-        assert!(reference().lookups("999999999999", "us-east-1").hosted_zones.is_empty());
+        assert!(
+            reference()
+                .lookups("999999999999", "us-east-1")
+                .hosted_zones
+                .is_empty()
+        );
         let eu = reference().lookups("123456789012", "eu-west-1");
         assert!(eu.availability_zones.is_none());
         assert_eq!(eu.hosted_zones.len(), 1);
@@ -329,9 +348,11 @@ mod tests {
     #[test]
     fn records_round_trip_and_keep_other_keys() {
         let mut ctx = CdkContext::default();
-        ctx.map.insert("acknowledged-issue-numbers".into(), json!([1]));
+        ctx.map
+            .insert("acknowledged-issue-numbers".into(), json!([1]));
         let mut l = Lookups::default();
-        l.hosted_zones.insert("staging.example.co.uk".into(), "Z9".into());
+        l.hosted_zones
+            .insert("staging.example.co.uk".into(), "Z9".into());
         l.availability_zones = Some(vec!["eu-west-2a".into(), "eu-west-2b".into()]);
         assert!(ctx.record("123456789012", "eu-west-2", &l));
         assert!(!ctx.record("123456789012", "eu-west-2", &l), "idempotent");
@@ -340,7 +361,8 @@ mod tests {
             "hosted-zone:account=123456789012:domainName=staging.example.co.uk:region=us-east-1"
         ));
         assert_eq!(
-            ctx.map["hosted-zone:account=123456789012:domainName=staging.example.co.uk:region=eu-west-2"]["Id"],
+            ctx.map["hosted-zone:account=123456789012:domainName=staging.example.co.uk:region=eu-west-2"]
+                ["Id"],
             "/hostedzone/Z9"
         );
         assert_eq!(ctx.lookups("123456789012", "eu-west-2"), l);
@@ -351,7 +373,12 @@ mod tests {
     fn zone_candidates_go_from_longest_to_two_labels() {
         assert_eq!(
             candidate_zones("api.staging.example.co.uk"),
-            ["api.staging.example.co.uk", "staging.example.co.uk", "example.co.uk", "co.uk"]
+            [
+                "api.staging.example.co.uk",
+                "staging.example.co.uk",
+                "example.co.uk",
+                "co.uk"
+            ]
         );
         assert!(candidate_zones("localhost").is_empty());
     }
@@ -361,7 +388,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         reference().write(dir.path()).unwrap();
         assert_eq!(CdkContext::read(dir.path()).unwrap(), reference());
-        assert_eq!(CdkContext::read(&dir.path().join("none")).unwrap(), CdkContext::default());
+        assert_eq!(
+            CdkContext::read(&dir.path().join("none")).unwrap(),
+            CdkContext::default()
+        );
         std::fs::write(dir.path().join(CONTEXT_FILE), "[1]").unwrap();
         assert!(matches!(
             CdkContext::read(dir.path()),

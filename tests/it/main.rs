@@ -4,8 +4,9 @@ mod harness;
 
 mod cli;
 mod keys;
-mod synth_parity;
-mod synth_lint;
-mod synth_snapshots;
-mod synth_keys;
 mod synth_cli;
+mod synth_deviations;
+mod synth_keys;
+mod synth_lint;
+mod synth_parity;
+mod synth_snapshots;

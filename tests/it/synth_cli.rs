@@ -22,7 +22,10 @@ fn copy_fixture(from: &str, to: &Path) {
 fn offline_synth_writes_the_templates_and_prints_their_paths() {
     let dir = tempfile::tempdir().unwrap();
     copy_fixture("cdk-4.0.2/eu", dir.path());
-    let out = cmd(dir.path()).args(["synth", "--offline"]).output().unwrap();
+    let out = cmd(dir.path())
+        .args(["synth", "--offline"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let paths: Vec<String> = text(&out.stdout).lines().map(str::to_string).collect();
     assert_eq!(
@@ -40,14 +43,27 @@ fn offline_synth_writes_the_templates_and_prints_their_paths() {
     }
     // --out and --config, and JSON lines with --output json.
     let out = cmd(dir.path())
-        .args(["synth", "--offline", "--output", "json", "--config", "medplum.staging.config.json", "--out", "t"])
+        .args([
+            "synth",
+            "--offline",
+            "--output",
+            "json",
+            "--config",
+            "medplum.staging.config.json",
+            "--out",
+            "t",
+        ])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let first: Value = serde_json::from_str(text(&out.stdout).lines().next().unwrap()).unwrap();
     assert_eq!(first["stack"], "MedplumStagingStack");
     assert_eq!(first["region"], "eu-west-1");
-    assert!(dir.path().join("t/MedplumStagingStack-us-east-1.template.json").exists());
+    assert!(
+        dir.path()
+            .join("t/MedplumStagingStack-us-east-1.template.json")
+            .exists()
+    );
 }
 
 #[test]
@@ -58,10 +74,16 @@ fn unusable_configs_exit_2_naming_the_key() {
     let mut config: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
     config["clamscanEnabled"] = json!(true);
     std::fs::write(&path, config.to_string()).unwrap();
-    let out = cmd(dir.path()).args(["synth", "--offline"]).output().unwrap();
+    let out = cmd(dir.path())
+        .args(["synth", "--offline"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
     let err = text(&out.stderr);
-    assert!(err.contains("clamscanEnabled") && err.contains("guardDutyMalwareProtectionEnabled"), "{err}");
+    assert!(
+        err.contains("clamscanEnabled") && err.contains("guardDutyMalwareProtectionEnabled"),
+        "{err}"
+    );
     assert!(text(&out.stdout).is_empty());
     assert!(!dir.path().join("cdk.out").exists(), "nothing written");
 
@@ -69,18 +91,31 @@ fn unusable_configs_exit_2_naming_the_key() {
     config["clamscanEnabled"] = json!(false);
     std::fs::write(&path, config.to_string()).unwrap();
     std::fs::remove_file(dir.path().join("cdk.context.json")).unwrap();
-    let out = cmd(dir.path()).args(["synth", "--offline"]).output().unwrap();
+    let out = cmd(dir.path())
+        .args(["synth", "--offline"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
     let err = text(&out.stderr);
-    assert!(err.contains("hosted zone") && err.contains("skipDns"), "{err}");
+    assert!(
+        err.contains("hosted zone") && err.contains("skipDns"),
+        "{err}"
+    );
 
     // An external secret cannot be resolved offline.
     config["serverImage"] = json!({"system": "aws_ssm_parameter_store", "key": "/medplum/staging/image", "type": "string"});
     config["skipDns"] = json!(true);
     std::fs::write(&path, config.to_string()).unwrap();
-    let out = cmd(dir.path()).args(["synth", "--offline"]).output().unwrap();
+    let out = cmd(dir.path())
+        .args(["synth", "--offline"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
-    assert!(text(&out.stderr).contains("serverImage"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("serverImage"),
+        "{}",
+        text(&out.stderr)
+    );
 
     // No config to be found.
     let empty = tempfile::tempdir().unwrap();
@@ -128,19 +163,22 @@ fn online_synth_looks_up_the_zone_and_the_secrets_then_records_the_zone() {
     let path = dir.path().join("medplum.staging.config.json");
     let mut config: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
     config["domainName"] = json!("staging.example.com");
-    config["serverImage"] =
-        json!({"system": "aws_ssm_parameter_store", "key": "/medplum/staging/serverImage", "type": "string"});
+    config["serverImage"] = json!({"system": "aws_ssm_parameter_store", "key": "/medplum/staging/serverImage", "type": "string"});
     std::fs::write(&path, serde_json::to_string_pretty(&config).unwrap()).unwrap();
     // Keep the availability zones, drop the zone: only the zone is looked up.
     let ctx_path = dir.path().join("cdk.context.json");
-    let mut ctx: Value = serde_json::from_str(&std::fs::read_to_string(&ctx_path).unwrap()).unwrap();
-    ctx.as_object_mut().unwrap().retain(|k, _| k.starts_with("availability-zones"));
+    let mut ctx: Value =
+        serde_json::from_str(&std::fs::read_to_string(&ctx_path).unwrap()).unwrap();
+    ctx.as_object_mut()
+        .unwrap()
+        .retain(|k, _| k.starts_with("availability-zones"));
     std::fs::write(&ctx_path, ctx.to_string()).unwrap();
 
     let out = run_against(&moto, dir.path(), &["synth"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let template: Value = serde_json::from_str(
-        &std::fs::read_to_string(dir.path().join("cdk.out/MedplumStagingStack.template.json")).unwrap(),
+        &std::fs::read_to_string(dir.path().join("cdk.out/MedplumStagingStack.template.json"))
+            .unwrap(),
     )
     .unwrap();
     let r = &template["Resources"];
@@ -148,12 +186,18 @@ fn online_synth_looks_up_the_zone_and_the_secrets_then_records_the_zone() {
         r["BackEndTaskDefinitionAE6A5DEC"]["Properties"]["ContainerDefinitions"][0]["Image"],
         "medplum/medplum-server:4.1.2"
     );
-    assert_eq!(r["BackEndLoadBalancerAliasRecordFCF2BBEC"]["Properties"]["HostedZoneId"], zone_id.as_str());
+    assert_eq!(
+        r["BackEndLoadBalancerAliasRecordFCF2BBEC"]["Properties"]["HostedZoneId"],
+        zone_id.as_str()
+    );
     // Recorded under the CDK's key, next to what was there.
     let ctx: Value = serde_json::from_str(&std::fs::read_to_string(&ctx_path).unwrap()).unwrap();
     let key = "hosted-zone:account=123456789012:domainName=staging.example.com:region=us-east-1";
     assert_eq!(ctx[key]["Id"], format!("/hostedzone/{zone_id}"));
-    assert!(ctx.get("availability-zones:account=123456789012:region=us-east-1").is_some());
+    assert!(
+        ctx.get("availability-zones:account=123456789012:region=us-east-1")
+            .is_some()
+    );
     assert!(text(&out.stderr).contains("recorded"));
 
     // Second run: the zone comes from the file. With moto gone, only the secret needs AWS, so
@@ -161,6 +205,9 @@ fn online_synth_looks_up_the_zone_and_the_secrets_then_records_the_zone() {
     drop(moto);
     config["serverImage"] = json!("medplum/medplum-server:4.1.2");
     std::fs::write(&path, serde_json::to_string_pretty(&config).unwrap()).unwrap();
-    let out = cmd(dir.path()).args(["synth", "--offline"]).output().unwrap();
+    let out = cmd(dir.path())
+        .args(["synth", "--offline"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
 }

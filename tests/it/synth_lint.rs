@@ -40,7 +40,10 @@ fn synthesized_templates_pass_cfn_lint() {
         for stack in synth_fixture(dir) {
             let path = out.path().join(format!("{i}-{}.template.json", stack.name));
             std::fs::write(&path, stack.body()).unwrap();
-            by_region.entry(stack.region.clone()).or_default().push(path);
+            by_region
+                .entry(stack.region.clone())
+                .or_default()
+                .push(path);
         }
     }
     assert!(by_region.values().map(Vec::len).sum::<usize>() >= 10);
@@ -66,16 +69,31 @@ fn synthesized_templates_pass_cfn_lint() {
     for run in runs {
         let (region, o) = run.join().unwrap();
         let code = o.status.code().unwrap_or(-1);
-        let text = String::from_utf8_lossy(&o.stdout).into_owned()
-            + &String::from_utf8_lossy(&o.stderr);
+        let text =
+            String::from_utf8_lossy(&o.stdout).into_owned() + &String::from_utf8_lossy(&o.stderr);
         // Exit status is a bitmask: 2 = errors, 4 = warnings, 8 = informational; 1 = crash.
         let errors: Vec<&str> = text
             .lines()
-            .filter(|l| l.split(':').nth(5).is_some_and(|rule| rule.starts_with('E')))
+            .filter(|l| {
+                l.split(':')
+                    .nth(5)
+                    .is_some_and(|rule| rule.starts_with('E'))
+            })
             .collect();
         if code < 0 || code & 3 != 0 || !errors.is_empty() {
-            failures.push(format!("{region}: exit {code}\n{}", if errors.is_empty() { text.clone() } else { errors.join("\n") }));
+            failures.push(format!(
+                "{region}: exit {code}\n{}",
+                if errors.is_empty() {
+                    text.clone()
+                } else {
+                    errors.join("\n")
+                }
+            ));
         }
     }
-    assert!(failures.is_empty(), "cfn-lint errors:\n{}", failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "cfn-lint errors:\n{}",
+        failures.join("\n")
+    );
 }

@@ -1,7 +1,7 @@
 //! Parity with `@medplum/cdk` 4.0.2: each fixture's config is synthesized and compared, resource
 //! by resource, with what the official CDK synthesized for the same config and context (logical
 //! IDs, types, properties, DependsOn, deletion policies, metadata, mappings, parameters,
-//! outputs). Any difference not on [`DEVIATIONS`] fails, so does any deviation that no longer
+//! outputs). Any difference not on `synth_deviations::DEVIATIONS` fails, so does any deviation that no longer
 //! happens, and the list must match the table in docs/deploy-engine.md.
 //!
 //! The fixtures were produced by `scripts/cdk-fixtures.sh` (the official CDK, run with the
@@ -16,101 +16,7 @@ use medplum_init::deploy::{StackTemplate, synth};
 use serde_json::Value;
 
 use crate::harness::root;
-
-/// One deliberate difference from the CDK's output.
-pub struct Deviation {
-    /// Fixture folder.
-    pub fixture: &'static str,
-    /// `primary` or `us-east-1`.
-    pub stack: &'static str,
-    /// Template section and entry, e.g. `Resources.CDKMetadata`.
-    pub entry: &'static str,
-    /// Path inside the entry (`Properties.EngineVersion`), empty for the whole entry.
-    pub path: &'static str,
-    pub reason: &'static str,
-}
-
-const NO_BOOTSTRAP: &str = "medplum-init deploys without the CDK bootstrap stack";
-const NO_METADATA: &str = "CDK version analytics; nothing reads it";
-const AURORA_16: &str =
-    "default Aurora PostgreSQL 16.9 (upstream's current default; 12.9 needs paid Extended Support)";
-const REDIS_T4G: &str =
-    "default cache.t4g.medium: ElastiCache refuses cache.t2.medium for new clusters (medplum#8985)";
-const OAI_IN_PRIMARY: &str = "origin access identity created in the primary stack so its bucket \
-    policy can grant it (the CDK leaves the grant to `medplum aws update-bucket-policies`)";
-const OAI_GRANT: &str = "grants the origin access identity read access, which the CDK cannot do \
-    across stacks";
-const OAI_PARAMETER: &str = "the us-east-1 stack takes the identity from the primary stack's output";
-
-macro_rules! d {
-    ($f:literal, $s:literal, $e:literal, $p:literal, $r:expr) => {
-        Deviation {
-            fixture: $f,
-            stack: $s,
-            entry: $e,
-            path: $p,
-            reason: $r,
-        }
-    };
-}
-
-pub const DEVIATIONS: &[Deviation] = &[
-    // us-east-1, defaults
-    d!("reference", "primary", "Parameters.BootstrapVersion", "", NO_BOOTSTRAP),
-    d!("reference", "primary", "Rules.CheckBootstrapVersion", "", NO_BOOTSTRAP),
-    d!("reference", "primary", "Resources.CDKMetadata", "", NO_METADATA),
-    d!("reference", "primary", "Resources.BackEndMedplumDatabaseClusterParamsF04B446D", "Properties.Description", AURORA_16),
-    d!("reference", "primary", "Resources.BackEndMedplumDatabaseClusterParamsF04B446D", "Properties.Family", AURORA_16),
-    d!("reference", "primary", "Resources.BackEndDatabaseCluster8B2F7305", "Properties.EngineVersion", AURORA_16),
-    d!("reference", "primary", "Resources.BackEndRedisCluster52D28A6F", "Properties.CacheNodeType", REDIS_T4G),
-    // us-east-1, every optional key set explicitly: nothing but the CDK's own furniture differs
-    d!("features", "primary", "Parameters.BootstrapVersion", "", NO_BOOTSTRAP),
-    d!("features", "primary", "Rules.CheckBootstrapVersion", "", NO_BOOTSTRAP),
-    d!("features", "primary", "Resources.CDKMetadata", "", NO_METADATA),
-    // eu-west-1: two stacks
-    d!("eu", "primary", "Parameters.BootstrapVersion", "", NO_BOOTSTRAP),
-    d!("eu", "primary", "Rules.CheckBootstrapVersion", "", NO_BOOTSTRAP),
-    d!("eu", "primary", "Resources.CDKMetadata", "", NO_METADATA),
-    d!("eu", "primary", "Resources.BackEndMedplumDatabaseClusterParamsF04B446D", "Properties.Description", AURORA_16),
-    d!("eu", "primary", "Resources.BackEndMedplumDatabaseClusterParamsF04B446D", "Properties.Family", AURORA_16),
-    d!("eu", "primary", "Resources.BackEndDatabaseCluster8B2F7305", "Properties.EngineVersion", AURORA_16),
-    d!("eu", "primary", "Resources.BackEndRedisCluster52D28A6F", "Properties.CacheNodeType", REDIS_T4G),
-    d!("eu", "primary", "Resources.FrontEndOriginAccessIdentity6D7F5EB8", "", OAI_IN_PRIMARY),
-    d!("eu", "primary", "Resources.StorageOriginAccessIdentity7CB6436A", "", OAI_IN_PRIMARY),
-    d!("eu", "primary", "Outputs.AppOriginAccessIdentity", "", OAI_PARAMETER),
-    d!("eu", "primary", "Outputs.StorageOriginAccessIdentity", "", OAI_PARAMETER),
-    d!("eu", "primary", "Resources.FrontEndAppBucketPolicyBAED1B9B", "Properties.PolicyDocument.Statement", OAI_GRANT),
-    d!("eu", "primary", "Resources.StorageStorageBucketPolicy77CC849A", "Properties.PolicyDocument.Statement", OAI_GRANT),
-    d!("eu", "us-east-1", "Parameters.BootstrapVersion", "", NO_BOOTSTRAP),
-    d!("eu", "us-east-1", "Rules.CheckBootstrapVersion", "", NO_BOOTSTRAP),
-    d!("eu", "us-east-1", "Resources.CDKMetadata", "", NO_METADATA),
-    d!("eu", "us-east-1", "Resources.FrontEndOriginAccessIdentity6D7F5EB8", "", OAI_IN_PRIMARY),
-    d!("eu", "us-east-1", "Resources.StorageOriginAccessIdentity7CB6436A", "", OAI_IN_PRIMARY),
-    d!("eu", "us-east-1", "Parameters.AppOriginAccessIdentity", "", OAI_PARAMETER),
-    d!("eu", "us-east-1", "Parameters.StorageOriginAccessIdentity", "", OAI_PARAMETER),
-    d!("eu", "us-east-1", "Resources.FrontEndAppDistributionA2F700A1", "Properties.DistributionConfig.Origins[0].S3OriginConfig.OriginAccessIdentity", OAI_PARAMETER),
-    d!("eu", "us-east-1", "Resources.StorageStorageDistributionAF8103AC", "Properties.DistributionConfig.Origins[0].S3OriginConfig.OriginAccessIdentity", OAI_PARAMETER),
-    // us-west-2: two stacks, no DNS, the user's database, imported security groups
-    d!("byo", "primary", "Parameters.BootstrapVersion", "", NO_BOOTSTRAP),
-    d!("byo", "primary", "Rules.CheckBootstrapVersion", "", NO_BOOTSTRAP),
-    d!("byo", "primary", "Resources.CDKMetadata", "", NO_METADATA),
-    d!("byo", "primary", "Resources.BackEndRedisCluster52D28A6F", "Properties.CacheNodeType", REDIS_T4G),
-    d!("byo", "primary", "Resources.FrontEndOriginAccessIdentity6D7F5EB8", "", OAI_IN_PRIMARY),
-    d!("byo", "primary", "Resources.StorageOriginAccessIdentity7CB6436A", "", OAI_IN_PRIMARY),
-    d!("byo", "primary", "Outputs.AppOriginAccessIdentity", "", OAI_PARAMETER),
-    d!("byo", "primary", "Outputs.StorageOriginAccessIdentity", "", OAI_PARAMETER),
-    d!("byo", "primary", "Resources.FrontEndAppBucketPolicyBAED1B9B", "Properties.PolicyDocument.Statement", OAI_GRANT),
-    d!("byo", "primary", "Resources.StorageStorageBucketPolicy77CC849A", "Properties.PolicyDocument.Statement", OAI_GRANT),
-    d!("byo", "us-east-1", "Parameters.BootstrapVersion", "", NO_BOOTSTRAP),
-    d!("byo", "us-east-1", "Rules.CheckBootstrapVersion", "", NO_BOOTSTRAP),
-    d!("byo", "us-east-1", "Resources.CDKMetadata", "", NO_METADATA),
-    d!("byo", "us-east-1", "Resources.FrontEndOriginAccessIdentity6D7F5EB8", "", OAI_IN_PRIMARY),
-    d!("byo", "us-east-1", "Resources.StorageOriginAccessIdentity7CB6436A", "", OAI_IN_PRIMARY),
-    d!("byo", "us-east-1", "Parameters.AppOriginAccessIdentity", "", OAI_PARAMETER),
-    d!("byo", "us-east-1", "Parameters.StorageOriginAccessIdentity", "", OAI_PARAMETER),
-    d!("byo", "us-east-1", "Resources.FrontEndAppDistributionA2F700A1", "Properties.DistributionConfig.Origins[0].S3OriginConfig.OriginAccessIdentity", OAI_PARAMETER),
-    d!("byo", "us-east-1", "Resources.StorageStorageDistributionAF8103AC", "Properties.DistributionConfig.Origins[0].S3OriginConfig.OriginAccessIdentity", OAI_PARAMETER),
-];
+use crate::synth_deviations::DEVIATIONS;
 
 pub struct Fixture {
     pub name: &'static str,
@@ -187,7 +93,11 @@ fn walk(a: &Value, b: &Value, path: &str, report: &mut dyn FnMut(String)) {
         (Value::Object(x), Value::Object(y)) => {
             let keys: BTreeSet<&String> = x.keys().chain(y.keys()).collect();
             for k in keys {
-                let p = if path.is_empty() { k.clone() } else { format!("{path}.{k}") };
+                let p = if path.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{path}.{k}")
+                };
                 match (x.get(k), y.get(k)) {
                     (Some(u), Some(v)) => walk(u, v, &p, report),
                     _ => report(p),
@@ -235,7 +145,10 @@ fn templates_match_the_official_cdk_except_for_listed_deviations() {
                 .count();
             for (entry, path) in differences {
                 let hit = DEVIATIONS.iter().position(|d| {
-                    d.fixture == fx.name && d.stack == role(i) && d.entry == entry && covers(d.path, &path)
+                    d.fixture == fx.name
+                        && d.stack == role(i)
+                        && d.entry == entry
+                        && covers(d.path, &path)
                 });
                 match hit {
                     Some(k) => used[k] = true,
@@ -252,7 +165,13 @@ fn templates_match_the_official_cdk_except_for_listed_deviations() {
         // Every template of the fixture is accounted for.
         let files = std::fs::read_dir(&fx.dir)
             .unwrap()
-            .filter(|e| e.as_ref().unwrap().file_name().to_string_lossy().ends_with(".template.json"))
+            .filter(|e| {
+                e.as_ref()
+                    .unwrap()
+                    .file_name()
+                    .to_string_lossy()
+                    .ends_with(".template.json")
+            })
             .count();
         assert_eq!(files, stacks.len(), "{}: stack count", fx.name);
     }
@@ -264,10 +183,21 @@ fn templates_match_the_official_cdk_except_for_listed_deviations() {
             ));
         }
     }
-    assert!(failures.is_empty(), "{} differences:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} differences:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
     // The reference alone has 81 resources; all fixtures together more than 300.
-    assert!(matched_resources > 300, "only {matched_resources} resources matched");
-    eprintln!("parity: {matched_resources} resources identical, {} deviations", DEVIATIONS.len());
+    assert!(
+        matched_resources > 300,
+        "only {matched_resources} resources matched"
+    );
+    eprintln!(
+        "parity: {matched_resources} resources identical, {} deviations",
+        DEVIATIONS.len()
+    );
 }
 
 /// The value at `entry` + `path`, for failure messages.
@@ -298,7 +228,11 @@ fn pick(t: &Value, entry: &str, path: &str) -> String {
         }
     }
     let s = v.to_string();
-    if s.len() > 400 { format!("{}…", &s[..400]) } else { s }
+    if s.len() > 400 {
+        format!("{}…", &s[..400])
+    } else {
+        s
+    }
 }
 
 /// The deviations table of docs/deploy-engine.md lists exactly [`DEVIATIONS`].
@@ -334,13 +268,28 @@ fn documented_deviations_match_the_list_in_code() {
     assert!(
         missing.is_empty() && extra.is_empty(),
         "docs/deploy-engine.md deviations table differs from the code.\nmissing from docs:\n{}\nnot in code:\n{}\n\nrows for the docs:\n{}",
-        missing.iter().map(|s| s.as_str()).collect::<Vec<_>>().join("\n"),
-        extra.iter().map(|s| s.as_str()).collect::<Vec<_>>().join("\n"),
+        missing
+            .iter()
+            .map(|s| s.as_str())
+            .collect::<Vec<_>>()
+            .join("\n"),
+        extra
+            .iter()
+            .map(|s| s.as_str())
+            .collect::<Vec<_>>()
+            .join("\n"),
         DEVIATIONS
             .iter()
             .map(|d| {
-                let path = if d.path.is_empty() { "(entire)".to_string() } else { format!("`{}`", d.path) };
-                format!("| `{}` | `{}` | `{}` | {path} | {} |", d.fixture, d.stack, d.entry, d.reason)
+                let path = if d.path.is_empty() {
+                    "(entire)".to_string()
+                } else {
+                    format!("`{}`", d.path)
+                };
+                format!(
+                    "| `{}` | `{}` | `{}` | {path} | {} |",
+                    d.fixture, d.stack, d.entry, d.reason
+                )
             })
             .collect::<Vec<_>>()
             .join("\n")

@@ -113,7 +113,12 @@ pub fn oai() -> Resource {
 
 /// How a distribution names its identity: a resource in the same template, or a parameter filled
 /// from the primary stack's output.
-pub fn oai_reference(t: &mut Template, placement: Placement, oai_id: &str, parameter: &str) -> Value {
+pub fn oai_reference(
+    t: &mut Template,
+    placement: Placement,
+    oai_id: &str,
+    parameter: &str,
+) -> Value {
     let target = if placement == Placement::Global {
         t.parameters.insert(
             parameter.into(),
@@ -127,7 +132,10 @@ pub fn oai_reference(t: &mut Template, placement: Placement, oai_id: &str, param
     } else {
         oai_id.to_string()
     };
-    join(vec![json!("origin-access-identity/cloudfront/"), r#ref(&target)])
+    join(vec![
+        json!("origin-access-identity/cloudfront/"),
+        r#ref(&target),
+    ])
 }
 
 /// Exposes an identity created in the primary stack to the us-east-1 stack.
@@ -142,7 +150,12 @@ pub fn export_oai(t: &mut Template, output: &str, oai_id: &str, what: &str) {
 }
 
 /// The S3 origin domain: the bucket's attribute in one stack, its regional name across regions.
-pub fn bucket_domain(placement: Placement, bucket_id: &str, bucket_name: &str, region: &str) -> Value {
+pub fn bucket_domain(
+    placement: Placement,
+    bucket_id: &str,
+    bucket_name: &str,
+    region: &str,
+) -> Value {
     if placement == Placement::Global {
         json!(format!("{bucket_name}.s3.{region}.amazonaws.com"))
     } else {

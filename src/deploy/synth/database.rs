@@ -112,7 +112,13 @@ fn aurora(t: &mut Template, a: &Aurora, net: &Network) -> Db {
         .policy("Delete"),
     );
     let attachment = t.add(
-        &["BackEnd", "DatabaseCluster", "Secret", "Attachment", "Resource"],
+        &[
+            "BackEnd",
+            "DatabaseCluster",
+            "Secret",
+            "Attachment",
+            "Resource",
+        ],
         Resource::new(
             "AWS::SecretsManager::SecretTargetAttachment",
             json!({
@@ -149,7 +155,11 @@ fn aurora(t: &mut Template, a: &Aurora, net: &Network) -> Db {
         .policy("Snapshot"),
     );
     for i in 1..=a.instances {
-        let class = if i == 1 { &a.writer_class } else { &a.reader_class };
+        let class = if i == 1 {
+            &a.writer_class
+        } else {
+            &a.reader_class
+        };
         let mut props = json!({
             "CACertificateIdentifier": "rds-ca-rsa2048-g1",
             "DBClusterIdentifier": r#ref(&cluster),

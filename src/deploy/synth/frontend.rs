@@ -41,8 +41,14 @@ pub fn build(t: &mut Template, s: &Settings, placement: Placement, stack_region:
         "font-src 'self' fonts.gstatic.com".into(),
         "form-action 'self' *.gstatic.com *.google.com".into(),
         "frame-ancestors 'none'".into(),
-        format!("frame-src 'self' {} *.medplum.com *.gstatic.com *.google.com", s.storage_domain),
-        format!("img-src 'self' data: {} *.gstatic.com *.google.com *.googleapis.com", s.storage_domain),
+        format!(
+            "frame-src 'self' {} *.medplum.com *.gstatic.com *.google.com",
+            s.storage_domain
+        ),
+        format!(
+            "img-src 'self' data: {} *.gstatic.com *.google.com *.googleapis.com",
+            s.storage_domain
+        ),
         "manifest-src 'self'".into(),
         format!("media-src 'self' {}", s.storage_domain),
         "script-src 'self' *.medplum.com *.gstatic.com *.google.com".into(),
@@ -68,7 +74,11 @@ pub fn build(t: &mut Template, s: &Settings, placement: Placement, stack_region:
         &["FrontEnd", "FrontEndWAF"],
         Resource::new(
             "AWS::WAFv2::WebACL",
-            waf::web_acl(&format!("{}-FrontEndWAF", s.stack_name), "CLOUDFRONT", s.app_ip_set.as_deref()),
+            waf::web_acl(
+                &format!("{}-FrontEndWAF", s.stack_name),
+                "CLOUDFRONT",
+                s.app_ip_set.as_deref(),
+            ),
         ),
     );
     let cache_policy = t.add(
@@ -146,7 +156,10 @@ pub fn build(t: &mut Template, s: &Settings, placement: Placement, stack_region:
     config["WebACLId"] = att(&acl, "Arn");
     let distribution = t.add(
         &["FrontEnd", "AppDistribution", "Resource"],
-        Resource::new("AWS::CloudFront::Distribution", json!({"DistributionConfig": config})),
+        Resource::new(
+            "AWS::CloudFront::Distribution",
+            json!({"DistributionConfig": config}),
+        ),
     );
     if let Some(zone) = &s.zone {
         let target_zone = dns::cloudfront_zone(t);

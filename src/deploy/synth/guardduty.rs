@@ -6,7 +6,7 @@
 
 use serde_json::{Value, json};
 
-use super::cloudfront::{objects_arn, oai_principal};
+use super::cloudfront::{oai_principal, objects_arn};
 use super::template::{Resource, Template, att, join, r#ref};
 
 const SERVICE: &str = "malware-protection-plan.guardduty.amazonaws.com";
@@ -16,7 +16,12 @@ const STATUS_TAG: &str = "GuardDutyMalwareScanStatus";
 const ON_DEMAND_ONLY_PREFIX: &str = "guardduty-on-demand-only/";
 
 const ROLE: &[&str] = &["Storage", "StorageGuardDutyRole", "Resource"];
-const POLICY: &[&str] = &["Storage", "StorageGuardDutyRole", "DefaultPolicy", "Resource"];
+const POLICY: &[&str] = &[
+    "Storage",
+    "StorageGuardDutyRole",
+    "DefaultPolicy",
+    "Resource",
+];
 const PLAN: &[&str] = &["Storage", "StorageGuardDutyPlan"];
 
 fn event_rule_arn() -> Value {
@@ -83,7 +88,12 @@ pub fn build(t: &mut Template, bucket: &str, on_demand_only: bool) {
     let policy_name = t.id(POLICY);
     let mut put_rule = sid(
         "AllowManagedRuleToSendS3EventsToGuardDuty",
-        &["events:PutRule", "events:DeleteRule", "events:PutTargets", "events:RemoveTargets"],
+        &[
+            "events:PutRule",
+            "events:DeleteRule",
+            "events:PutTargets",
+            "events:RemoveTargets",
+        ],
         event_rule_arn(),
     );
     put_rule["Condition"] = json!({"StringLike": {"events:ManagedBy": SERVICE}});

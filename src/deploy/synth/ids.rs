@@ -97,10 +97,7 @@ fn hex(bytes: &[u8]) -> String {
 /// and `DependsOn`: punctuation before digits before letters, letters case-insensitive first
 /// (lower case first on a tie), then the full strings as a last resort.
 pub fn locale_cmp(a: &str, b: &str) -> Ordering {
-    let primary = a
-        .chars()
-        .map(primary_key)
-        .cmp(b.chars().map(primary_key));
+    let primary = a.chars().map(primary_key).cmp(b.chars().map(primary_key));
     primary
         .then_with(|| a.chars().map(case_key).cmp(b.chars().map(case_key)))
         .then_with(|| a.cmp(b))
@@ -139,7 +136,9 @@ mod tests {
     fn reproduces_every_logical_id_of_the_reference_manifest() {
         let text = include_str!("../../../tests/fixtures/reference/manifest.json");
         let manifest: Value = serde_json::from_str(text).unwrap();
-        let metadata = manifest["artifacts"][STACK]["metadata"].as_object().unwrap();
+        let metadata = manifest["artifacts"][STACK]["metadata"]
+            .as_object()
+            .unwrap();
         let mut checked = 0;
         for (path, entries) in metadata {
             for e in entries.as_array().unwrap() {
@@ -176,7 +175,11 @@ mod tests {
         );
         // Non-alphanumerics vanish from the readable part but not from the hash.
         assert_eq!(
-            unique_id(&["MedplumStagingStack-us-east-1", "Storage", "StoragePublicKey"]),
+            unique_id(&[
+                "MedplumStagingStack-us-east-1",
+                "Storage",
+                "StoragePublicKey"
+            ]),
             "MedplumStagingStackuseast1StorageStoragePublicKey946523BA"
         );
         assert_eq!(
@@ -205,11 +208,21 @@ mod tests {
 
     #[test]
     fn locale_order_is_case_insensitive_with_punctuation_first() {
-        let mut keys = vec!["Name", "medplum:environment", "aws-cdk:subnet-type", "aws-cdk:subnet-name"];
+        let mut keys = vec![
+            "Name",
+            "medplum:environment",
+            "aws-cdk:subnet-type",
+            "aws-cdk:subnet-name",
+        ];
         keys.sort_by(|a, b| locale_cmp(a, b));
         assert_eq!(
             keys,
-            ["aws-cdk:subnet-name", "aws-cdk:subnet-type", "medplum:environment", "Name"]
+            [
+                "aws-cdk:subnet-name",
+                "aws-cdk:subnet-type",
+                "medplum:environment",
+                "Name"
+            ]
         );
         assert_eq!(locale_cmp("a/from x", "a/Resource"), Ordering::Less);
         assert_eq!(locale_cmp("Instance1", "Resource"), Ordering::Less);

@@ -9,6 +9,7 @@ pub mod dns;
 pub mod frontend;
 pub mod guardduty;
 pub mod ids;
+pub mod keys;
 pub mod load_balancer;
 pub mod network;
 pub mod parameters;

@@ -99,7 +99,8 @@ pub fn build(t: &mut Template, s: &Settings) -> Network {
             );
             let table = t.add(
                 &p("RouteTable"),
-                Resource::new("AWS::EC2::RouteTable", json!({"VpcId": r#ref(&vpc)})).tag("Name", &name),
+                Resource::new("AWS::EC2::RouteTable", json!({"VpcId": r#ref(&vpc)}))
+                    .tag("Name", &name),
             );
             let association = t.add(
                 &p("RouteTableAssociation"),
@@ -177,7 +178,14 @@ pub fn build(t: &mut Template, s: &Settings) -> Network {
         )
         .tag("Name", &flow_name),
     );
-    let policy_path = ["BackEnd", "VPC", "cloudwatch", "IAMRole", "DefaultPolicy", "Resource"];
+    let policy_path = [
+        "BackEnd",
+        "VPC",
+        "cloudwatch",
+        "IAMRole",
+        "DefaultPolicy",
+        "Resource",
+    ];
     let policy_name = t.id(&policy_path);
     t.add(
         &policy_path,

@@ -7,11 +7,32 @@ use serde_json::{Value, json};
 use super::settings::Settings;
 use super::template::{Resource, Template, att, r#ref};
 
-pub fn build(t: &mut Template, s: &Settings, database_secret: Value, redis_secrets: &str, bot_role: &str) {
+pub fn build(
+    t: &mut Template,
+    s: &Settings,
+    database_secret: Value,
+    redis_secrets: &str,
+    bot_role: &str,
+) {
     let params: [(&str, &str, &str, Value); 4] = [
-        ("RegionParameter", "awsRegion", "AWS region", json!(s.region)),
-        ("DatabaseSecretsParameter", "DatabaseSecrets", "Database secrets ARN", database_secret),
-        ("RedisSecretsParameter", "RedisSecrets", "Redis secrets ARN", r#ref(redis_secrets)),
+        (
+            "RegionParameter",
+            "awsRegion",
+            "AWS region",
+            json!(s.region),
+        ),
+        (
+            "DatabaseSecretsParameter",
+            "DatabaseSecrets",
+            "Database secrets ARN",
+            database_secret,
+        ),
+        (
+            "RedisSecretsParameter",
+            "RedisSecrets",
+            "Redis secrets ARN",
+            r#ref(redis_secrets),
+        ),
         (
             "BotLambdaRoleParameter",
             "botLambdaRoleArn",

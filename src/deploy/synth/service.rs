@@ -235,18 +235,35 @@ pub fn build(
             statements.push(st);
         }
     };
-    let images = std::iter::once(s.image.as_str()).chain(s.extra_containers.iter().map(|c| c.image.as_str()));
+    let images = std::iter::once(s.image.as_str())
+        .chain(s.extra_containers.iter().map(|c| c.image.as_str()));
     for image in images {
         if let Some(e) = ecr_image(s, image) {
             push(statement(
-                &["ecr:BatchCheckLayerAvailability", "ecr:GetDownloadUrlForLayer", "ecr:BatchGetImage"],
-                json!(format!("arn:aws:ecr:{}:{}:repository/{}", s.region, s.account, e.repository)),
+                &[
+                    "ecr:BatchCheckLayerAvailability",
+                    "ecr:GetDownloadUrlForLayer",
+                    "ecr:BatchGetImage",
+                ],
+                json!(format!(
+                    "arn:aws:ecr:{}:{}:repository/{}",
+                    s.region, s.account, e.repository
+                )),
             ));
             push(statement(&["ecr:GetAuthorizationToken"], json!("*")));
         }
-        push(statement(&["logs:CreateLogStream", "logs:PutLogEvents"], att(&log_group, "Arn")));
+        push(statement(
+            &["logs:CreateLogStream", "logs:PutLogEvents"],
+            att(&log_group, "Arn"),
+        ));
     }
-    let policy_path = ["BackEnd", "TaskDefinition", "ExecutionRole", "DefaultPolicy", "Resource"];
+    let policy_path = [
+        "BackEnd",
+        "TaskDefinition",
+        "ExecutionRole",
+        "DefaultPolicy",
+        "Resource",
+    ];
     let policy_name = t.id(&policy_path);
     t.add(
         &policy_path,
@@ -291,7 +308,10 @@ pub fn build(
         ),
         None => (
             t.unique_name(&["BackEnd", "LoadBalancer", "SecurityGroup"]),
-            att(&t.id(&["BackEnd", "LoadBalancer", "SecurityGroup", "Resource"]), "GroupId"),
+            att(
+                &t.id(&["BackEnd", "LoadBalancer", "SecurityGroup", "Resource"]),
+                "GroupId",
+            ),
         ),
     };
     let rule = format!("from {lb_sg_name}:{}", s.api_port);
@@ -369,7 +389,13 @@ pub fn build(
             )
             .depends_on(construct_deps.iter().cloned()),
         );
-        let policy_path = ["BackEnd", "FargateService", "TaskCount", "Target", "CpuScaling"];
+        let policy_path = [
+            "BackEnd",
+            "FargateService",
+            "TaskCount",
+            "Target",
+            "CpuScaling",
+        ];
         let policy_name = t.unique_name(&policy_path);
         let target_value = if a.target_cpu.fract() == 0.0 {
             json!(a.target_cpu as i64)

@@ -109,7 +109,11 @@ pub fn build(t: &mut Template, s: &Settings, placement: Placement, stack_region:
         &["Storage", "StorageWAF"],
         Resource::new(
             "AWS::WAFv2::WebACL",
-            waf::web_acl(&format!("{}-StorageWAF", s.stack_name), "CLOUDFRONT", s.storage_ip_set.as_deref()),
+            waf::web_acl(
+                &format!("{}-StorageWAF", s.stack_name),
+                "CLOUDFRONT",
+                s.storage_ip_set.as_deref(),
+            ),
         ),
     );
     if placement == Placement::Single {
@@ -143,7 +147,10 @@ pub fn build(t: &mut Template, s: &Settings, placement: Placement, stack_region:
     config["WebACLId"] = att(&acl, "Arn");
     let distribution = t.add(
         &["Storage", "StorageDistribution", "Resource"],
-        Resource::new("AWS::CloudFront::Distribution", json!({"DistributionConfig": config})),
+        Resource::new(
+            "AWS::CloudFront::Distribution",
+            json!({"DistributionConfig": config}),
+        ),
     );
     if let Some(zone) = &s.zone {
         let target_zone = dns::cloudfront_zone(t);

@@ -304,8 +304,14 @@ mod tests {
     #[test]
     fn renders_tags_metadata_and_sorted_dependencies() {
         let mut t = Template::new("S", "dev");
-        let b = t.add(&["A", "Zeta", "Resource"], Resource::new("AWS::SNS::Topic", json!({})));
-        let a = t.add(&["A", "Alpha", "Resource"], Resource::new("AWS::SNS::Topic", json!({})));
+        let b = t.add(
+            &["A", "Zeta", "Resource"],
+            Resource::new("AWS::SNS::Topic", json!({})),
+        );
+        let a = t.add(
+            &["A", "Alpha", "Resource"],
+            Resource::new("AWS::SNS::Topic", json!({})),
+        );
         let c = t.add(
             &["A", "Role", "Resource"],
             Resource::new("AWS::IAM::Role", json!({"B": 1, "A": 2}))
