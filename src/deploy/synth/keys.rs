@@ -225,7 +225,7 @@ pub(super) fn fargate_size(cpu: u32, memory: u32) -> Result<(), SynthError> {
     let ok = if cpu == 256 {
         [512, 1024, 2048].contains(&memory)
     } else {
-        (lo..=hi).contains(&memory) && (memory - lo) % step == 0
+        (lo..=hi).contains(&memory) && (memory - lo).is_multiple_of(step)
     };
     if ok {
         Ok(())

@@ -83,18 +83,7 @@ fn backend(t: &mut Template, s: &Settings) {
     let cache = cache::build(t, s, &net);
     let mut wait_for = db.resources.clone();
     wait_for.push(cache.cluster.clone());
-    let listener = t.id(load_balancer::LISTENER);
-    let target_group = t.id(load_balancer::TARGET_GROUP);
-    service::build(
-        t,
-        s,
-        &net.vpc,
-        &net.private_subnets,
-        &bot_role,
-        &wait_for,
-        &listener,
-        &target_group,
-    );
+    service::build(t, s, &net, &bot_role, &wait_for);
     load_balancer::build(t, s, &net);
     parameters::build(t, s, db.secret_arn, &cache.secrets, &bot_role);
 }

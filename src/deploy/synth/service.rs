@@ -5,6 +5,8 @@
 
 use serde_json::{Value, json};
 
+use super::load_balancer::{LISTENER, TARGET_GROUP};
+use super::network::Network;
 use super::settings::Settings;
 use super::template::{Resource, Template, assume_role, att, join, r#ref, statement};
 
@@ -133,17 +135,13 @@ fn task_policy(s: &Settings, bot_role: &str) -> Value {
 }
 
 /// Everything from the ECS cluster to the Fargate service. `wait_for` are the resources the
-/// service must start after (database and Redis); `listener` is the load balancer listener the
-/// service registers with.
+/// service must start after (database and Redis).
 pub fn build(
     t: &mut Template,
     s: &Settings,
-    vpc: &str,
-    private_subnets: &[String],
+    net: &Network,
     bot_role: &str,
     wait_for: &[String],
-    listener: &str,
-    target_group: &str,
 ) -> Service {
     let mut cluster_props = json!({});
     if let Some(ci) = &s.container_insights {
@@ -296,7 +294,7 @@ pub fn build(
                     "Description": "Allow all outbound traffic by default",
                     "IpProtocol": "-1"
                 }],
-                "VpcId": r#ref(vpc)
+                "VpcId": r#ref(&net.vpc)
             }),
         ),
     );
@@ -333,7 +331,7 @@ pub fn build(
     // autoscaling resources do too), and on the listener as a resource.
     let mut construct_deps: Vec<String> = wait_for.to_vec();
     construct_deps.push(task_role.clone());
-    let subnets: Vec<Value> = private_subnets.iter().map(|x| r#ref(x)).collect();
+    let subnets: Vec<Value> = net.private_subnets.iter().map(|x| r#ref(x)).collect();
     let service = t.add(
         &["BackEnd", "FargateService", "Service"],
         Resource::new(
@@ -352,7 +350,7 @@ pub fn build(
                 "LoadBalancers": [{
                     "ContainerName": "MedplumTaskDefinition",
                     "ContainerPort": s.api_port,
-                    "TargetGroupArn": r#ref(target_group)
+                    "TargetGroupArn": r#ref(&t.id(TARGET_GROUP))
                 }],
                 "NetworkConfiguration": {
                     "AwsvpcConfiguration": {
@@ -365,7 +363,7 @@ pub fn build(
             }),
         )
         .depends_on(construct_deps.iter().cloned())
-        .depends_on([listener.to_string()]),
+        .depends_on([t.id(LISTENER)]),
     );
     if let Some(a) = &s.autoscaling {
         let target = t.add(
