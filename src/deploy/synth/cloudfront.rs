@@ -30,9 +30,6 @@ impl Placement {
     pub fn has_buckets(self) -> bool {
         self != Placement::Global
     }
-    pub fn has_distributions(self) -> bool {
-        self != Placement::Primary
-    }
 }
 
 /// A private bucket as `s3.Bucket` builds it for Medplum.

@@ -10,12 +10,6 @@ use super::network::Network;
 use super::settings::Settings;
 use super::template::{Resource, Template, assume_role, att, join, r#ref, statement};
 
-/// Ids of the server resources other parts refer to.
-pub struct Service {
-    pub service: String,
-    pub security_group: String,
-}
-
 pub fn bot_lambda_role(t: &mut Template) -> String {
     t.add(
         &["BackEnd", "BotLambdaRole", "Resource"],
@@ -136,13 +130,7 @@ fn task_policy(s: &Settings, bot_role: &str) -> Value {
 
 /// Everything from the ECS cluster to the Fargate service. `wait_for` are the resources the
 /// service must start after (database and Redis).
-pub fn build(
-    t: &mut Template,
-    s: &Settings,
-    net: &Network,
-    bot_role: &str,
-    wait_for: &[String],
-) -> Service {
+pub fn build(t: &mut Template, s: &Settings, net: &Network, bot_role: &str, wait_for: &[String]) {
     let mut cluster_props = json!({});
     if let Some(ci) = &s.container_insights {
         cluster_props["ClusterSettings"] = json!([{"Name": "containerInsights", "Value": ci}]);
@@ -418,9 +406,5 @@ pub fn build(
             )
             .depends_on(construct_deps.iter().cloned()),
         );
-    }
-    Service {
-        service,
-        security_group: sg,
     }
 }

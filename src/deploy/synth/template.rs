@@ -99,10 +99,6 @@ impl Resource {
         self.extra_tags.push((key.into(), value.into()));
         self
     }
-
-    pub fn kind(&self) -> &str {
-        self.kind
-    }
 }
 
 /// A template being built for one stack.
@@ -165,24 +161,6 @@ impl Template {
         id
     }
 
-    pub fn contains(&self, id: &str) -> bool {
-        self.resources.contains_key(id)
-    }
-
-    /// Adds dependencies to a resource already added (the CDK's `node.addDependency` after the
-    /// fact).
-    pub fn add_dependencies(&mut self, id: &str, on: &[String]) {
-        let (_, r) = self
-            .resources
-            .get_mut(id)
-            .unwrap_or_else(|| panic!("no resource {id}"));
-        for o in on {
-            if !r.depends_on.contains(o) {
-                r.depends_on.push(o.clone());
-            }
-        }
-    }
-
     /// Every resource ID under a construct path prefix (below the stack), in insertion order: the
     /// CDK's dependency on a construct means a dependency on every resource inside it.
     pub fn ids_under(&self, prefix: &[&str]) -> Vec<String> {
@@ -192,17 +170,6 @@ impl Template {
             .filter(|id| self.resources[*id].0.starts_with(&prefix))
             .cloned()
             .collect()
-    }
-
-    /// Mutable access to a resource's properties, for the few properties the CDK fills in after
-    /// creating the resource (bucket policy statements added by later constructs).
-    pub fn props_mut(&mut self, id: &str) -> &mut Map<String, Value> {
-        &mut self
-            .resources
-            .get_mut(id)
-            .unwrap_or_else(|| panic!("no resource {id}"))
-            .1
-            .props
     }
 
     /// The finished template as JSON.
