@@ -66,6 +66,25 @@ pub enum Command {
     Init(InitArgs),
     /// Print a fully commented answers file.
     AnswersTemplate,
+    /// Write the CloudFormation templates for a CDK config file (what `cdk synth` would).
+    Synth(SynthArgs),
+}
+
+#[derive(Debug, Args, Default, Clone)]
+pub struct SynthArgs {
+    /// The CDK config [default: <dir>/medplum.<env>.config.json, or the only
+    /// medplum.*.config.json in <dir>].
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// Where to write <stackName>.template.json [default: cdk.out next to the config].
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+
+    /// Never call AWS: every lookup must be in cdk.context.json and the config must hold no
+    /// external secrets.
+    #[arg(long)]
+    pub offline: bool,
 }
 
 #[derive(Debug, Args, Default, Clone)]

@@ -2,6 +2,7 @@
 
 mod cli;
 mod init;
+mod synth_cmd;
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -22,6 +23,7 @@ fn main() -> ExitCode {
             }
         }
         Some(cli::Command::Init(args)) => init::run(&cli.global, args),
+        Some(cli::Command::Synth(args)) => synth_cmd::run(&cli.global, args),
         None => init::run(&cli.global, &cli::InitArgs::default()),
     };
     ExitCode::from(code)

@@ -1,0 +1,477 @@
+//! Each config key of Medplum's CDK table changes the template the way `@medplum/cdk` does, and
+//! each key medplum-init cannot honour is an error naming it (never silently dropped). The base is
+//! the reference config; each case changes one key.
+
+use medplum_init::config::infra::InfraConfig;
+use medplum_init::deploy::context::CdkContext;
+use medplum_init::deploy::{Lookups, StackTemplate, SynthError, synth};
+use serde_json::{Map, Value, json};
+
+use crate::harness::root;
+
+fn base() -> Map<String, Value> {
+    let text = std::fs::read_to_string(
+        root().join("tests/fixtures/reference/medplum.staging.config.json"),
+    )
+    .unwrap();
+    serde_json::from_str(&text).unwrap()
+}
+
+fn lookups() -> Lookups {
+    CdkContext::read(&root().join("tests/fixtures/reference"))
+        .unwrap()
+        .lookups("123456789012", "us-east-1")
+}
+
+fn with(changes: Value) -> Map<String, Value> {
+    let mut m = base();
+    for (k, v) in changes.as_object().unwrap() {
+        if v.is_null() {
+            m.remove(k);
+        } else {
+            m.insert(k.clone(), v.clone());
+        }
+    }
+    m
+}
+
+fn try_synth(m: Map<String, Value>, l: &Lookups) -> Result<Vec<StackTemplate>, SynthError> {
+    synth(&InfraConfig::from_map(m).unwrap(), l)
+}
+
+fn primary(changes: Value) -> Value {
+    try_synth(with(changes), &lookups())
+        .unwrap()
+        .remove(0)
+        .template
+}
+
+fn resources_of(t: &Value, kind: &str) -> Vec<Value> {
+    t["Resources"]
+        .as_object()
+        .unwrap()
+        .values()
+        .filter(|r| r["Type"] == kind)
+        .cloned()
+        .collect()
+}
+
+fn one(t: &Value, kind: &str) -> Value {
+    let mut all = resources_of(t, kind);
+    assert_eq!(all.len(), 1, "one {kind}");
+    all.remove(0)["Properties"].clone()
+}
+
+fn err(changes: Value) -> SynthError {
+    try_synth(with(changes), &lookups()).unwrap_err()
+}
+
+#[test]
+fn database_keys() {
+    let t = primary(
+        json!({"rdsInstances": 3, "rdsInstanceType": "r6g.large", "rdsReaderInstanceType": "t4g.large"}),
+    );
+    let classes: Vec<Value> = resources_of(&t, "AWS::RDS::DBInstance")
+        .iter()
+        .map(|r| r["Properties"]["DBInstanceClass"].clone())
+        .collect();
+    assert_eq!(
+        classes,
+        [
+            json!("db.r6g.large"),
+            json!("db.t4g.large"),
+            json!("db.t4g.large")
+        ]
+    );
+
+    let t = primary(
+        json!({"rdsInstanceVersion": "15.4", "rdsClusterParameters": {"max_connections": "300"}}),
+    );
+    assert_eq!(one(&t, "AWS::RDS::DBCluster")["EngineVersion"], "15.4");
+    let params = one(&t, "AWS::RDS::DBClusterParameterGroup");
+    assert_eq!(params["Family"], "aurora-postgresql15");
+    assert_eq!(params["Parameters"]["max_connections"], "300");
+    assert_eq!(params["Parameters"]["statement_timeout"], "60000");
+
+    let t = primary(
+        json!({"rdsSecretsArn": "arn:aws:secretsmanager:us-east-1:123456789012:secret:db-AbCdEf"}),
+    );
+    assert!(resources_of(&t, "AWS::RDS::DBCluster").is_empty());
+    let secrets = resources_of(&t, "AWS::SSM::Parameter")
+        .into_iter()
+        .find(|p| p["Properties"]["Name"] == "/medplum/staging/DatabaseSecrets")
+        .unwrap();
+    assert_eq!(
+        secrets["Properties"]["Value"],
+        "arn:aws:secretsmanager:us-east-1:123456789012:secret:db-AbCdEf"
+    );
+
+    let t = primary(json!({"rdsAutoMinorVersionUpgrade": false}));
+    assert_eq!(
+        one(&t, "AWS::RDS::DBInstance")["AutoMinorVersionUpgrade"],
+        false
+    );
+}
+
+#[test]
+fn server_keys() {
+    let t = primary(json!({
+        "serverCpu": 1024, "serverMemory": 4096, "serverImage": "medplum/medplum-server:4.1.0",
+        "desiredServerCount": 4, "apiPort": 5000, "environment": {"A": "1"}, "containerInsights": true
+    }));
+    let task = one(&t, "AWS::ECS::TaskDefinition");
+    assert_eq!(
+        (task["Cpu"].as_str(), task["Memory"].as_str()),
+        (Some("1024"), Some("4096"))
+    );
+    let c = &task["ContainerDefinitions"][0];
+    assert_eq!(c["Image"], "medplum/medplum-server:4.1.0");
+    assert_eq!(c["PortMappings"][0]["ContainerPort"], 5000);
+    assert_eq!(c["Environment"], json!([{"Name": "A", "Value": "1"}]));
+    assert_eq!(one(&t, "AWS::ECS::Service")["DesiredCount"], 4);
+    assert_eq!(
+        one(&t, "AWS::ElasticLoadBalancingV2::TargetGroup")["Port"],
+        5000
+    );
+    assert_eq!(
+        one(&t, "AWS::ECS::Cluster")["ClusterSettings"],
+        json!([{"Name": "containerInsights", "Value": "enabled"}])
+    );
+    let t = primary(json!({"containerInsightsV2": "enhanced"}));
+    assert_eq!(
+        one(&t, "AWS::ECS::Cluster")["ClusterSettings"][0]["Value"],
+        "enhanced"
+    );
+    // Fargate's CPU/memory pairs are checked before any deploy.
+    assert_eq!(
+        err(json!({"serverCpu": 256, "serverMemory": 4096})).key(),
+        Some("serverMemory")
+    );
+    assert_eq!(err(json!({"serverCpu": 300})).key(), Some("serverCpu"));
+}
+
+#[test]
+fn network_and_load_balancer_keys() {
+    let t = primary(json!({"maxAzs": 3}));
+    assert_eq!(resources_of(&t, "AWS::EC2::Subnet").len(), 6);
+    assert_eq!(resources_of(&t, "AWS::EC2::NatGateway").len(), 3);
+    assert_eq!(err(json!({"maxAzs": 1})).key(), Some("maxAzs"));
+
+    let t = primary(json!({"apiInternetFacing": false}));
+    let lb = one(&t, "AWS::ElasticLoadBalancingV2::LoadBalancer");
+    assert_eq!(lb["Scheme"], "internal");
+    assert!(
+        lb["Subnets"][0]["Ref"]
+            .as_str()
+            .unwrap()
+            .contains("Private")
+    );
+
+    let logs = json!({"loadBalancerLoggingEnabled": true, "loadBalancerLoggingBucket": "logs-bucket", "loadBalancerLoggingPrefix": "elb"});
+    let attrs =
+        one(&primary(logs), "AWS::ElasticLoadBalancingV2::LoadBalancer")["LoadBalancerAttributes"]
+            .clone();
+    assert!(
+        attrs
+            .as_array()
+            .unwrap()
+            .contains(&json!({"Key": "access_logs.s3.bucket", "Value": "logs-bucket"}))
+    );
+    // The flag is honoured (the CDK ignores it) and never a silent no-op.
+    let off =
+        json!({"loadBalancerLoggingEnabled": false, "loadBalancerLoggingBucket": "logs-bucket"});
+    let attrs =
+        one(&primary(off), "AWS::ElasticLoadBalancingV2::LoadBalancer")["LoadBalancerAttributes"]
+            .clone();
+    assert_eq!(attrs.as_array().unwrap().len(), 2);
+    assert_eq!(
+        err(json!({"loadBalancerLoggingEnabled": true})).key(),
+        Some("loadBalancerLoggingBucket")
+    );
+
+    let t = primary(json!({"loadBalancerAlgorithm": "least_outstanding_requests"}));
+    assert!(one(&t, "AWS::ElasticLoadBalancingV2::TargetGroup")["TargetGroupAttributes"]
+        .as_array()
+        .unwrap()
+        .contains(&json!({"Key": "load_balancing.algorithm.type", "Value": "least_outstanding_requests"})));
+}
+
+#[test]
+fn waf_and_frontend_keys() {
+    let regional = "arn:aws:wafv2:us-east-1:123456789012:regional/ipset/a/11111111-2222-3333-4444-555555555555";
+    let global =
+        "arn:aws:wafv2:us-east-1:123456789012:global/ipset/b/11111111-2222-3333-4444-555555555555";
+    let t = primary(
+        json!({"apiWafIpSetArn": regional, "appWafIpSetArn": global, "storageWafIpSetArn": global, "appApiProxy": true}),
+    );
+    for acl in resources_of(&t, "AWS::WAFv2::WebACL") {
+        assert_eq!(acl["Properties"]["DefaultAction"], json!({"Block": {}}));
+        assert_eq!(acl["Properties"]["Rules"][4]["Name"], "IPAllowListRule");
+    }
+    let app = resources_of(&t, "AWS::CloudFront::Distribution")
+        .into_iter()
+        .find(|d| d["Properties"]["DistributionConfig"]["Aliases"][0] == "app.staging.example.com")
+        .unwrap();
+    assert_eq!(
+        app["Properties"]["DistributionConfig"]["CacheBehaviors"][0]["PathPattern"],
+        "/api/*"
+    );
+    assert_eq!(
+        err(json!({"apiWafIpSetArn": global})).key(),
+        Some("apiWafIpSetArn")
+    );
+}
+
+#[test]
+fn signing_key_and_dns_keys() {
+    let t = primary(json!({"signingKeyId": "K2JCJMDEHXQW5F"}));
+    assert!(resources_of(&t, "AWS::CloudFront::PublicKey").is_empty());
+    assert_eq!(
+        one(&t, "AWS::CloudFront::KeyGroup")["KeyGroupConfig"]["Items"],
+        json!(["K2JCJMDEHXQW5F"])
+    );
+    let t = primary(json!({}));
+    assert_eq!(resources_of(&t, "AWS::CloudFront::PublicKey").len(), 1);
+    assert_eq!(
+        err(json!({"storagePublicKey": ""})).key(),
+        Some("signingKeyId")
+    );
+
+    let t = primary(json!({"skipDns": true}));
+    assert!(resources_of(&t, "AWS::Route53::RecordSet").is_empty());
+
+    // hostedZoneName picks the zone; the longest zone holding domainName wins otherwise.
+    let mut l = lookups();
+    l.hosted_zones
+        .insert("staging.example.com".into(), "ZSTAGING".into());
+    let t = try_synth(with(json!({"domainName": "staging.example.com"})), &l)
+        .unwrap()
+        .remove(0)
+        .template;
+    for r in resources_of(&t, "AWS::Route53::RecordSet") {
+        assert_eq!(r["Properties"]["HostedZoneId"], "ZSTAGING");
+    }
+    let t = try_synth(
+        with(json!({"domainName": "staging.example.com", "hostedZoneName": "example.com"})),
+        &l,
+    )
+    .unwrap()
+    .remove(0)
+    .template;
+    assert_eq!(
+        resources_of(&t, "AWS::Route53::RecordSet")[0]["Properties"]["HostedZoneId"],
+        "Z123EXAMPLE"
+    );
+    let e = try_synth(with(json!({"hostedZoneName": "other.org"})), &l).unwrap_err();
+    assert!(matches!(e, SynthError::MissingHostedZone { .. }), "{e}");
+    assert_eq!(e.key(), Some("hostedZoneName"));
+}
+
+#[test]
+fn cache_and_naming_keys() {
+    let t = primary(json!({"cacheNodeType": "cache.r7g.large", "environment": null}));
+    assert_eq!(
+        one(&t, "AWS::ElastiCache::ReplicationGroup")["CacheNodeType"],
+        "cache.r7g.large"
+    );
+    let t = primary(json!({"cacheNodeType": null}));
+    assert_eq!(
+        one(&t, "AWS::ElastiCache::ReplicationGroup")["CacheNodeType"],
+        "cache.t4g.medium"
+    );
+    let t = primary(json!({"name": "qa", "stackName": "MedplumQa"}));
+    assert!(t["Resources"].as_object().unwrap().values().all(|r| {
+        r["Metadata"]["aws:cdk:path"]
+            .as_str()
+            .unwrap()
+            .starts_with("MedplumQa/")
+    }));
+    assert_eq!(
+        one(&t, "AWS::ECS::TaskDefinition")["ContainerDefinitions"][0]["Command"],
+        json!(["aws:/medplum/qa/"])
+    );
+}
+
+#[test]
+fn a_second_region_gets_a_us_east_1_stack_wired_by_parameters() {
+    let stacks = try_synth(
+        with(json!({"region": "eu-west-1", "apiSslCertArn": "arn:aws:acm:eu-west-1:123456789012:certificate/1"})),
+        &lookups(),
+    )
+    .unwrap();
+    assert_eq!(stacks.len(), 2);
+    let (p, g) = (&stacks[0], &stacks[1]);
+    assert_eq!(
+        (p.name.as_str(), p.region.as_str()),
+        ("MedplumStagingStack", "eu-west-1")
+    );
+    assert_eq!(
+        (g.name.as_str(), g.region.as_str()),
+        ("MedplumStagingStack-us-east-1", "us-east-1")
+    );
+    for s in &stacks {
+        assert_eq!(
+            s.tags,
+            [("medplum:environment".to_string(), "staging".to_string())]
+        );
+    }
+    // Every input names an output of the earlier stack and a parameter of this one.
+    assert_eq!(g.inputs.len(), 2);
+    for i in &g.inputs {
+        assert_eq!(i.from_stack, p.name);
+        assert!(p.template["Outputs"].get(&i.output).is_some());
+        assert!(g.template["Parameters"].get(&i.parameter).is_some());
+    }
+    // Buckets only in the primary; CloudFront only in us-east-1.
+    assert!(resources_of(&g.template, "AWS::S3::Bucket").is_empty());
+    assert!(resources_of(&p.template, "AWS::CloudFront::Distribution").is_empty());
+    assert_eq!(
+        resources_of(&g.template, "AWS::CloudFront::Distribution").len(),
+        2
+    );
+}
+
+#[test]
+fn availability_zones_come_from_the_context_or_fn_getazs() {
+    let no_azs = Lookups {
+        availability_zones: None,
+        ..lookups()
+    };
+    let t = try_synth(with(json!({"maxAzs": 3})), &no_azs)
+        .unwrap()
+        .remove(0)
+        .template;
+    let azs: Vec<Value> = resources_of(&t, "AWS::EC2::Subnet")
+        .iter()
+        .map(|s| s["Properties"]["AvailabilityZone"].clone())
+        .collect();
+    assert_eq!(azs[2], json!({"Fn::Select": [2, {"Fn::GetAZs": ""}]}));
+    let e = try_synth(with(json!({"maxAzs": 99})), &no_azs).unwrap_err();
+    assert!(
+        matches!(e, SynthError::MissingAvailabilityZones { .. }),
+        "{e}"
+    );
+    assert!(
+        e.hint()
+            .contains("availability-zones:account=123456789012:region=us-east-1")
+    );
+    // With the context, maxAzs 99 means all the zones it names.
+    assert_eq!(
+        resources_of(&primary(json!({"maxAzs": 99})), "AWS::EC2::Subnet").len(),
+        6
+    );
+}
+
+#[test]
+fn keys_medplum_init_cannot_honour_are_errors_naming_them() {
+    let cases = [
+        (
+            json!({"clamscanEnabled": true}),
+            "clamscanEnabled",
+            "guardDutyMalwareProtectionEnabled",
+        ),
+        (json!({"vpcId": "vpc-0123456789abcdef0"}), "vpcId", "VPC"),
+        (
+            json!({"rdsProxyEnabled": true}),
+            "rdsProxyEnabled",
+            "rdsProxyEnabled",
+        ),
+        (
+            json!({"rdsPersistentParameterGroups": true}),
+            "rdsPersistentParameterGroups",
+            "official CDK",
+        ),
+        (
+            json!({"cloudTrailAlarms": {"logGroupName": "x"}}),
+            "cloudTrailAlarms",
+            "CloudTrail",
+        ),
+        (
+            json!({"mtlsDomainName": "mtls.example.com"}),
+            "mtlsDomainName",
+            "mtls",
+        ),
+        (
+            json!({"workerServices": []}),
+            "workerServices",
+            "workerServices",
+        ),
+        (json!({"fireLens": {}}), "fireLens", "fireLens"),
+        (
+            json!({"wafLogGroupName": "aws-waf-logs-x"}),
+            "wafLogGroupName",
+            "WAF",
+        ),
+        (
+            json!({"rdsInstanceTyp": "t4g.medium"}),
+            "rdsInstanceTyp",
+            "spelling",
+        ),
+        (
+            json!({"rdsInstanceType": "db.t4g.medium"}),
+            "rdsInstanceType",
+            "t4g.medium",
+        ),
+        (
+            json!({"apiSslCertArn": "TODO"}),
+            "apiSslCertArn",
+            "apiSslCertArn",
+        ),
+        (
+            json!({"appSslCertArn": "arn:aws:acm:eu-west-1:123456789012:certificate/x"}),
+            "appSslCertArn",
+            "us-east-1",
+        ),
+        (
+            json!({"additionalContainers": [{"name": "x", "image": "busybox:1", "cpu": 256}]}),
+            "additionalContainers[0].cpu",
+            "serverCpu",
+        ),
+    ];
+    for (change, key, hint) in cases {
+        let e = err(change.clone());
+        assert_eq!(e.key(), Some(key), "{change}: {e}");
+        assert!(
+            e.to_string().contains(key)
+                && (e.hint().contains(hint) || e.to_string().contains(hint)),
+            "{change}: {e} / {}",
+            e.hint()
+        );
+    }
+    // Off is fine: the same keys switched off synthesize.
+    primary(json!({"clamscanEnabled": false, "vpcId": "", "rdsProxyEnabled": false}));
+}
+
+#[test]
+fn guardduty_replaces_clamscan_without_assets() {
+    let t = primary(json!({"guardDutyMalwareProtectionEnabled": true}));
+    let plan = one(&t, "AWS::GuardDuty::MalwareProtectionPlan");
+    assert_eq!(
+        plan["ProtectedResource"]["S3Bucket"]["BucketName"]["Ref"],
+        "StorageStorageBucketDC877B11"
+    );
+    assert!(
+        plan["ProtectedResource"]["S3Bucket"]
+            .get("ObjectPrefixes")
+            .is_none()
+    );
+    let t = primary(
+        json!({"guardDutyMalwareProtectionEnabled": true, "guardDutyMalwareProtectionOnDemandOnly": true}),
+    );
+    assert_eq!(
+        one(&t, "AWS::GuardDuty::MalwareProtectionPlan")["ProtectedResource"]["S3Bucket"]["ObjectPrefixes"],
+        json!(["guardduty-on-demand-only/"])
+    );
+    // No Lambda, no custom resource, no asset anywhere.
+    let kinds: Vec<&str> = t["Resources"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|r| r["Type"].as_str().unwrap())
+        .collect();
+    assert!(
+        !kinds
+            .iter()
+            .any(|k| k.starts_with("AWS::Lambda") || k.starts_with("Custom::"))
+    );
+}
