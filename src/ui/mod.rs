@@ -3,9 +3,11 @@
 //! One rule decides where text goes: chrome, progress and prompts on stderr; the data a command
 //! was asked for (a dry run's plan, a summary, JSON events) on stdout.
 
+pub mod handoff;
 pub mod json;
 pub mod plain;
 pub mod style;
+pub mod wizard;
 
 use crate::engine::Event;
 
