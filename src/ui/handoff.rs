@@ -50,7 +50,7 @@ impl DeployHandoff for CdkCommand {
             " --all"
         };
         format!(
-            "npx cdk deploy -c config={}{all}   (in Medplum's packages/cdk)",
+            "cd <your Medplum checkout>/packages/cdk && npx cdk deploy -c config={}{all}",
             req.config_path.display()
         )
     }

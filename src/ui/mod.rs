@@ -6,7 +6,9 @@
 pub mod handoff;
 pub mod json;
 pub mod plain;
+pub mod prompt;
 pub mod style;
+pub mod tui;
 pub mod wizard;
 
 use crate::engine::Event;

@@ -15,6 +15,16 @@ use crate::answers::{Answers, AnswersInvalid, Overrides};
 use crate::config::infra::ConfigDocument;
 use crate::config::server;
 
+/// What the journal says earlier runs made, so a config file's values that came from them are
+/// not mistaken for hand edits.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Recorded {
+    /// medplum-init registered a signing key.
+    pub signing_key: bool,
+    /// Certificate ARN by purpose (api, app, storage).
+    pub certificates: std::collections::BTreeMap<String, String>,
+}
+
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Draft {
     values: BTreeMap<FieldId, String>,
@@ -201,7 +211,8 @@ impl Draft {
     /// Lays the values of an existing config file over the draft: a hand edit of the file wins
     /// over what an earlier guided run remembered. `key_recorded` says whether the journal knows
     /// a signing key medplum-init made (then the file's key id is that key, not a user's own).
-    pub fn overlay_config(&mut self, doc: &ConfigDocument, key_recorded: bool) {
+    pub fn overlay_config(&mut self, doc: &ConfigDocument, recorded: &Recorded) {
+        let key_recorded = recorded.signing_key;
         for id in FieldId::ALL {
             let key = id.key();
             if key.contains('.') || !MANAGED_TOP.contains(&key) {
@@ -220,12 +231,16 @@ impl Draft {
         if doc.map.get("skipDns").and_then(|v| v.as_bool()) == Some(true) {
             self.set(FieldId::Zone, "skip".into());
         }
-        for (key, id) in [
-            ("apiSslCertArn", FieldId::CertApi),
-            ("appSslCertArn", FieldId::CertApp),
-            ("storageSslCertArn", FieldId::CertStorage),
+        for (key, purpose, id) in [
+            ("apiSslCertArn", "api", FieldId::CertApi),
+            ("appSslCertArn", "app", FieldId::CertApp),
+            ("storageSslCertArn", "storage", FieldId::CertStorage),
         ] {
-            if let Some(arn) = doc.get_str(key).filter(|a| a.starts_with("arn:")) {
+            // A certificate an earlier run found or requested keeps its earlier choice ("auto"
+            // finds it again); any other ARN in the file was put there by hand and wins.
+            if let Some(arn) = doc.get_str(key).filter(|a| a.starts_with("arn:"))
+                && recorded.certificates.get(purpose).map(String::as_str) != Some(arn)
+            {
                 self.set(id, arn.to_string());
             }
         }
@@ -359,14 +374,27 @@ mod tests {
             serde_json::json!("arn:aws:acm:us-east-1:123456789012:certificate/abc"),
         );
         doc.set("signingKeyId", serde_json::json!("K2JCJMDEHXQW5F"));
-        d.overlay_config(&doc, true);
+        let mut rec = Recorded {
+            signing_key: true,
+            ..Default::default()
+        };
+        rec.certificates.insert(
+            "api".into(),
+            "arn:aws:acm:us-east-1:123456789012:certificate/mine".into(),
+        );
+        doc.set(
+            "apiSslCertArn",
+            serde_json::json!("arn:aws:acm:us-east-1:123456789012:certificate/mine"),
+        );
+        d.overlay_config(&doc, &rec);
+        assert_eq!(d.value(FieldId::CertApi, &Known::default()), "auto");
         let k = Known::default();
         assert_eq!(d.value(FieldId::ApiDomain, &k), "api.hand.example.com");
         assert_eq!(d.value(FieldId::ServerMemory, &k), "2048");
         assert_eq!(d.value(FieldId::KeyMode, &k), "generate");
         assert!(d.value(FieldId::CertApp, &k).starts_with("arn:"));
         let mut d2 = filled();
-        d2.overlay_config(&doc, false);
+        d2.overlay_config(&doc, &Recorded::default());
         assert_eq!(d2.value(FieldId::KeyMode, &k), "existing");
     }
 }

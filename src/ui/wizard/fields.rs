@@ -4,8 +4,8 @@
 //! accepted headless.
 
 use super::{Draft, Known, Section};
+use crate::answers::DEFAULT_SERVER_IMAGE;
 use crate::answers::validators::{self as v, Check};
-use crate::answers::{DEFAULT_SERVER_IMAGE, validators::REGIONS};
 use crate::aws::clients::GLOBAL_REGION;
 use crate::config::derive;
 
@@ -63,7 +63,11 @@ pub struct Opt {
     pub hint: String,
 }
 
-fn opt(value: impl Into<String>, label: impl Into<String>, hint: impl Into<String>) -> Opt {
+pub(super) fn opt(
+    value: impl Into<String>,
+    label: impl Into<String>,
+    hint: impl Into<String>,
+) -> Opt {
     Opt {
         value: value.into(),
         label: label.into(),
@@ -203,7 +207,7 @@ impl FieldId {
             CertApi => "API certificate",
             CertApp => "App certificate",
             CertStorage => "Storage certificate",
-            CertDnsRecords => "Write validation records",
+            CertDnsRecords => "Validation records",
             CertWait => "Wait until issued",
             KeyMode => "Signing key",
             SigningKeyId => "CloudFront key id",
@@ -306,7 +310,7 @@ impl FieldId {
             SigningKeyId => String::new(),
             SupportEmail => {
                 let dom = domain();
-                if dom.is_empty() {
+                if v::domain(&dom).is_err() {
                     String::new()
                 } else {
                     format!("support@{dom}")
@@ -336,151 +340,6 @@ impl FieldId {
             self,
             FieldId::RegisterEnabled | FieldId::LogLevel | FieldId::RdsInstanceType
         )
-    }
-
-    /// The choices of a [`Kind::Choice`] field.
-    pub fn options(self, d: &Draft, k: &Known) -> Vec<Opt> {
-        use FieldId::*;
-        match self {
-            Region => REGIONS
-                .iter()
-                .map(|r| {
-                    let hint = if *r == GLOBAL_REGION {
-                        "CloudFront's certificates live here too"
-                    } else {
-                        ""
-                    };
-                    opt(*r, *r, hint)
-                })
-                .collect(),
-            Zone => {
-                let mut out = vec![opt(
-                    "auto",
-                    "Find it automatically",
-                    "the longest Route53 zone holding the domain",
-                )];
-                for z in k.zones.iter().flatten() {
-                    out.push(opt(format!("zone:{}", z.name), &z.name, &z.id));
-                }
-                out.push(opt(
-                    "skip",
-                    "None: I manage DNS myself",
-                    "skipDns: you create the records",
-                ));
-                out
-            }
-            MaxAzs => vec![
-                opt("2", "2 zones", nat_hint(2)),
-                opt("3", "3 zones", nat_hint(3)),
-                opt("99", "Every zone of the region", "one NAT gateway per zone"),
-            ],
-            RdsInstances => vec![
-                opt("1", "1: a writer", "no failover"),
-                opt("2", "2: writer + reader", "fails over in about a minute"),
-                opt("3", "3: writer + 2 readers", "failover and read capacity"),
-            ],
-            RdsInstanceType => vec![
-                opt(
-                    "",
-                    "Medplum's default",
-                    "t3.medium: 2 vCPU, 4 GiB, burstable",
-                ),
-                opt(
-                    "t4g.medium",
-                    "t4g.medium",
-                    "2 vCPU, 4 GiB, burstable, Graviton",
-                ),
-                opt(
-                    "t4g.large",
-                    "t4g.large",
-                    "2 vCPU, 8 GiB, burstable, Graviton",
-                ),
-                opt("r6g.large", "r6g.large", "2 vCPU, 16 GiB, steady"),
-                opt("r6g.xlarge", "r6g.xlarge", "4 vCPU, 32 GiB, steady"),
-                opt("r7g.2xlarge", "r7g.2xlarge", "8 vCPU, 64 GiB, steady"),
-            ],
-            ServerCount => ["1", "2", "3", "4", "6", "8"]
-                .into_iter()
-                .map(|n| {
-                    let hint = if n == "1" {
-                        "no redundancy".to_string()
-                    } else {
-                        format!("{n} tasks behind the load balancer")
-                    };
-                    opt(n, n, hint)
-                })
-                .collect(),
-            ServerCpu => v::FARGATE_CPUS
-                .iter()
-                .map(|c| {
-                    opt(
-                        c.to_string(),
-                        format!("{c} ({} vCPU)", *c as f64 / 1024.0),
-                        format!(
-                            "{}-{} GiB memory",
-                            fmt_gib(v::fargate_memory_for(*c)[0]),
-                            fmt_gib(*v::fargate_memory_for(*c).last().unwrap())
-                        ),
-                    )
-                })
-                .collect(),
-            ServerMemory => {
-                let cpu: u32 = d.value(ServerCpu, k).parse().unwrap_or(256);
-                v::fargate_memory_for(cpu)
-                    .into_iter()
-                    .map(|m| {
-                        opt(
-                            m.to_string(),
-                            format!("{m} MiB"),
-                            format!("≈ ${:.0}/month per task", fargate_monthly_usd(cpu, m)),
-                        )
-                    })
-                    .collect()
-            }
-            CertApi | CertApp | CertStorage => {
-                let (domain, region) = self.certificate_target(d, k);
-                let mut out = vec![
-                    opt("auto", "Reuse an issued one, else request", "recommended"),
-                    opt("request", "Request a new one", "DNS validation"),
-                ];
-                for c in k.certificates.get(&region).into_iter().flatten() {
-                    if c.covers(&domain) {
-                        out.push(opt(&c.arn, short_arn(&c.arn), c.names.join(", ")));
-                    }
-                }
-                out.push(opt("skip", "Skip", "set the ARN yourself later"));
-                out
-            }
-            KeyMode => vec![
-                opt(
-                    "generate",
-                    "Generate a new key",
-                    "or keep the one already in SSM",
-                ),
-                opt(
-                    "existing",
-                    "Use a key registered in CloudFront",
-                    "its private half must be in SSM",
-                ),
-            ],
-            EmailIdentity => vec![
-                opt("address", "Verify the address", "SES mails it a link"),
-                opt(
-                    "domain",
-                    "Verify the whole domain",
-                    "DKIM records in Route53",
-                ),
-                opt("skip", "Leave SES alone", "already set up"),
-            ],
-            LogLevel => vec![
-                opt("", "Server default", "INFO"),
-                opt("DEBUG", "DEBUG", "very verbose"),
-                opt("INFO", "INFO", ""),
-                opt("WARN", "WARN", ""),
-                opt("ERROR", "ERROR", "errors only"),
-            ],
-            _ => Vec::new(),
-        }
     }
 
     /// For the certificate questions: the name the certificate must cover and the region it
@@ -553,25 +412,11 @@ impl FieldId {
 }
 
 fn sub(prefix: &str, domain: &str) -> String {
-    if domain.is_empty() {
+    // Only a valid domain yields defaults: a half-typed one would only produce more errors.
+    if v::domain(domain).is_err() {
         String::new()
     } else {
         format!("{prefix}.{domain}")
-    }
-}
-
-fn nat_hint(n: u32) -> String {
-    format!(
-        "{n} NAT gateways ≈ ${:.0}/month before data",
-        NAT_MONTHLY_USD * n as f64
-    )
-}
-
-fn fmt_gib(mib: u32) -> String {
-    if mib.is_multiple_of(1024) {
-        (mib / 1024).to_string()
-    } else {
-        format!("{:.1}", mib as f64 / 1024.0)
     }
 }
 
@@ -647,6 +492,6 @@ mod tests {
     fn costs_are_plausible() {
         let c = fargate_monthly_usd(256, 512);
         assert!((8.0..10.0).contains(&c), "{c}");
-        assert!(nat_hint(2).contains("$66"));
+        assert!(super::super::choices::nat_hint(2).contains("$66"));
     }
 }

@@ -7,6 +7,7 @@
 //! install writes the same TOML an answers file holds, so parsing, defaults and validation are
 //! the answers file's, and `--save-answers` replays the install headless.
 
+pub mod choices;
 pub mod draft;
 pub mod fields;
 pub mod help;
@@ -103,16 +104,10 @@ impl Section {
             Section::Email => &[StepId::Email],
             Section::Logging => &[StepId::LoggingBucket],
             Section::Parameters => &[StepId::Parameters],
-            Section::Review => &[StepId::ConfigFile],
-            Section::Domains | Section::Capacity | Section::Deploy => &[],
+            // Domains and capacity end up in the config file.
+            Section::Domains | Section::Capacity | Section::Review => &[StepId::ConfigFile],
+            Section::Deploy => &[],
         }
-    }
-
-    /// The entry an engine step belongs to.
-    pub fn of_step(step: StepId) -> Option<Section> {
-        Section::ALL
-            .into_iter()
-            .find(|s| s.engine_steps().contains(&step))
     }
 }
 

@@ -7,9 +7,11 @@ use std::path::Path;
 use std::time::SystemTime;
 
 use super::Draft;
+use super::draft::Recorded;
 use crate::config::infra::{ConfigDocument, config_path};
 use crate::engine::journal::{STATE_DIR, StepStatus, state_dir};
 use crate::engine::{Journal, StepId};
+use crate::steps::certificates;
 use crate::steps::signing_key::KeyRecord;
 
 /// Where the journal keeps the guided install's answers text.
@@ -86,15 +88,22 @@ pub fn load(dir: &Path, env: &str) -> (Draft, Option<Resume>, Vec<String>) {
         ..Default::default()
     };
     let journal_exists = state_dir(dir, env).join("state.json").is_file();
-    let mut key_recorded = false;
+    let mut recorded = Recorded::default();
     if journal_exists {
         match Journal::read_only(dir, env) {
             Ok(j) => {
                 let state = j.snapshot();
                 resume.statuses = state.steps.iter().map(|(k, r)| (*k, r.status)).collect();
-                key_recorded = j
+                recorded.signing_key = j
                     .data::<KeyRecord>(StepId::SigningKey)
                     .is_some_and(|r| r.key_id.is_some());
+                if let Some(certs) = j.data::<certificates::Record>(StepId::Certificates) {
+                    recorded.certificates = certs
+                        .certificates
+                        .into_iter()
+                        .map(|(purpose, r)| (purpose, r.arn))
+                        .collect();
+                }
                 if let Some(text) = j.extra::<String>(ANSWERS_KEY) {
                     match Draft::from_toml(&text) {
                         Ok(d) => {
@@ -113,7 +122,7 @@ pub fn load(dir: &Path, env: &str) -> (Draft, Option<Resume>, Vec<String>) {
     let path = config_path(dir, env);
     match ConfigDocument::read(&path) {
         Ok(Some(doc)) => {
-            draft.overlay_config(&doc, key_recorded);
+            draft.overlay_config(&doc, &recorded);
             resume.sources.push(
                 path.file_name()
                     .map(|n| n.to_string_lossy().into_owned())
