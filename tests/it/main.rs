@@ -5,3 +5,5 @@ mod harness;
 mod cli;
 mod guided;
 mod keys;
+mod tmux;
+mod tui;

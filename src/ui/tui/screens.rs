@@ -420,9 +420,11 @@ fn progress(app: &App, f: &mut Frame, area: Rect, t: Theme) {
         lines.extend(failure);
         " Failed ".to_string()
     };
+    // Certificates first: their status is what a long wait is about, and the sidebar already
+    // shows every step's state.
+    cert_lines(app, w, t, &mut lines);
     lines.push(Line::raw(""));
     lines.extend(step_rows(app, w, t));
-    cert_lines(app, w, t, &mut lines);
     if !app.changes.is_empty() {
         let n = |a| app.changes.iter().filter(|c| c.action == a).count();
         lines.push(Line::raw(""));
@@ -466,13 +468,13 @@ fn cert_lines<'a>(app: &App, w: usize, t: Theme, lines: &mut Vec<Line<'a>>) {
             for r in &c.records {
                 // Records medplum-init wrote need no reading; the others the user must copy.
                 let text = if r.written {
-                    format!("     validation {} written to Route53", r.kind)
+                    format!("validation {} written to Route53", r.kind)
                 } else {
-                    format!("     add {} {} → {}", r.kind, r.name, r.value)
+                    format!("add {} {} → {}", r.kind, r.name, r.value)
                 };
                 let style = if r.written { t.dim() } else { t.warn() };
-                for l in wrap(&text, w) {
-                    lines.push(Line::styled(l, style));
+                for l in wrap(&text, w.saturating_sub(5)) {
+                    lines.push(Line::styled(format!("     {l}"), style));
                 }
             }
         }
