@@ -29,6 +29,15 @@ pub fn finished(app: &App, f: &mut Frame, area: Rect, t: Theme) {
         Span::raw(fit(&config, w.saturating_sub(13))),
     ]));
     lines.push(Line::raw(""));
+    if app.dry_run {
+        for l in wrap("Enter exits. Run again without --dry-run to apply.", w) {
+            lines.push(Line::styled(l, t.bold()));
+        }
+        lines.push(Line::raw(""));
+        lines.extend(step_rows(app, w, t));
+        scrolled(f, area, " Done ".into(), lines, app.scroll, t);
+        return;
+    }
     // The choice first: at 80×24 it must be on screen without scrolling.
     lines.push(Line::styled("Deploy the Medplum stacks:", t.bold()));
     let choices = [

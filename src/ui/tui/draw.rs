@@ -424,6 +424,7 @@ pub fn key_hints(app: &App) -> Vec<(&'static str, &'static str)> {
             ("q", "quit"),
             ("↑↓", "scroll"),
         ],
+        Phase::Finished if app.dry_run => vec![("Enter", "exit")],
         Phase::Finished => vec![("↑↓", "choose"), ("Enter", "confirm"), ("q", "later")],
     }
 }

@@ -212,6 +212,13 @@ async fn after(app: &App, session: &Session, exit: Exit, handoff: &dyn DeployHan
         );
         return code;
     }
+    if session.opts.dry_run {
+        println!(
+            "dry run: wrote {} for review; nothing in AWS was touched",
+            req.config_path.display()
+        );
+        return exit::OK;
+    }
     println!(
         "medplum-init: the prerequisites of {} are in place",
         req.env

@@ -54,11 +54,13 @@ pub fn lines<'a>(app: &App, w: usize, t: Theme) -> Vec<Line<'a>> {
         return out;
     }
     if app.dry_run {
-        out.push(Line::styled(
+        for l in wrap(
             "Dry run: nothing in AWS will be touched. Enter plans every call and writes the \
              config file for review.",
-            t.bold(),
-        ));
+            w,
+        ) {
+            out.push(Line::styled(l, t.bold()));
+        }
         out.push(Line::raw(""));
         for l in app.draft.to_toml(&app.known).lines() {
             out.push(Line::raw(fit(&format!("  {l}"), w)));
