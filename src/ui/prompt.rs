@@ -502,6 +502,7 @@ async fn review_and_run(
     }
     let pick = p.select(&retry_q("Deploy the Medplum stacks"), &options, 0)?;
     if options[pick].value == "now" {
+        session.release();
         return Ok(handoff.deploy_now(&req).await);
     }
     println!("deploy with:\n  {}", handoff.later_command(&req));

@@ -232,7 +232,10 @@ async fn after(app: &App, session: &Session, exit: Exit, handoff: &dyn DeployHan
         );
     }
     match exit {
-        Exit::DeployNow => handoff.deploy_now(&req).await,
+        Exit::DeployNow => {
+            session.release();
+            handoff.deploy_now(&req).await
+        }
         _ => {
             println!("deploy with:\n  {}", handoff.later_command(&req));
             exit::OK

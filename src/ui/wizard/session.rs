@@ -210,6 +210,12 @@ impl Session {
         Ok(runner.run(&ctx).await)
     }
 
+    /// Drops the run's context, and with it the journal's lock, so the deploy that follows
+    /// can open the journal itself.
+    pub fn release(&self) {
+        self.run.lock().expect("run lock").take();
+    }
+
     pub fn deploy_request(&self, answers: &Answers) -> DeployRequest {
         let dir = std::path::absolute(&self.opts.dir).unwrap_or_else(|_| self.opts.dir.clone());
         DeployRequest {
@@ -237,4 +243,34 @@ pub fn exit_code(report: &RunReport) -> u8 {
 /// Writes `--save-answers`. The text holds no secrets (see [`super::Draft::saveable_toml`]).
 pub fn save_answers(path: &Path, text: &str) -> std::io::Result<()> {
     crate::fsutil::write_atomic(path, text.as_bytes(), 0o644)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::answers::Overrides;
+    use crate::engine::EventSink;
+
+    #[tokio::test]
+    async fn release_frees_the_journal_for_the_deploy() {
+        let dir = tempfile::tempdir().unwrap();
+        let opts = GuidedOptions {
+            dir: dir.path().to_path_buf(),
+            dry_run: false,
+            ..Default::default()
+        };
+        let s = Session::new(opts, EventSink::discard());
+        let text = "name = \"x\"\ndomainName = \"example.com\"\n[server]\nsupportEmail = \"a@example.com\"\n";
+        let a = Answers::from_toml(text, "t", &Overrides::default()).unwrap();
+        // Cancelled before it starts: the run opens the journal (and its lock), then stops.
+        s.cancel.cancel();
+        let report = s.run(a, text, Some(vec![])).await.unwrap();
+        assert!(report.interrupted);
+        assert!(matches!(
+            Journal::open(dir.path(), "x"),
+            Err(crate::engine::JournalError::Locked { .. })
+        ));
+        s.release();
+        assert!(Journal::open(dir.path(), "x").is_ok());
+    }
 }
