@@ -55,6 +55,11 @@ pub struct Global {
     #[arg(long, global = true, value_enum)]
     pub output: Option<OutputMode>,
 
+    /// Guided install: also write the answers given to FILE (never secrets), to replay the same
+    /// install headless with `--answers FILE --yes`.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub save_answers: Option<PathBuf>,
+
     /// Apply changes without asking (parameter writes, deploys).
     #[arg(long, short = 'y', global = true)]
     pub yes: bool,

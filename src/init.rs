@@ -1,4 +1,6 @@
-//! `medplum-init [init]`: load answers, build the run context, run the steps, render events.
+//! `medplum-init [init]`: with `--answers`, a headless run (load answers, run the steps, render
+//! events); without, on a terminal, the guided install (full-screen TUI or line prompts); with
+//! neither, a list of what a headless run needs.
 
 use std::io::IsTerminal;
 use std::sync::Arc;
@@ -8,9 +10,13 @@ use medplum_init::aws::{AwsClients, AwsSettings};
 use medplum_init::config::infra::config_path;
 use medplum_init::engine::{Cancel, Ctx, EventSink, Journal, Outputs, Runner};
 use medplum_init::exit;
+use medplum_init::ui::handoff::{CdkCommand, DeployHandoff};
 use medplum_init::ui::json::JsonRenderer;
 use medplum_init::ui::plain::PlainRenderer;
+use medplum_init::ui::prompt::{self, inquire_prompter::InquirePrompter};
 use medplum_init::ui::style::Style;
+use medplum_init::ui::tui;
+use medplum_init::ui::wizard::session::{GuidedOptions, Session};
 use medplum_init::ui::{OutputMode, Renderer};
 
 use crate::cli::{Global, InitArgs};
@@ -62,6 +68,15 @@ async fn run_async(g: &Global, args: &InitArgs) -> u8 {
                 return exit::USAGE;
             }
         },
+        None if interactive() => {
+            if mode == OutputMode::Json {
+                eprintln!(
+                    "error: --output json needs --answers: the guided install asks questions"
+                );
+                return exit::USAGE;
+            }
+            return guided(g, mode).await;
+        }
         None => {
             eprintln!(
                 "error: no answers. Without a terminal medplum-init never prompts; it needs at least:\n  \
@@ -194,6 +209,48 @@ async fn run_async(g: &Global, args: &InitArgs) -> u8 {
     } else {
         exit::OK
     }
+}
+
+/// The guided install: the full-screen TUI, or line prompts with `--output plain` or on a
+/// terminal smaller than the TUI needs.
+async fn guided(g: &Global, mode: OutputMode) -> u8 {
+    let opts = GuidedOptions {
+        dir: g.dir.clone(),
+        env: g.env.clone(),
+        region: g.region.clone(),
+        aws: AwsSettings {
+            profile: g.profile.clone(),
+            region: g.region.clone(),
+            endpoint_url: g.endpoint_url.clone(),
+        },
+        save_answers: g.save_answers.clone(),
+        dry_run: g.dry_run,
+    };
+    let (sink, rx) = EventSink::channel();
+    let session = Session::new(opts, sink);
+    // The deploy engine plugs in here (see ui::handoff); until then "later" prints the command.
+    let handoff: Arc<dyn DeployHandoff> = Arc::new(CdkCommand);
+    let (w, h) = crossterm::terminal::size().unwrap_or((0, 0));
+    let (min_w, min_h) = tui::app::MIN_SIZE;
+    let small = w < min_w || h < min_h;
+    if mode == OutputMode::Tui && !small {
+        return tui::run(session, rx, handoff).await;
+    }
+    if mode == OutputMode::Tui {
+        eprintln!(
+            "the terminal is {w}×{h}, smaller than the {min_w}×{min_h} the full screen needs: asking line by line"
+        );
+    }
+    let mut renderer =
+        PlainRenderer::new(std::io::stdout(), std::io::stderr(), Style::for_stderr());
+    prompt::run(
+        session,
+        rx,
+        &mut InquirePrompter::new(),
+        &mut renderer,
+        handoff,
+    )
+    .await
 }
 
 /// First Ctrl-C: stop at the next safe point (the journal stays consistent). Second: leave now.

@@ -56,6 +56,21 @@ impl AwsClients {
         }
     }
 
+    /// Clients from an already loaded configuration (tests pointing at an emulator, embedders
+    /// with their own credential setup). The configuration's region is the stack's region.
+    pub fn from_sdk_config(config: SdkConfig) -> Self {
+        let region = config
+            .region()
+            .map(|r| r.to_string())
+            .unwrap_or_else(|| GLOBAL_REGION.to_string());
+        let endpoint_overridden = config.endpoint_url().is_some();
+        Self {
+            config,
+            region,
+            endpoint_overridden,
+        }
+    }
+
     /// The stack's region.
     pub fn region(&self) -> &str {
         &self.region

@@ -104,44 +104,71 @@ impl Ctx {
         F: Future<Output = Result<T, SdkError<E, HttpResponse>>>,
         E: ProvideErrorMetadata + std::error::Error + 'static,
     {
-        let event = |status, elapsed_ms, error| Event::AwsCall {
+        announced_call(
+            &self.events,
             step,
-            service: service.into(),
-            operation: operation.into(),
-            region: region.into(),
-            resource: resource.into(),
-            status,
-            elapsed_ms,
-            error,
-        };
-        self.events.emit(event(CallStatus::Started, None, None));
-        let started = Instant::now();
-        let result = fut.await;
-        let ms = Some(started.elapsed().as_millis() as u64);
-        tracing::debug!(step = %step, service, operation, region, resource, elapsed_ms = ms, ok = result.is_ok(), "aws call");
-        match result {
-            Ok(v) => {
-                self.events.emit(event(CallStatus::Ok, ms, None));
-                #[cfg(debug_assertions)]
-                test_pause(service, operation);
-                Ok(v)
-            }
-            Err(e) => {
-                let err = AwsError::from_sdk(service, operation, &e);
-                // Not-found answers are normal look-ups, not failures worth a red line.
-                let status = if err.is_not_found() {
-                    CallStatus::Ok
-                } else {
-                    CallStatus::Failed
-                };
-                let text = if err.is_not_found() {
-                    None
-                } else {
-                    Some(err.message.clone())
-                };
-                self.events.emit(event(status, ms, text));
-                Err(err)
-            }
+            service,
+            operation,
+            region,
+            resource,
+            fut,
+        )
+        .await
+    }
+}
+
+/// [`Ctx::call`] for code that has an event sink but no run context: the read-only look-ups the
+/// guided install makes before any answers exist (identity, hosted zones, certificates).
+pub async fn announced_call<T, E, F>(
+    events: &EventSink,
+    step: StepId,
+    service: &str,
+    operation: &str,
+    region: &str,
+    resource: &str,
+    fut: F,
+) -> Result<T, AwsError>
+where
+    F: Future<Output = Result<T, SdkError<E, HttpResponse>>>,
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
+    let event = |status, elapsed_ms, error| Event::AwsCall {
+        step,
+        service: service.into(),
+        operation: operation.into(),
+        region: region.into(),
+        resource: resource.into(),
+        status,
+        elapsed_ms,
+        error,
+    };
+    events.emit(event(CallStatus::Started, None, None));
+    let started = Instant::now();
+    let result = fut.await;
+    let ms = Some(started.elapsed().as_millis() as u64);
+    tracing::debug!(step = %step, service, operation, region, resource, elapsed_ms = ms, ok = result.is_ok(), "aws call");
+    match result {
+        Ok(v) => {
+            events.emit(event(CallStatus::Ok, ms, None));
+            #[cfg(debug_assertions)]
+            test_pause(service, operation);
+            Ok(v)
+        }
+        Err(e) => {
+            let err = AwsError::from_sdk(service, operation, &e);
+            // Not-found answers are normal look-ups, not failures worth a red line.
+            let status = if err.is_not_found() {
+                CallStatus::Ok
+            } else {
+                CallStatus::Failed
+            };
+            let text = if err.is_not_found() {
+                None
+            } else {
+                Some(err.message.clone())
+            };
+            events.emit(event(status, ms, text));
+            Err(err)
         }
     }
 }

@@ -258,7 +258,7 @@ impl Step for Certificates {
     }
 }
 
-fn covers(domain_name: Option<&str>, sans: &[String], domain: &str) -> bool {
+pub fn covers(domain_name: Option<&str>, sans: &[String], domain: &str) -> bool {
     domain_name
         .into_iter()
         .chain(sans.iter().map(String::as_str))
@@ -419,7 +419,7 @@ fn emit(ctx: &Ctx, w: &Want, arn: &str, status: &CertificateStatus, records: Vec
 
 /// A certificate to reuse: the journal's, else an issued one covering the name (Auto only), else
 /// a pending one tagged for this environment. Returns the ARN and whether medplum-init requested it.
-async fn find_existing(
+pub(crate) async fn find_existing(
     ctx: &Ctx,
     acm: &aws_sdk_acm::Client,
     w: &Want,
@@ -567,7 +567,7 @@ async fn find_existing(
     Ok(None)
 }
 
-async fn full_covers(
+pub(crate) async fn full_covers(
     ctx: &Ctx,
     acm: &aws_sdk_acm::Client,
     w: &Want,

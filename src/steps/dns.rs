@@ -6,8 +6,9 @@ use aws_sdk_route53::types::{
 };
 
 use crate::answers::validators::is_within;
-use crate::aws::AwsError;
-use crate::engine::{Ctx, StepError, StepId};
+use crate::aws::{AwsClients, AwsError};
+use crate::engine::ctx::announced_call;
+use crate::engine::{Ctx, EventSink, StepError, StepId};
 
 const GLOBAL: &str = "us-east-1";
 
@@ -33,20 +34,31 @@ pub fn pick_zone<'a>(zones: &'a [Zone], domain: &str, wanted: Option<&str>) -> O
 
 /// Every public hosted zone of the account.
 pub async fn public_zones(ctx: &Ctx, step: StepId) -> Result<Vec<Zone>, AwsError> {
-    let r53 = ctx.aws().map_err(|_| offline())?.route53();
+    let aws = ctx.aws().map_err(|_| offline())?;
+    list_public_zones(aws, &ctx.events, step).await
+}
+
+/// Every public hosted zone of the account, for callers without a run context (the guided
+/// install's look-ups).
+pub async fn list_public_zones(
+    aws: &AwsClients,
+    events: &EventSink,
+    step: StepId,
+) -> Result<Vec<Zone>, AwsError> {
+    let r53 = aws.route53();
     let mut zones = Vec::new();
     let mut marker: Option<String> = None;
     loop {
-        let res = ctx
-            .call(
-                step,
-                "route53",
-                "ListHostedZones",
-                GLOBAL,
-                "hosted zones",
-                r53.list_hosted_zones().set_marker(marker.clone()).send(),
-            )
-            .await?;
+        let res = announced_call(
+            events,
+            step,
+            "route53",
+            "ListHostedZones",
+            GLOBAL,
+            "hosted zones",
+            r53.list_hosted_zones().set_marker(marker.clone()).send(),
+        )
+        .await?;
         for z in res.hosted_zones() {
             if z.config().is_some_and(|c| c.private_zone()) {
                 continue;

@@ -7,7 +7,9 @@ pub mod dns;
 pub mod email;
 pub mod identity;
 pub mod logging_bucket;
+pub mod lookup;
 pub mod parameters;
+pub mod preview;
 pub mod signing_key;
 pub mod ssm;
 

@@ -3,10 +3,14 @@
 //! One rule decides where text goes: chrome, progress and prompts on stderr; the data a command
 //! was asked for (a dry run's plan, a summary, JSON events) on stdout.
 
+pub mod handoff;
 pub mod json;
 pub mod log;
 pub mod plain;
+pub mod prompt;
 pub mod style;
+pub mod tui;
+pub mod wizard;
 
 use crate::engine::Event;
 

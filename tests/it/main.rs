@@ -3,6 +3,7 @@
 mod harness;
 
 mod cli;
+mod guided;
 mod keys;
 mod prereqs;
 mod synth_cli;
@@ -11,3 +12,5 @@ mod synth_keys;
 mod synth_lint;
 mod synth_parity;
 mod synth_snapshots;
+mod tmux;
+mod tui;

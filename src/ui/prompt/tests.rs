@@ -1,0 +1,142 @@
+//! Line mode driven by a script, offline (dry run): the same questions, checks and defaults as
+//! the TUI, back navigation, the saved answers, and a config file at the end.
+
+use std::sync::Arc;
+
+use super::*;
+use crate::engine::EventSink;
+use crate::ui::handoff::CdkCommand;
+use crate::ui::plain::PlainRenderer;
+use crate::ui::style::Style;
+use crate::ui::wizard::session::GuidedOptions;
+
+fn session(dir: &std::path::Path) -> (Session, UnboundedReceiver<Event>) {
+    let (sink, rx) = EventSink::channel();
+    let opts = GuidedOptions {
+        dir: dir.to_path_buf(),
+        save_answers: Some(dir.join("saved.toml")),
+        dry_run: true,
+        ..Default::default()
+    };
+    (Session::new(opts, sink), rx)
+}
+
+const SCRIPT: &[&str] = &[
+    // Environment: name, region, stack name
+    "prod",
+    "",
+    "",
+    // Domains: a bad domain first, then a good one; zone; four names
+    "Example.com",
+    "example.com",
+    "",
+    "",
+    "",
+    "",
+    "",
+    // Capacity: go back once to Domains and take its answers as they are
+    "<back>",
+    "",
+    "",
+    "",
+    "",
+    "",
+    "",
+    "3",
+    "",
+    "",
+    "",
+    "1024",
+    "",
+    "",
+    // Certificates: api, app, storage, validation records, wait
+    "",
+    "",
+    "skip",
+    "",
+    "",
+    // Signing key
+    "",
+    // Email: address, identity
+    "",
+    "skip",
+    // Logging
+    "",
+    // Parameters: registration, log level
+    "n",
+    "",
+    // Review: apply
+    "y",
+    // Deploy later
+    "",
+];
+
+#[tokio::test]
+async fn a_scripted_install_checks_answers_goes_back_and_saves_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let (s, rx) = session(dir.path());
+    let mut p = Scripted::new(SCRIPT.iter().copied());
+    let mut r = PlainRenderer::new(Vec::new(), Vec::new(), Style::plain());
+    let code = run(s, rx, &mut p, &mut r, Arc::new(CdkCommand)).await;
+    let said = p.transcript.join("\n");
+    assert_eq!(code, 0, "{said}");
+    assert!(p.answers.is_empty(), "unused answers: {:?}", p.answers);
+    assert!(
+        said.contains("✗ 'Example.com' has upper-case letters: write it in lower case"),
+        "{said}"
+    );
+    assert!(said.contains("── Domains (2/8)"), "{said}");
+    let saved = std::fs::read_to_string(dir.path().join("saved.toml")).unwrap();
+    for want in [
+        "name = \"prod\"",
+        "domainName = \"example.com\"",
+        "maxAzs = 3",
+        "serverCpu = 1024",
+        "serverMemory = 2048",
+        "storage = \"skip\"",
+        "identity = \"skip\"",
+        "registerEnabled = false",
+    ] {
+        assert!(saved.contains(want), "{want} missing from\n{saved}");
+    }
+    let a = Answers::from_toml(&saved, "saved", &Overrides::default()).unwrap();
+    assert_eq!(a.env(), "prod");
+    let config: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.path().join("medplum.prod.config.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(config["maxAzs"], 3);
+    assert_eq!(config["stackName"], "MedplumProd");
+}
+
+#[tokio::test]
+async fn ctrl_c_at_a_prompt_exits_130_and_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let (s, rx) = session(dir.path());
+    let mut p = Scripted::new(["prod", "<ctrl-c>"]);
+    let mut r = PlainRenderer::new(Vec::new(), Vec::new(), Style::plain());
+    let code = run(s, rx, &mut p, &mut r, Arc::new(CdkCommand)).await;
+    assert_eq!(code, 130);
+    assert!(std::fs::read_dir(dir.path()).unwrap().next().is_none());
+}
+
+#[tokio::test]
+async fn declining_the_review_writes_nothing_but_the_answers() {
+    let dir = tempfile::tempdir().unwrap();
+    let (s, rx) = session(dir.path());
+    let mut answers: Vec<&str> = SCRIPT.to_vec();
+    // Drop the detour through <back> and its repeated answers.
+    answers.drain(10..17);
+    let apply = answers.len() - 2;
+    answers[apply] = "n";
+    answers.pop();
+    let mut p = Scripted::new(answers);
+    let mut r = PlainRenderer::new(Vec::new(), Vec::new(), Style::plain());
+    let code = run(s, rx, &mut p, &mut r, Arc::new(CdkCommand)).await;
+    assert_eq!(code, 0, "{}", p.transcript.join("\n"));
+    let names: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    assert_eq!(names, vec!["saved.toml".to_string()]);
+}

@@ -1,0 +1,244 @@
+//! The guided install as a full-screen terminal UI.
+//!
+//! One event loop merges key presses (crossterm's event stream), a 10 Hz tick for spinners and
+//! elapsed times, the engine's events, the answers of the tasks it started (look-ups, preview,
+//! run) and SIGINT/SIGTERM. Each message goes through [`update::update`], which returns the
+//! commands to start; [`draw::draw`] renders the state after every batch. All AWS work runs in
+//! tasks through the [`Session`], never on the loop.
+
+pub mod app;
+pub mod done;
+pub mod draw;
+pub mod events;
+pub mod review;
+pub mod screens;
+pub mod terminal;
+pub mod update;
+pub mod widgets;
+
+#[cfg(test)]
+mod tests;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crossterm::event::{Event as TermEvent, EventStream};
+use futures_util::StreamExt;
+use tokio::sync::mpsc;
+
+use self::app::{App, Exit, Level};
+use self::terminal::TerminalGuard;
+use self::update::{Cmd, Msg};
+use crate::engine::Event;
+use crate::exit;
+use crate::ui::handoff::DeployHandoff;
+use crate::ui::style::wants_color;
+use crate::ui::wizard::session::{Session, save_answers};
+use crate::ui::wizard::{Draft, Known, resume};
+
+/// Builds the starting state: an earlier run's answers and step states when the folder has
+/// them, `--region` as the region's default.
+pub fn initial_app(session: &Session, deploy_available: bool) -> App {
+    let opts = &session.opts;
+    let env = resume::discover_env(&opts.dir, opts.env.as_deref());
+    let (draft, found, notes) = match &env {
+        Some(e) => resume::load(&opts.dir, e),
+        None => (Draft::default(), None, Vec::new()),
+    };
+    let known = Known {
+        default_region: opts.region.clone(),
+        ..Known::default()
+    };
+    let mut app = App::new(draft, known, found);
+    app.dry_run = opts.dry_run;
+    app.deploy_available = deploy_available;
+    for n in notes {
+        app.note(Level::Warn, n, None);
+    }
+    app
+}
+
+/// Runs the guided install full screen; returns the exit code.
+pub async fn run(
+    session: Session,
+    events: mpsc::UnboundedReceiver<Event>,
+    handoff: Arc<dyn DeployHandoff>,
+) -> u8 {
+    let mut app = initial_app(&session, handoff.available());
+    app.color = wants_color(true);
+    let mut guard = match TerminalGuard::enter() {
+        Ok(g) => g,
+        Err(e) => {
+            eprintln!("error: cannot start the terminal UI: {e}\n  hint: run with --output plain");
+            return exit::FAILURE;
+        }
+    };
+    if let Ok(size) = guard.terminal.size() {
+        app.size = (size.width, size.height);
+    }
+    let result = event_loop(&mut guard, &mut app, &session, events).await;
+    drop(guard);
+    let exit = match result {
+        Ok(exit) => exit,
+        Err(e) => {
+            eprintln!("error: the terminal failed: {e}\n  hint: run with --output plain");
+            return exit::FAILURE;
+        }
+    };
+    after(&app, &session, exit, handoff.as_ref()).await
+}
+
+async fn event_loop(
+    guard: &mut TerminalGuard,
+    app: &mut App,
+    session: &Session,
+    mut events: mpsc::UnboundedReceiver<Event>,
+) -> std::io::Result<Exit> {
+    let (tx, mut done) = mpsc::unbounded_channel::<Msg>();
+    let mut input = EventStream::new();
+    let mut ticker = tokio::time::interval(Duration::from_millis(100));
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    let started = Instant::now();
+    let (mut sigint, mut sigterm) = signals()?;
+    let mut cmds = update::init(app);
+    loop {
+        for c in cmds.drain(..) {
+            exec(c, app, session, &tx);
+        }
+        if let Some(exit) = app.exit {
+            return Ok(exit);
+        }
+        guard.terminal.draw(|f| draw::draw(app, f))?;
+        let msg = tokio::select! {
+            ev = input.next() => match ev {
+                Some(Ok(TermEvent::Key(k))) => Msg::Key(k),
+                Some(Ok(TermEvent::Paste(s))) => Msg::Paste(s),
+                Some(Ok(TermEvent::Resize(w, h))) => Msg::Resize(w, h),
+                Some(Ok(_)) => continue,
+                Some(Err(e)) => return Err(e),
+                None => return Err(std::io::Error::other("the terminal closed")),
+            },
+            _ = ticker.tick() => Msg::Tick(started.elapsed()),
+            Some(e) = events.recv() => Msg::Engine(e),
+            Some(m) = done.recv() => m,
+            _ = sigint.recv() => Msg::Interrupt,
+            _ = sigterm.recv() => Msg::Interrupt,
+        };
+        cmds = update::update(app, msg);
+        // Engine events come in bursts; take what is there before drawing again.
+        while let Ok(e) = events.try_recv() {
+            cmds.extend(update::update(app, Msg::Engine(e)));
+        }
+    }
+}
+
+#[cfg(unix)]
+fn signals() -> std::io::Result<(tokio::signal::unix::Signal, tokio::signal::unix::Signal)> {
+    use tokio::signal::unix::{SignalKind, signal};
+    Ok((
+        signal(SignalKind::interrupt())?,
+        signal(SignalKind::terminate())?,
+    ))
+}
+
+/// Starts a command's work in a task; its answer comes back as a message.
+fn exec(cmd: Cmd, app: &mut App, session: &Session, tx: &mpsc::UnboundedSender<Msg>) {
+    let s = session.clone();
+    let tx = tx.clone();
+    match cmd {
+        Cmd::LookupCaller => {
+            tokio::spawn(async move { tx.send(Msg::Caller(s.caller().await)) });
+        }
+        Cmd::LookupZones => {
+            tokio::spawn(async move { tx.send(Msg::Zones(s.zones().await)) });
+        }
+        Cmd::LookupCerts(region) => {
+            tokio::spawn(async move {
+                let r = s.certificates(&region).await;
+                tx.send(Msg::Certs(region, r))
+            });
+        }
+        Cmd::Preview(answers) => {
+            tokio::spawn(async move { tx.send(Msg::Preview(s.preview(*answers).await)) });
+        }
+        Cmd::Run { confirmed, only } => {
+            tokio::spawn(async move {
+                let answers = (*confirmed.answers).clone();
+                let r = s.run(answers, &confirmed.text, only).await;
+                tx.send(Msg::RunDone(r))
+            });
+        }
+        Cmd::SaveAnswers(text) => {
+            if let Some(path) = &session.opts.save_answers {
+                match save_answers(path, &text) {
+                    Ok(()) => app.note(
+                        Level::Info,
+                        format!("answers saved to {}", path.display()),
+                        None,
+                    ),
+                    Err(e) => app.note(
+                        Level::Error,
+                        format!("could not save the answers to {}: {e}", path.display()),
+                        None,
+                    ),
+                }
+            }
+        }
+        Cmd::Cancel => session.cancel.cancel(),
+    }
+}
+
+/// After the screen is restored: the summary on stdout, then the deploy or its command.
+async fn after(app: &App, session: &Session, exit: Exit, handoff: &dyn DeployHandoff) -> u8 {
+    let code = match exit {
+        Exit::Code(c) => c,
+        Exit::DeployNow | Exit::DeployLater => exit::OK,
+    };
+    if code == exit::INTERRUPTED {
+        eprintln!("interrupted: finished work is recorded; run medplum-init again here to resume");
+        return code;
+    }
+    let Some(confirmed) = &app.confirmed else {
+        return code;
+    };
+    let req = session.deploy_request(&confirmed.answers);
+    if code != exit::OK {
+        eprintln!(
+            "stopped: {}; finished work is recorded, run medplum-init again here to resume",
+            app.failure
+                .as_ref()
+                .map(|(_, f)| f.message.as_str())
+                .unwrap_or("a step failed")
+        );
+        return code;
+    }
+    if session.opts.dry_run {
+        println!(
+            "dry run: wrote {} for review; nothing in AWS was touched",
+            req.config_path.display()
+        );
+        return exit::OK;
+    }
+    println!(
+        "medplum-init: the prerequisites of {} are in place",
+        req.env
+    );
+    println!("config file: {}", req.config_path.display());
+    if let Some(p) = &session.opts.save_answers {
+        println!(
+            "answers: {} (replay with --answers {} --yes)",
+            p.display(),
+            p.display()
+        );
+    }
+    match exit {
+        Exit::DeployNow => {
+            session.release();
+            handoff.deploy_now(&req).await
+        }
+        _ => {
+            println!("deploy with:\n  {}", handoff.later_command(&req));
+            exit::OK
+        }
+    }
+}

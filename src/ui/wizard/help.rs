@@ -1,0 +1,198 @@
+//! What the help pane (and `?` in line mode) says about each question and section: why it
+//! matters, what AWS will do with it, and what it costs where it costs something. Prices are
+//! us-east-1 on-demand list prices, rounded, to compare choices; the AWS bill is the truth.
+
+use super::Section;
+use super::fields::FieldId;
+
+pub fn section_intro(s: Section) -> &'static str {
+    match s {
+        Section::Environment => {
+            "Name this Medplum environment and pick where it runs. The name keys everything \
+             medplum-init creates: the config file, the Parameter Store path and the stacks."
+        }
+        Section::Domains => {
+            "Medplum serves three names: the API, the web app and the file storage. Each gets a \
+             certificate and a DNS record."
+        }
+        Section::Capacity => {
+            "How big the stack is. Everything here can be changed later in the config file and \
+             redeployed; the defaults suit a first environment."
+        }
+        Section::Certificates => {
+            "HTTPS certificates from ACM, free of charge. The API's lives in the stack's region, \
+             the app's and storage's in us-east-1, where CloudFront reads them."
+        }
+        Section::SigningKey => {
+            "Medplum signs links to stored files with a private key; CloudFront checks them with \
+             the public half."
+        }
+        Section::Email => {
+            "Medplum sends password resets and invitations through Amazon SES, from an address \
+             SES has verified."
+        }
+        Section::Logging => {
+            "Optional access logs of the API load balancer, kept in an S3 bucket of your own."
+        }
+        Section::Parameters => {
+            "The server reads its settings from Parameter Store under /medplum/<name>/. \
+             medplum-init writes the ones it derives, plus these, as SecureStrings."
+        }
+        Section::Review => {
+            "Everything the run will write, read from AWS just now. Nothing has been written yet."
+        }
+        Section::Deploy => "The prerequisites are in place. Deploy the stacks now or later.",
+    }
+}
+
+pub fn field_help(f: FieldId) -> &'static str {
+    use FieldId::*;
+    match f {
+        Name => {
+            "A short name such as prod or staging: lower-case letters, digits and hyphens. It \
+             names the config file (medplum.<name>.config.json), the Parameter Store path \
+             /medplum/<name>/ and, by default, the CloudFormation stack. Changing it later means \
+             a new environment."
+        }
+        Region => {
+            "Where the stack runs: database, cache, servers and load balancer. Pick the region \
+             closest to your users that your compliance rules allow. CloudFront's certificates \
+             are always made in us-east-1, whatever you pick."
+        }
+        StackName => {
+            "The CloudFormation stack's name. The default follows Medplum's own: Medplum plus \
+             the environment name. Keep it unless you run several stacks per account with a \
+             naming rule."
+        }
+        DomainName => {
+            "The domain your Medplum lives under, normally a Route53 hosted zone in this \
+             account, so records and certificate validation happen by themselves. The API, app \
+             and storage names default to names under it."
+        }
+        Zone => {
+            "The Route53 zone that holds the names. medplum-init writes certificate validation \
+             records there, and the stack writes the API, app and storage records. Choose None \
+             if your DNS is elsewhere: you will add the records yourself."
+        }
+        ApiDomain => {
+            "The FHIR API's host name, served by the load balancer. Also sets baseUrl, which \
+             every client and the app use."
+        }
+        AppDomain => {
+            "The web app's host name, served by CloudFront. Medplum also names the app's S3 \
+             bucket after it."
+        }
+        StorageDomain => {
+            "The host name for stored files (attachments, binaries), served by CloudFront with \
+             signed URLs."
+        }
+        StorageBucket => {
+            "The S3 bucket holding stored files. Bucket names are global across all AWS \
+             accounts, so the storage domain is a good, unique choice."
+        }
+        MaxAzs => {
+            "Availability zones the network spans. Two is the minimum (the load balancer and \
+             Aurora need two). Each zone gets a NAT gateway, about $33/month each plus data \
+             processing, so more zones cost more but survive a zone outage."
+        }
+        RdsInstances => {
+            "Aurora PostgreSQL instances. One is a writer only: cheapest, but a failure means \
+             minutes of downtime while Aurora replaces it. Two adds a reader that takes over in \
+             about a minute. Each instance is billed separately."
+        }
+        RdsInstanceType => {
+            "The database instance class. Burstable t-classes suit light and test loads; \
+             r-classes give steady performance for production. A t4g.medium is about \
+             $50/month, an r6g.large about $190/month."
+        }
+        ServerCount => {
+            "Medplum server tasks on Fargate behind the load balancer. Two or more keep the API \
+             up during deploys and task failures; each task adds its CPU and memory cost."
+        }
+        ServerCpu => {
+            "CPU units per server task: 1024 is one vCPU. Fargate allows only some memory sizes \
+             per CPU size; the memory question lists the ones that fit."
+        }
+        ServerMemory => {
+            "Memory per server task. Only sizes Fargate accepts for the CPU chosen are listed, \
+             with the task's monthly cost. Medplum's default, 512 MiB, is enough to try it out; \
+             production servers usually want 2 GiB or more."
+        }
+        ServerImage => {
+            "The container image the servers run. Pin a version (medplum/medplum-server:5.0.10) \
+             for production, so a redeploy never upgrades by surprise."
+        }
+        CertApi => {
+            "The load balancer's certificate, in the stack's region. Reusing an issued \
+             certificate that covers the name (wildcards count) is quickest; a new one is \
+             validated through DNS and issued within minutes once the record is visible."
+        }
+        CertApp | CertStorage => {
+            "CloudFront's certificate for this name, which must be in us-east-1. Reuse an \
+             issued one that covers the name, or let medplum-init request one. Skip only if \
+             you will set the ARN in the config file yourself."
+        }
+        CertDnsRecords => {
+            "Write the validation CNAME records of new certificates into the hosted zone, so ACM \
+             issues them without you touching DNS."
+        }
+        CertWait => {
+            "Wait here until ACM issues the certificates (usually a few minutes), showing their \
+             status live. The deploy needs issued certificates."
+        }
+        KeyMode => {
+            "medplum-init generates an RSA-2048 key, stores the encrypted private key and its \
+             passphrase as SecureString parameters, and registers the public key in CloudFront. \
+             A key already in SSM is kept, so re-running never replaces it."
+        }
+        SigningKeyId => {
+            "The id CloudFront shows for your public key (K followed by letters and digits). \
+             Its private key and passphrase must already be in Parameter Store as signingKey \
+             and signingKeyPassphrase."
+        }
+        SupportEmail => {
+            "The address Medplum sends email from. SES must verify it (or its domain) before \
+             Medplum can send; new SES accounts can only mail verified addresses until AWS \
+             lifts the sandbox."
+        }
+        EmailIdentity => {
+            "Verifying the address makes SES mail it a link to click. Verifying the domain \
+             covers every address in it and needs DKIM records, written to Route53 when the \
+             zone is here."
+        }
+        LbLogging => {
+            "Keep the API load balancer's access logs in S3: useful for audits and debugging. \
+             S3 storage costs apply (about $0.023 per GB-month)."
+        }
+        LbLoggingBucket => {
+            "The bucket for the logs. Names are global across AWS accounts; the default includes \
+             your account id to be unique."
+        }
+        CreateLoggingBucket => {
+            "Create the bucket, private and encrypted, with the policy that lets Elastic Load \
+             Balancing deliver logs to it. Leave this off if the bucket exists already."
+        }
+        RegisterEnabled => {
+            "Whether anyone may create an account on the app. Turn it off for a private \
+             deployment where you invite users."
+        }
+        LogLevel => {
+            "How much the server logs to CloudWatch. More logs cost more to ingest and keep."
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_field_and_section_is_explained() {
+        for f in FieldId::ALL {
+            assert!(field_help(f).len() > 60, "{f:?}");
+        }
+        for s in Section::ALL {
+            assert!(!section_intro(s).is_empty());
+        }
+    }
+}
