@@ -9,6 +9,7 @@ pub mod answers;
 pub mod aws;
 pub mod config;
 pub mod crypto;
+pub mod deploy;
 pub mod engine;
 pub mod exit;
 pub mod fsutil;

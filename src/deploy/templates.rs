@@ -1,0 +1,197 @@
+//! Where the deploy commands get their templates.
+//!
+//! * [`load_dir`]: templates written to a directory by `medplum-init synth --out DIR` (or a CDK
+//!   `cdk.out`), one `<StackName>.template.json` per stack. `deploy --templates DIR` and
+//!   `diff --templates DIR` use it; it is also how a reviewed set of templates is deployed as is.
+//! * [`synthesize`]: TEMPORARY ADAPTER. This branch was written before the synthesizer
+//!   (`crate::deploy::synth`) merged; this function is the one place that must call it (after
+//!   resolving the lookups it needs). Until then it explains how to pass `--templates`.
+
+use std::path::{Path, PathBuf};
+
+use super::StackTemplate;
+use crate::aws::AwsClients;
+use crate::aws::clients::GLOBAL_REGION;
+use crate::config::infra::InfraConfig;
+
+/// The stack tag `medplum aws list/describe` find stacks by.
+pub const ENV_TAG: &str = "medplum:environment";
+
+#[derive(Debug, thiserror::Error)]
+pub enum TemplatesError {
+    #[error("could not read {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path} is not a JSON template: {source}")]
+    Parse {
+        path: PathBuf,
+        source: serde_json::Error,
+    },
+    #[error(
+        "{path} is the template of stack '{stack}', which this config does not deploy (expected {expected})"
+    )]
+    UnknownStack {
+        path: PathBuf,
+        stack: String,
+        expected: String,
+    },
+    #[error("{dir} holds no template of stack {stack} (looked for {stack}.template.json)")]
+    Missing { dir: PathBuf, stack: String },
+    #[error("this build cannot synthesise templates yet")]
+    SynthUnavailable,
+}
+
+impl TemplatesError {
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            TemplatesError::SynthUnavailable => Some(
+                "write the templates with `medplum-init synth --out DIR` (or `npx cdk synth -c config=…`) and pass --templates DIR".into(),
+            ),
+            TemplatesError::UnknownStack { .. } => Some(
+                "point --templates at the templates of this environment only".into(),
+            ),
+            _ => None,
+        }
+    }
+}
+
+/// The stack tags every stack of `config` carries.
+pub fn stack_tags(config: &InfraConfig) -> Vec<(String, String)> {
+    vec![(ENV_TAG.to_string(), config.name.clone())]
+}
+
+/// The name of the us-east-1 companion stack.
+pub fn companion_name(config: &InfraConfig) -> String {
+    format!("{}-{GLOBAL_REGION}", config.stack_name)
+}
+
+/// Reads `<StackName>.template.json` files: the primary stack (required) and the us-east-1
+/// companion (when present), primary first.
+pub fn load_dir(dir: &Path, config: &InfraConfig) -> Result<Vec<StackTemplate>, TemplatesError> {
+    let read_err = |source| TemplatesError::Read {
+        path: dir.to_path_buf(),
+        source,
+    };
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(read_err)?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.ends_with(".template.json"))
+        })
+        .collect();
+    entries.sort();
+    let primary = config.stack_name.clone();
+    let companion = companion_name(config);
+    let mut out = Vec::new();
+    for path in entries {
+        let stack = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .and_then(|n| n.strip_suffix(".template.json"))
+            .unwrap_or_default()
+            .to_string();
+        let region = if stack == primary {
+            config.region.clone()
+        } else if stack == companion && config.region != GLOBAL_REGION {
+            GLOBAL_REGION.to_string()
+        } else {
+            return Err(TemplatesError::UnknownStack {
+                path,
+                stack,
+                expected: format!("{primary} or {companion}"),
+            });
+        };
+        let text = std::fs::read_to_string(&path).map_err(|source| TemplatesError::Read {
+            path: path.clone(),
+            source,
+        })?;
+        let template = serde_json::from_str(&text).map_err(|source| TemplatesError::Parse {
+            path: path.clone(),
+            source,
+        })?;
+        out.push(StackTemplate {
+            name: stack,
+            region,
+            template,
+            tags: stack_tags(config),
+        });
+    }
+    if !out.iter().any(|t| t.name == primary) {
+        return Err(TemplatesError::Missing {
+            dir: dir.to_path_buf(),
+            stack: primary,
+        });
+    }
+    out.sort_by_key(|t| t.name != primary);
+    Ok(out)
+}
+
+/// TEMPORARY ADAPTER: the templates the synthesizer makes for `config`. On merge with the synth
+/// branch, replace the body with the lookups it needs and
+/// `crate::deploy::synth(config, &lookups)` (mapping its error into this enum).
+pub async fn synthesize(
+    _config: &InfraConfig,
+    _aws: &AwsClients,
+) -> Result<Vec<StackTemplate>, TemplatesError> {
+    Err(TemplatesError::SynthUnavailable)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(region: &str) -> InfraConfig {
+        let text = include_str!("../../tests/fixtures/reference/medplum.staging.config.json");
+        let mut map: serde_json::Map<String, serde_json::Value> =
+            serde_json::from_str(text).unwrap();
+        map.insert("region".into(), region.into());
+        InfraConfig::from_map(map).unwrap()
+    }
+
+    #[test]
+    fn reads_the_primary_and_the_companion_primary_first() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path()
+                .join("MedplumStagingStack-us-east-1.template.json"),
+            r#"{"Resources":{}}"#,
+        )
+        .unwrap();
+        std::fs::write(
+            dir.path().join("MedplumStagingStack.template.json"),
+            r#"{"Resources":{"P":{"Type":"AWS::SSM::Parameter"}}}"#,
+        )
+        .unwrap();
+        std::fs::write(dir.path().join("manifest.json"), "{}").unwrap();
+        let t = load_dir(dir.path(), &config("eu-west-1")).unwrap();
+        assert_eq!(t.len(), 2);
+        assert_eq!(
+            (t[0].name.as_str(), t[0].region.as_str()),
+            ("MedplumStagingStack", "eu-west-1")
+        );
+        assert_eq!(t[1].region, "us-east-1");
+        assert_eq!(
+            t[0].tags,
+            vec![(ENV_TAG.to_string(), "staging".to_string())]
+        );
+    }
+
+    #[test]
+    fn refuses_foreign_and_missing_stacks() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("Other.template.json"), "{}").unwrap();
+        assert!(matches!(
+            load_dir(dir.path(), &config("us-east-1")),
+            Err(TemplatesError::UnknownStack { .. })
+        ));
+        let empty = tempfile::tempdir().unwrap();
+        assert!(matches!(
+            load_dir(empty.path(), &config("us-east-1")),
+            Err(TemplatesError::Missing { .. })
+        ));
+    }
+}
