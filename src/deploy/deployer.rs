@@ -273,10 +273,7 @@ impl<'a> Deployer<'a> {
             let result = self.apply_one(&sink, s, cancel, &mut report).await;
             match result {
                 Ok(r) => {
-                    let ok = r
-                        .changed
-                        .then(|| status::succeeded(&r.status))
-                        .unwrap_or(true);
+                    let ok = !r.changed || status::succeeded(&r.status);
                     report.stacks.push(r);
                     if !ok {
                         report.ok = false;

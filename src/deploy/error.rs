@@ -8,7 +8,7 @@ pub enum DeployError {
     Aws {
         stack: String,
         #[source]
-        source: AwsError,
+        source: Box<AwsError>,
     },
     #[error("the change set for {stack} failed: {reason}")]
     ChangeSetFailed { stack: String, reason: String },
@@ -38,7 +38,7 @@ impl DeployError {
     pub fn aws(stack: &str, source: AwsError) -> Self {
         DeployError::Aws {
             stack: stack.to_string(),
-            source,
+            source: Box::new(source),
         }
     }
 

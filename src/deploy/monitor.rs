@@ -214,7 +214,8 @@ impl<'a> Watch<'a> {
             self.sink.emit(DeployEvent::Tick {
                 at: Time(self.clock.now_ms()),
             });
-            if settled.is_none() && (failed || self.polls % self.policy.status_every == 0) {
+            if settled.is_none() && (failed || self.polls.is_multiple_of(self.policy.status_every))
+            {
                 // Double-check with DescribeStacks: events can lag or fail, the status cannot.
                 let now = match self.source.describe_stack(&self.monitor.stack).await {
                     Ok(Some(info)) if !status::in_progress(&info.status) => Some(info.status),

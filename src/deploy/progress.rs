@@ -75,7 +75,7 @@ impl Group {
             Group::FrontEnd => "Front end",
             Group::Storage => "Storage",
             Group::Dns => "DNS",
-            Group::Secrets => "Secrets & parameters",
+            Group::Secrets => "Secrets & params",
             Group::Access => "Access (IAM, WAF)",
             Group::Monitoring => "Logs & alarms",
             Group::Other => "Other",
@@ -148,6 +148,8 @@ pub struct Row {
     /// Why it failed (or was cancelled), as CloudFormation said.
     pub reason: Option<String>,
     pub failed_ms: Option<EpochMs>,
+    /// How long it ran before it failed.
+    pub failed_after_ms: Option<i64>,
     /// Touched while the stack rolled back (drawn in the rollback colour).
     pub rollback: bool,
 }
@@ -212,6 +214,7 @@ impl StackProgress {
                     failed_status: None,
                     reason: None,
                     failed_ms: None,
+                    failed_after_ms: None,
                     rollback: false,
                 });
                 self.index.insert(logical_id.into(), self.rows.len() - 1);
@@ -405,6 +408,7 @@ impl DeployState {
                             r.failed_status = Some(st.clone());
                             r.reason = reason.clone();
                             r.failed_ms = Some(at.0);
+                            r.failed_after_ms = elapsed;
                         }
                     }
                     RowState::Done => {
@@ -540,6 +544,28 @@ pub fn verb(status_text: &str) -> &'static str {
         "ROLLBACK" => "rolling back",
         _ => "working on",
     }
+}
+
+/// A status in a few words for a row: `creating`, `created`, `create failed`, `deleted`, ...
+pub fn short_status(status_text: &str) -> String {
+    let (op, state) = match status_text.rsplit_once('_') {
+        Some((op, "PROGRESS")) => (op.trim_end_matches("_IN"), "PROGRESS"),
+        Some(pair) => pair,
+        None => return status_text.to_ascii_lowercase(),
+    };
+    let word = match (op, state) {
+        ("CREATE", "PROGRESS") => "creating",
+        ("CREATE", "COMPLETE") => "created",
+        ("UPDATE", "PROGRESS") => "updating",
+        ("UPDATE", "COMPLETE") => "updated",
+        ("DELETE", "PROGRESS") => "deleting",
+        ("DELETE", "COMPLETE") => "deleted",
+        ("DELETE", "SKIPPED") => "kept",
+        ("IMPORT", "PROGRESS") => "importing",
+        ("IMPORT", "COMPLETE") => "imported",
+        _ => return status_words(status_text),
+    };
+    word.to_string()
 }
 
 /// `create in progress`: a status as row text.

@@ -165,4 +165,8 @@ fn the_counter_counts_final_rows_out_of_the_plan() {
     assert_eq!(st.current_stack().unwrap().counter(), (2, 3));
     assert_eq!(verb("UPDATE_IN_PROGRESS"), "updating");
     assert_eq!(status_words("CREATE_IN_PROGRESS"), "create in progress");
+    assert_eq!(short_status("CREATE_IN_PROGRESS"), "creating");
+    assert_eq!(short_status("DELETE_COMPLETE"), "deleted");
+    assert_eq!(short_status("UPDATE_FAILED"), "update failed");
+    assert_eq!(short_status("DELETE_SKIPPED"), "kept");
 }

@@ -110,6 +110,48 @@ pub fn bucket_policy(bucket: &str) -> serde_json::Value {
     })
 }
 
+/// Whether the bucket can require TLS: not when S3 is reached over plain HTTP (an emulator or
+/// a local proxy through `--endpoint-url http://…`), or our own uploads would be refused.
+pub fn tls_reachable(endpoint_url: Option<&str>) -> bool {
+    !endpoint_url.is_some_and(|u| u.to_ascii_lowercase().starts_with("http://"))
+}
+
+/// An S3 error with the HTTP status when S3 sent no error code (HEAD requests, bare 403s).
+fn s3_error<E, R>(op: &str, e: &aws_smithy_runtime_api::client::result::SdkError<E, R>) -> AwsError
+where
+    E: aws_smithy_types::error::metadata::ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug + HasStatus,
+{
+    let mut err = AwsError::from_sdk("s3", op, e);
+    if err.code.is_none()
+        && let Some(status) = e.raw_response().map(HasStatus::status_code)
+    {
+        err.message = format!(
+            "HTTP {status}{}",
+            if status == 403 {
+                " (access denied)"
+            } else {
+                ""
+            }
+        );
+        if status == 403 {
+            err.code = Some("Forbidden".into());
+        }
+    }
+    err
+}
+
+/// The HTTP status of a raw SDK response.
+pub trait HasStatus {
+    fn status_code(&self) -> u16;
+}
+
+impl HasStatus for aws_smithy_runtime_api::http::Response {
+    fn status_code(&self) -> u16 {
+        self.status().as_u16()
+    }
+}
+
 /// The staging bucket in S3.
 pub struct S3TemplateStore {
     aws: AwsClients,
@@ -182,7 +224,7 @@ impl S3TemplateStore {
         let exists = match head {
             Ok(_) => true,
             Err(e) => {
-                let e = AwsError::from_sdk("s3", "HeadBucket", &e);
+                let e = s3_error("HeadBucket", &e);
                 if e.is_not_found() || e.code.as_deref() == Some("NotFound") {
                     false
                 } else if e.code.as_deref() == Some("Forbidden") || e.message.contains("403") {
@@ -208,7 +250,7 @@ impl S3TemplateStore {
                 );
             }
             if let Err(e) = req.send().await {
-                let e = AwsError::from_sdk("s3", "CreateBucket", &e);
+                let e = s3_error("CreateBucket", &e);
                 if e.code.as_deref() != Some("BucketAlreadyOwnedByYou") {
                     return Err(Self::staging_error(bucket, e));
                 }
@@ -228,9 +270,7 @@ impl S3TemplateStore {
             .public_access_block_configuration(block)
             .send()
             .await
-            .map_err(|e| {
-                Self::staging_error(bucket, AwsError::from_sdk("s3", "PutPublicAccessBlock", &e))
-            })?;
+            .map_err(|e| Self::staging_error(bucket, s3_error("PutPublicAccessBlock", &e)))?;
         let sse = ServerSideEncryptionConfiguration::builder()
             .rules(
                 ServerSideEncryptionRule::builder()
@@ -250,18 +290,16 @@ impl S3TemplateStore {
             .server_side_encryption_configuration(sse)
             .send()
             .await
-            .map_err(|e| {
-                Self::staging_error(bucket, AwsError::from_sdk("s3", "PutBucketEncryption", &e))
-            })?;
-        s3.put_bucket_policy()
-            .bucket(bucket)
-            .expected_bucket_owner(account)
-            .policy(bucket_policy(bucket).to_string())
-            .send()
-            .await
-            .map_err(|e| {
-                Self::staging_error(bucket, AwsError::from_sdk("s3", "PutBucketPolicy", &e))
-            })?;
+            .map_err(|e| Self::staging_error(bucket, s3_error("PutBucketEncryption", &e)))?;
+        if tls_reachable(self.aws.endpoint_url()) {
+            s3.put_bucket_policy()
+                .bucket(bucket)
+                .expected_bucket_owner(account)
+                .policy(bucket_policy(bucket).to_string())
+                .send()
+                .await
+                .map_err(|e| Self::staging_error(bucket, s3_error("PutBucketPolicy", &e)))?;
+        }
         let rule = LifecycleRule::builder()
             .id("expire-staged-templates")
             .status(ExpirationStatus::Enabled)
@@ -286,10 +324,7 @@ impl S3TemplateStore {
             .send()
             .await
             .map_err(|e| {
-                Self::staging_error(
-                    bucket,
-                    AwsError::from_sdk("s3", "PutBucketLifecycleConfiguration", &e),
-                )
+                Self::staging_error(bucket, s3_error("PutBucketLifecycleConfiguration", &e))
             })?;
         self.ready
             .lock()
@@ -330,9 +365,7 @@ impl TemplateStore for S3TemplateStore {
                 .body(ByteStream::from(body.as_bytes().to_vec()))
                 .send()
                 .await
-                .map_err(|e| {
-                    Self::staging_error(&bucket, AwsError::from_sdk("s3", "PutObject", &e))
-                })?;
+                .map_err(|e| Self::staging_error(&bucket, s3_error("PutObject", &e)))?;
         }
         Ok(TemplateSource::Url {
             url: template_url(&bucket, region, &key),

@@ -576,6 +576,9 @@ pub fn as_deploy_events(
     start: EpochMs,
     script: &[Scripted],
 ) -> Vec<super::event::DeployEvent> {
+    // In time order, as the monitor delivers them.
+    let mut script = script.to_vec();
+    script.sort_by_key(|s| s.offset_ms);
     script
         .iter()
         .map(|s| super::event::DeployEvent::Resource {

@@ -7,12 +7,37 @@ use std::io::Write;
 use super::DeployRenderer;
 use crate::deploy::changeset::ChangeAction;
 use crate::deploy::clock::{elapsed, elapsed_padded};
-use crate::deploy::event::DeployEvent;
+use crate::deploy::event::{DeployEvent, FailureRecap};
 use crate::deploy::progress::{DeployState, RowState, Transition, status_words, verb};
 use crate::ui::style::Style;
 
 /// How often the heartbeat speaks while resources are in progress.
 pub const HEARTBEAT_MS: i64 = 30_000;
+
+/// The failure recap: every failed resource with CloudFormation's full reason, first failure
+/// first. Written at the end of plain logs, and after the full-screen view closes.
+pub fn write_recap(w: &mut dyn Write, failures: &[FailureRecap], s: Style) {
+    if failures.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        w,
+        "\n{}",
+        s.red(&s.bold("Failed resources (first failure first):"))
+    );
+    for f in failures {
+        let _ = writeln!(
+            w,
+            "  {} {}/{} ({}): {}\n      {}",
+            s.red("✗"),
+            f.stack,
+            f.logical_id,
+            f.resource_type,
+            f.status,
+            f.reason
+        );
+    }
+}
 
 pub struct PlainDeploy<E: Write + Send> {
     err: E,
@@ -160,7 +185,7 @@ impl<E: Write + Send> DeployRenderer for PlainDeploy<E> {
                 } else {
                     s.dim(&text)
                 };
-                let _ = writeln!(self.err, "{} {painted}", s.dim(&self.counter(stack)));
+                let _ = writeln!(self.err, "  {painted}");
             }
             DeployEvent::Resource { .. } => {
                 if let Some(t) = &transition {
@@ -198,27 +223,7 @@ impl<E: Write + Send> DeployRenderer for PlainDeploy<E> {
                     if *ok { s.bold(&line) } else { s.red(&line) }
                 );
             }
-            DeployEvent::Finished { failures, .. } => {
-                if !failures.is_empty() {
-                    let _ = writeln!(
-                        self.err,
-                        "\n{}",
-                        s.red(&s.bold("Failed resources (first failure first):"))
-                    );
-                    for f in failures {
-                        let _ = writeln!(
-                            self.err,
-                            "  {} {}/{} ({}): {}\n      {}",
-                            s.red("✗"),
-                            f.stack,
-                            f.logical_id,
-                            f.resource_type,
-                            f.status,
-                            f.reason
-                        );
-                    }
-                }
-            }
+            DeployEvent::Finished { failures, .. } => write_recap(&mut self.err, failures, s),
             DeployEvent::ChangeSet { .. } => {}
         }
     }
