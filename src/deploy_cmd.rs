@@ -190,17 +190,16 @@ async fn run(g: &Global, args: &DeployArgs, mode: Mode) -> u8 {
     if stacks.is_empty() {
         return exit::USAGE;
     }
-    // One deploy per environment at a time; a diff only reads the journal.
+    // One deploy per environment at a time (the journal's lock); a diff writes nothing.
     let journal = match mode {
-        Mode::Deploy => Journal::open(&g.dir, &env),
-        Mode::Diff => Journal::read_only(&g.dir, &env),
-    };
-    let journal = match journal {
-        Ok(j) => j,
-        Err(e) => {
-            fail(&e, e.hint());
-            return exit::FAILURE;
-        }
+        Mode::Deploy => match Journal::open(&g.dir, &env) {
+            Ok(j) => Some(j),
+            Err(e) => {
+                fail(&e, e.hint());
+                return exit::FAILURE;
+            }
+        },
+        Mode::Diff => None,
     };
 
     let cancel = Cancel::new();
@@ -318,6 +317,7 @@ async fn run(g: &Global, args: &DeployArgs, mode: Mode) -> u8 {
         signals.abort();
         report
     };
+    let journal = journal.expect("a deploy holds the journal");
     finish(&aws, &journal, &config, &report, output).await
 }
 

@@ -376,7 +376,8 @@ impl DeployState {
                 }
                 if is_stack {
                     s.status = Some(st.clone());
-                    if reason.is_some() {
+                    // "User Initiated" says who started it, not why anything happened.
+                    if reason.as_deref().is_some_and(|r| r != "User Initiated") {
                         s.status_reason = reason.clone();
                     }
                     // A rollback, or the delete Ctrl-C asked for on a create, undoes work.

@@ -252,7 +252,7 @@ fn row_lines(state: &DeployState, r: &Row, width: usize, p: Palette) -> Vec<Line
     if r.state == RowState::Failed
         && let Some(reason) = &r.reason
     {
-        for chunk in wrap(&concise(reason), width.saturating_sub(8).max(10)) {
+        for chunk in wrap(&concise(reason), reason_width(width)) {
             out.push(Line::from(vec![
                 Span::raw("      "),
                 Span::styled(chunk, p.bad()),
@@ -260,6 +260,18 @@ fn row_lines(state: &DeployState, r: &Row, width: usize, p: Palette) -> Vec<Line
         }
     }
     out
+}
+
+/// Lines [`row_lines`] takes for a row: one, plus its wrapped reason when it failed.
+fn row_height(r: &Row, width: usize) -> usize {
+    match (&r.reason, r.state) {
+        (Some(reason), RowState::Failed) => 1 + wrap(&concise(reason), reason_width(width)).len(),
+        _ => 1,
+    }
+}
+
+fn reason_width(width: usize) -> usize {
+    width.saturating_sub(8).max(10)
 }
 
 /// A failure reason without the parts only support needs: the resource-handler wrapper, the
@@ -346,17 +358,23 @@ fn draw_resources(
     frame.render_widget(block, area);
     let height = inner.height as usize;
 
-    // Everything, by group, when it fits.
-    let mut full: Vec<Line> = Vec::new();
-    for g in Group::ALL {
-        if let Some(header) = group_line(s, g, inner.width as usize, p) {
-            full.push(header);
-            for r in s.group_rows(g) {
-                full.extend(row_lines(state, r, inner.width as usize, p));
+    // Everything, by group, when it fits (counted first: most frames of a big deploy do not).
+    let width = inner.width as usize;
+    let groups = Group::ALL
+        .iter()
+        .filter(|g| s.group_rows(**g).next().is_some())
+        .count();
+    let needed = groups + s.rows.iter().map(|r| row_height(r, width)).sum::<usize>();
+    if needed <= height {
+        let mut full: Vec<Line> = Vec::with_capacity(needed);
+        for g in Group::ALL {
+            if let Some(header) = group_line(s, g, width, p) {
+                full.push(header);
+                for r in s.group_rows(g) {
+                    full.extend(row_lines(state, r, width, p));
+                }
             }
         }
-    }
-    if full.len() <= height {
         frame.render_widget(Paragraph::new(full), inner);
         return;
     }

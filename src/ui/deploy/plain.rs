@@ -175,6 +175,9 @@ impl<E: Write + Send> DeployRenderer for PlainDeploy<E> {
                 reason,
                 ..
             } if transition.is_none() && logical_id == stack => {
+                if status == "REVIEW_IN_PROGRESS" {
+                    return; // the change set's creation, not the deploy
+                }
                 let text = format!("{stack}: {}", status.replace('_', " "));
                 let text = match reason {
                     Some(r) if r != "User Initiated" => format!("{text}: {r}"),
