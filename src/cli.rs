@@ -73,6 +73,12 @@ pub enum Command {
     AnswersTemplate,
     /// Write the CloudFormation templates for a CDK config file (what `cdk synth` would).
     Synth(SynthArgs),
+    /// Show what a deploy would change (a change set per stack, deleted again).
+    /// Exit codes: 0 no changes, 3 changes present, 1 failure, 2 usage.
+    Diff(DeployArgs),
+    /// Deploy the stacks: show the diff, confirm (or --yes), execute, follow progress.
+    /// Ctrl-C once cancels the deploy (rolls back); twice leaves CloudFormation to finish.
+    Deploy(DeployArgs),
 }
 
 #[derive(Debug, Args, Default, Clone)]
@@ -90,6 +96,14 @@ pub struct SynthArgs {
     /// external secrets.
     #[arg(long)]
     pub offline: bool,
+}
+
+#[derive(Debug, Args, Default, Clone)]
+pub struct DeployArgs {
+    /// Use the templates in DIR (`<StackName>.template.json`, as `medplum-init synth --out DIR`
+    /// writes them) instead of synthesising from the config.
+    #[arg(long, value_name = "DIR")]
+    pub templates: Option<PathBuf>,
 }
 
 #[derive(Debug, Args, Default, Clone)]

@@ -1,6 +1,7 @@
 //! The binary: parse the command line, pick the front end, run, map the result to an exit code.
 
 mod cli;
+mod deploy_cmd;
 mod init;
 mod synth_cmd;
 
@@ -24,6 +25,8 @@ fn main() -> ExitCode {
         }
         Some(cli::Command::Init(args)) => init::run(&cli.global, args),
         Some(cli::Command::Synth(args)) => synth_cmd::run(&cli.global, args),
+        Some(cli::Command::Diff(args)) => deploy_cmd::diff(&cli.global, args),
+        Some(cli::Command::Deploy(args)) => deploy_cmd::deploy(&cli.global, args),
         None => init::run(&cli.global, &cli::InitArgs::default()),
     };
     ExitCode::from(code)

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use medplum_init::aws::{AwsClients, AwsSettings};
 use medplum_init::config::infra::{ConfigDocument, config_path};
-use medplum_init::deploy::context::{self, CdkContext, ContextError};
+use medplum_init::deploy::context::{self, ContextError};
 use medplum_init::deploy::{SynthError, synth};
 use medplum_init::exit;
 use medplum_init::ui::OutputMode;
@@ -173,29 +173,12 @@ async fn run_async(g: &Global, args: &SynthArgs) -> Result<(), Failure> {
         context::resolve_config(&doc, Some(&c)).await?
     };
 
-    let mut ctx = CdkContext::read(&dir)?;
-    let have = ctx.lookups(&config.account_number, &config.region);
-    let lookups = if context::has_zone(&config, &have) || offline {
-        have
+    let lookups = if offline {
+        context::lookups_for(&dir, &config, None).await?.0
     } else {
         let c = connect(g, &region, &mut clients).await;
-        let found = context::complete_online(&c, &config, &have)
-            .await
-            .map_err(ContextError::from)?;
-        if !context::has_zone(&config, &found) {
-            let zone = config
-                .hosted_zone_name
-                .clone()
-                .filter(|z| !z.is_empty())
-                .unwrap_or_else(|| config.domain_name.clone());
-            return Err(Failure::usage(
-                format!("no public Route53 hosted zone of this account holds {zone}"),
-                "create the zone (or delegate it here), set hostedZoneName to the zone that \
-                 holds the domains, or set skipDns to true to create no DNS records",
-            ));
-        }
-        if found != have && ctx.record(&config.account_number, &config.region, &found) {
-            ctx.write(&dir)?;
+        let (found, recorded) = context::lookups_for(&dir, &config, Some(&c)).await?;
+        if recorded {
             eprintln!(
                 "{} the hosted zone lookup in {}",
                 style.dim("recorded"),

@@ -81,6 +81,11 @@ impl AwsClients {
         self.endpoint_overridden
     }
 
+    /// The endpoint override, when there is one.
+    pub fn endpoint_url(&self) -> Option<&str> {
+        self.config.endpoint_url()
+    }
+
     fn in_region(&self, region: &str) -> SdkConfig {
         self.config
             .to_builder()

@@ -52,6 +52,8 @@ pub enum ContextError {
     Config(#[from] ConfigFileError),
     #[error("the config holds external secrets ({keys}) and this run has no AWS access")]
     SecretsOffline { keys: String },
+    #[error("no public Route53 hosted zone of this account holds {zone}")]
+    NoZone { zone: String },
 }
 
 impl ContextError {
@@ -61,6 +63,11 @@ impl ContextError {
                 Some("fix the JSON, or delete the file to look everything up again".into())
             }
             ContextError::Aws(e) => e.hint(),
+            ContextError::NoZone { .. } => Some(
+                "create the zone (or delegate it here), set hostedZoneName to the zone that \
+                 holds the domains, or set skipDns to true to create no DNS records"
+                    .into(),
+            ),
             ContextError::SecretsOffline { .. } => Some(
                 "run without --offline so medplum-init reads them from Parameter Store, or \
                  write the values into the config"
@@ -246,6 +253,36 @@ pub async fn complete_online(
         out.hosted_zones.insert(z.name.clone(), z.id.clone());
     }
     Ok(out)
+}
+
+/// The lookups to synthesize `config` with: from `cdk.context.json` in `dir`, completed from
+/// Route53 when the file lacks the hosted zone and `clients` is given (then recorded in the
+/// file, as the CDK does). Returns them and whether the file was updated.
+pub async fn lookups_for(
+    dir: &Path,
+    config: &InfraConfig,
+    clients: Option<&AwsClients>,
+) -> Result<(Lookups, bool), ContextError> {
+    let mut ctx = CdkContext::read(dir)?;
+    let have = ctx.lookups(&config.account_number, &config.region);
+    let Some(clients) = clients.filter(|_| !has_zone(config, &have)) else {
+        return Ok((have, false));
+    };
+    let found = complete_online(clients, config, &have).await?;
+    if !has_zone(config, &found) {
+        let zone = config
+            .hosted_zone_name
+            .clone()
+            .filter(|z| !z.is_empty())
+            .unwrap_or_else(|| config.domain_name.clone());
+        return Err(ContextError::NoZone { zone });
+    }
+    let mut recorded = false;
+    if found != have && ctx.record(&config.account_number, &config.region, &found) {
+        ctx.write(dir)?;
+        recorded = true;
+    }
+    Ok((found, recorded))
 }
 
 /// Resolves the config's external secrets from Parameter Store (in the config's region, as the

@@ -1,7 +1,7 @@
 //! The embedded deploy engine: Medplum's AWS infrastructure from its CDK config file, with
 //! CloudFormation alone (no Node, no CDK).
 //!
-//! This module owns the template side:
+//! The template side:
 //! * [`synth`] turns a resolved [`InfraConfig`] plus [`Lookups`] (hosted zone IDs, availability
 //!   zones) into the CloudFormation templates `@medplum/cdk` would synthesize, with the same
 //!   logical IDs, so a stack deployed by the official CDK can be taken over in place. It is pure:
@@ -9,11 +9,30 @@
 //! * [`context`] reads and writes the lookups in the CDK's own `cdk.context.json` format, does the
 //!   online lookups (Route53) when the file lacks them, and resolves external secrets from SSM.
 //!
+//! The runtime side: change sets and their diff ([`changeset`]), the private staging bucket for
+//! large templates ([`staging`]), the stack-event monitor ([`monitor`]) behind a clock and an
+//! events source ([`clock`], [`cfn`]), the deployer that runs stacks in order and handles Ctrl-C
+//! ([`deployer`]), the progress model the panes draw ([`progress`]) and the typed events every
+//! renderer reads ([`event`]). Nothing in here draws, prints or prompts.
+//!
 //! Deviations from the CDK's output are deliberate and listed in `docs/deploy-engine.md`; the
 //! parity test holds the same list in code.
 
+pub mod cfn;
+pub mod changeset;
+pub mod clock;
 pub mod context;
+pub mod deployer;
+pub mod error;
+pub mod event;
+pub mod monitor;
+pub mod progress;
+pub mod staging;
+pub mod summary;
 pub mod synth;
+pub mod templates;
+#[cfg(test)]
+pub(crate) mod testkit;
 
 use serde_json::Value;
 

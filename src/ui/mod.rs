@@ -3,6 +3,7 @@
 //! One rule decides where text goes: chrome, progress and prompts on stderr; the data a command
 //! was asked for (a dry run's plan, a summary, JSON events) on stdout.
 
+pub mod deploy;
 pub mod handoff;
 pub mod json;
 pub mod log;

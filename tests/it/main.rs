@@ -3,6 +3,7 @@
 mod harness;
 
 mod cli;
+mod deploy;
 mod guided;
 mod keys;
 mod prereqs;

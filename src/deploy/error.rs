@@ -1,0 +1,74 @@
+//! What can stop a deploy or a diff, each with a hint the user can act on.
+
+use crate::aws::AwsError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum DeployError {
+    #[error("{stack}: {source}")]
+    Aws {
+        stack: String,
+        #[source]
+        source: Box<AwsError>,
+    },
+    #[error("the change set for {stack} failed: {reason}")]
+    ChangeSetFailed { stack: String, reason: String },
+    #[error("{stack} is busy ({status}): another operation is running on it")]
+    StackBusy { stack: String, status: String },
+    #[error("{stack} is in {status} and cannot be deployed to as it is")]
+    StackNeedsAttention {
+        stack: String,
+        status: String,
+        hint: String,
+    },
+    #[error(
+        "the template of {stack} is {size} bytes; CloudFormation accepts at most 1,048,576 bytes"
+    )]
+    TemplateTooLarge { stack: String, size: usize },
+    #[error("staging bucket {bucket}: {message}")]
+    Staging {
+        bucket: String,
+        message: String,
+        hint: Option<String>,
+    },
+    #[error("{what} did not finish within {minutes} minutes")]
+    Timeout { what: String, minutes: u64 },
+    /// A stack's input names an output the earlier stack does not have.
+    #[error("{stack} needs output {output} of {from_stack}, which that stack does not have")]
+    MissingInput {
+        stack: String,
+        from_stack: String,
+        output: String,
+    },
+}
+
+impl DeployError {
+    pub fn aws(stack: &str, source: AwsError) -> Self {
+        DeployError::Aws {
+            stack: stack.to_string(),
+            source: Box::new(source),
+        }
+    }
+
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            DeployError::Aws { source, .. } => source.hint(),
+            DeployError::ChangeSetFailed { .. } => Some(
+                "CloudFormation rejected the template before changing anything; fix the config and run the same command again".into(),
+            ),
+            DeployError::StackBusy { stack, .. } => Some(format!(
+                "wait for the running operation on {stack} to end (CloudFormation console, or `medplum-init deploy` again later), then re-run"
+            )),
+            DeployError::StackNeedsAttention { hint, .. } => Some(hint.clone()),
+            DeployError::MissingInput { from_stack, .. } => Some(format!(
+                "deploy with templates from one synth (the stacks pass values to each other), and check that {from_stack} finished"
+            )),
+            DeployError::TemplateTooLarge { .. } => Some(
+                "disable optional features (extra containers, worker services) to shrink the template".into(),
+            ),
+            DeployError::Staging { hint, .. } => hint.clone(),
+            DeployError::Timeout { .. } => Some(
+                "CloudFormation continues on its own; check the stack in the console, then run the same command again".into(),
+            ),
+        }
+    }
+}

@@ -1,0 +1,225 @@
+//! The plan of a deploy, Terraform-style: per stack, resources grouped like the progress panes,
+//! `+` add, `~` modify, `-` remove, `-/+` replace (highlighted, with the properties that force
+//! it), then a summary line per stack and one for the whole plan.
+
+use crate::deploy::changeset::{
+    ChangeAction, ChangeSetKind, DiffSummary, ResourceChange, StackDiff,
+};
+use crate::deploy::progress::Group;
+use crate::ui::style::Style;
+
+fn symbol(c: &ResourceChange, s: Style) -> String {
+    match c.action {
+        ChangeAction::Add | ChangeAction::Import => s.green("  +"),
+        ChangeAction::Remove => s.red("  -"),
+        ChangeAction::Modify | ChangeAction::Dynamic if c.replaces() => s.red(&s.bold("-/+")),
+        ChangeAction::Modify | ChangeAction::Dynamic => s.yellow("  ~"),
+    }
+}
+
+fn remark(c: &ResourceChange, s: Style) -> String {
+    let props = if c.replacing_properties.is_empty() {
+        String::new()
+    } else {
+        format!(": {}", c.replacing_properties.join(", "))
+    };
+    if c.replaces() {
+        format!("  {}", s.red(&s.bold(&format!("(replaced{props})"))))
+    } else if c.may_replace() {
+        format!("  {}", s.yellow(&format!("(may be replaced{props})")))
+    } else if c.action == ChangeAction::Import {
+        format!("  {}", s.dim("(imported)"))
+    } else if c.action == ChangeAction::Dynamic {
+        format!("  {}", s.dim("(decided at deploy time)"))
+    } else {
+        String::new()
+    }
+}
+
+/// One stack's diff.
+pub fn render_stack(d: &StackDiff, s: Style) -> String {
+    let mut out = String::new();
+    let kind = match d.kind {
+        ChangeSetKind::Create => "new stack",
+        ChangeSetKind::Update => "update",
+    };
+    out.push_str(&format!("{} ({}, {kind})\n", s.bold(&d.stack), d.region));
+    if let Some(note) = &d.note {
+        out.push_str(&format!("  {}\n", s.yellow(&format!("note: {note}"))));
+    }
+    if d.changes.is_empty() {
+        out.push_str(&format!("  {}\n", s.dim("no changes")));
+        return out;
+    }
+    let width = d
+        .changes
+        .iter()
+        .map(|c| c.logical_id.chars().count())
+        .max()
+        .unwrap_or(0)
+        .min(56);
+    for g in Group::ALL {
+        let rows: Vec<&ResourceChange> = d
+            .changes
+            .iter()
+            .filter(|c| Group::of(&c.resource_type) == g)
+            .collect();
+        if rows.is_empty() {
+            continue;
+        }
+        out.push_str(&format!("  {}\n", s.bold(g.title())));
+        for c in rows {
+            out.push_str(&format!(
+                "  {} {:<width$}  {}{}\n",
+                symbol(c, s),
+                c.logical_id,
+                s.dim(&c.resource_type),
+                remark(c, s),
+            ));
+        }
+    }
+    out.push_str(&format!("  {}\n", d.summary().line()));
+    out
+}
+
+/// Every stack's diff, then the plan's summary (`Plan: 2 to add, ...` or `No changes.`).
+pub fn render(diffs: &[StackDiff], s: Style) -> String {
+    let mut out = String::new();
+    for d in diffs {
+        out.push_str(&render_stack(d, s));
+        out.push('\n');
+    }
+    let total = DiffSummary::of(diffs.iter().flat_map(|d| &d.changes));
+    if total.total() == 0 {
+        out.push_str(&format!(
+            "{} The stacks match the templates.\n",
+            s.bold("No changes.")
+        ));
+    } else {
+        out.push_str(&format!("{} {}.\n", s.bold("Plan:"), total.line()));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::deploy::changeset::Replacement;
+
+    fn c(
+        action: ChangeAction,
+        id: &str,
+        ty: &str,
+        r: Option<Replacement>,
+        props: &[&str],
+    ) -> ResourceChange {
+        ResourceChange {
+            action,
+            logical_id: id.into(),
+            resource_type: ty.into(),
+            replacement: r,
+            replacing_properties: props.iter().map(|p| p.to_string()).collect(),
+            scope: vec![],
+        }
+    }
+
+    #[test]
+    fn a_plan_reads_like_terraform() {
+        let diffs = vec![
+            StackDiff {
+                stack: "MedplumStagingStack".into(),
+                region: "eu-west-1".into(),
+                kind: ChangeSetKind::Update,
+                changes: vec![
+                    c(
+                        ChangeAction::Modify,
+                        "BackEndDatabaseCluster",
+                        "AWS::RDS::DBCluster",
+                        Some(Replacement::Always),
+                        &["EngineVersion"],
+                    ),
+                    c(
+                        ChangeAction::Add,
+                        "BackEndWorkerService",
+                        "AWS::ECS::Service",
+                        None,
+                        &[],
+                    ),
+                    c(
+                        ChangeAction::Modify,
+                        "BackEndTaskDefinition",
+                        "AWS::ECS::TaskDefinition",
+                        Some(Replacement::Conditional),
+                        &[],
+                    ),
+                    c(
+                        ChangeAction::Remove,
+                        "OldParameter",
+                        "AWS::SSM::Parameter",
+                        None,
+                        &[],
+                    ),
+                    c(
+                        ChangeAction::Add,
+                        "BackEndVPCFlowLog",
+                        "AWS::EC2::FlowLog",
+                        None,
+                        &[],
+                    ),
+                ],
+                note: None,
+            },
+            StackDiff {
+                stack: "MedplumStagingStack-us-east-1".into(),
+                region: "us-east-1".into(),
+                kind: ChangeSetKind::Update,
+                changes: vec![],
+                note: None,
+            },
+        ];
+        insta::assert_snapshot!(render(&diffs, Style::plain()), @r"
+        MedplumStagingStack (eu-west-1, update)
+          Network
+            + BackEndVPCFlowLog       AWS::EC2::FlowLog
+          Database
+          -/+ BackEndDatabaseCluster  AWS::RDS::DBCluster  (replaced: EngineVersion)
+          Service
+            + BackEndWorkerService    AWS::ECS::Service
+            ~ BackEndTaskDefinition   AWS::ECS::TaskDefinition  (may be replaced)
+          Secrets & params
+            - OldParameter            AWS::SSM::Parameter
+          2 to add, 2 to change (1 replacement, 1 may be replaced), 1 to remove
+
+        MedplumStagingStack-us-east-1 (us-east-1, update)
+          no changes
+
+        Plan: 2 to add, 2 to change (1 replacement, 1 may be replaced), 1 to remove.
+        ");
+    }
+
+    #[test]
+    fn no_changes_says_so() {
+        let text = render(&[], Style::plain());
+        assert!(text.starts_with("No changes."));
+    }
+
+    #[test]
+    fn replacements_are_highlighted_in_colour() {
+        let d = StackDiff {
+            stack: "S".into(),
+            region: "us-east-1".into(),
+            kind: ChangeSetKind::Update,
+            changes: vec![c(
+                ChangeAction::Modify,
+                "Db",
+                "AWS::RDS::DBCluster",
+                Some(Replacement::Always),
+                &[],
+            )],
+            note: None,
+        };
+        let text = render_stack(&d, Style { color: true });
+        assert!(text.contains("\x1b[31m\x1b[1m-/+"), "{text:?}");
+        assert!(text.contains("(replaced)"));
+    }
+}
