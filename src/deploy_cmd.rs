@@ -41,6 +41,39 @@ pub fn deploy(g: &Global, args: &DeployArgs) -> u8 {
     block_on(run(g, args, Mode::Deploy))
 }
 
+/// The deploy after an install: the same as `medplum-init deploy --dir DIR --env ENV`, inside
+/// the install's runtime.
+pub async fn deploy_environment(g: &Global, dir: &Path, env: &str) -> u8 {
+    let mut g = g.clone();
+    g.dir = dir.to_path_buf();
+    g.env = Some(env.to_string());
+    run(&g, &DeployArgs::default(), Mode::Deploy).await
+}
+
+/// The deploy engine behind the guided install's "deploy now".
+pub struct EngineDeploy {
+    pub global: Global,
+}
+
+#[async_trait::async_trait]
+impl medplum_init::ui::handoff::DeployHandoff for EngineDeploy {
+    fn available(&self) -> bool {
+        true
+    }
+
+    fn later_command(&self, req: &medplum_init::ui::handoff::DeployRequest) -> String {
+        format!(
+            "medplum-init deploy --dir {} --env {}",
+            req.dir.display(),
+            req.env
+        )
+    }
+
+    async fn deploy_now(&self, req: &medplum_init::ui::handoff::DeployRequest) -> u8 {
+        deploy_environment(&self.global, &req.dir, &req.env).await
+    }
+}
+
 fn block_on(f: impl Future<Output = u8>) -> u8 {
     match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

@@ -10,7 +10,7 @@ use medplum_init::aws::{AwsClients, AwsSettings};
 use medplum_init::config::infra::config_path;
 use medplum_init::engine::{Cancel, Ctx, EventSink, Journal, Outputs, Runner};
 use medplum_init::exit;
-use medplum_init::ui::handoff::{CdkCommand, DeployHandoff};
+use medplum_init::ui::handoff::DeployHandoff;
 use medplum_init::ui::json::JsonRenderer;
 use medplum_init::ui::plain::PlainRenderer;
 use medplum_init::ui::prompt::{self, inquire_prompter::InquirePrompter};
@@ -162,6 +162,7 @@ async fn run_async(g: &Global, args: &InitArgs) -> u8 {
     let signals = tokio::spawn(watch_interrupts(cancel.clone()));
     let dir = g.dir.clone();
     let env = answers.env().to_string();
+    let deploy_after = answers.deploy;
     let ctx = Ctx {
         answers: Arc::new(answers),
         dir: g.dir.clone(),
@@ -200,6 +201,13 @@ async fn run_async(g: &Global, args: &InitArgs) -> u8 {
             );
         }
     }
+    // `[deploy] enabled = true`: the answers file is the consent, as `[parameters] apply` is for
+    // the parameters; the deploy still shows its diff first.
+    if deploy_after && report.ok && !g.dry_run && report.awaiting_confirmation.is_empty() {
+        let mut g = g.clone();
+        g.yes = true;
+        return crate::deploy_cmd::deploy_environment(&g, &dir, &env).await;
+    }
     if report.interrupted {
         exit::INTERRUPTED
     } else if report.invalid {
@@ -228,8 +236,8 @@ async fn guided(g: &Global, mode: OutputMode) -> u8 {
     };
     let (sink, rx) = EventSink::channel();
     let session = Session::new(opts, sink);
-    // The deploy engine plugs in here (see ui::handoff); until then "later" prints the command.
-    let handoff: Arc<dyn DeployHandoff> = Arc::new(CdkCommand);
+    let handoff: Arc<dyn DeployHandoff> =
+        Arc::new(crate::deploy_cmd::EngineDeploy { global: g.clone() });
     let (w, h) = crossterm::terminal::size().unwrap_or((0, 0));
     let (min_w, min_h) = tui::app::MIN_SIZE;
     let small = w < min_w || h < min_h;

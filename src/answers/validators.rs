@@ -427,10 +427,10 @@ pub fn rds_version(s: &str) -> Check {
     }
 }
 
-/// A CloudFront public key id (`K…`, upper-case letters and digits).
+/// A CloudFront public key id: upper-case letters and digits (AWS's start with `K`, e.g.
+/// K2JCJMDEHXQW5F; the format is not documented, so only the shape is checked).
 pub fn cloudfront_key_id(s: &str) -> Check {
-    if s.len() >= 10
-        && s.starts_with('K')
+    if (10..=32).contains(&s.len())
         && s.chars()
             .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
     {
@@ -525,5 +525,6 @@ mod tests {
         assert!(https_url("https://api.example.com/").is_ok());
         assert!(https_url("http://api.example.com/").is_err());
         assert!(cloudfront_key_id("K2JCJMDEHXQW5F").is_ok());
+        assert!(cloudfront_key_id("k2jc").is_err());
     }
 }

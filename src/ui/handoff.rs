@@ -2,8 +2,8 @@
 //! (the install leaves its screen and hands the terminal to a [`DeployHandoff`]) or "later" (the
 //! command that deploys is printed).
 //!
-//! The binary passes the deploy engine's implementation; until one is wired in, [`CdkCommand`]
-//! offers only "later", with Medplum's own CDK command.
+//! The binary passes the deploy engine's implementation (it lives at the binary's edge, next to
+//! the `deploy` command it runs).
 
 use std::path::PathBuf;
 
@@ -32,52 +32,26 @@ pub trait DeployHandoff: Send + Sync {
     async fn deploy_now(&self, req: &DeployRequest) -> u8;
 }
 
-/// No deploy engine: "later" prints Medplum's CDK command for the config file.
-pub struct CdkCommand;
+/// A hand-off that only ever offers "later": the test double of the front ends' tests.
+#[cfg(test)]
+pub(crate) struct LaterOnly;
 
+#[cfg(test)]
 #[async_trait]
-impl DeployHandoff for CdkCommand {
+impl DeployHandoff for LaterOnly {
     fn available(&self) -> bool {
         false
     }
 
     fn later_command(&self, req: &DeployRequest) -> String {
-        // Medplum's CDK app keeps CloudFront's certificates and WAF in a us-east-1 companion
-        // stack when the main stack is elsewhere; `--all` deploys both.
-        let all = if req.region == crate::aws::clients::GLOBAL_REGION {
-            ""
-        } else {
-            " --all"
-        };
         format!(
-            "cd <your Medplum checkout>/packages/cdk && npx cdk deploy -c config={}{all}",
-            req.config_path.display()
+            "medplum-init deploy --dir {} --env {}",
+            req.dir.display(),
+            req.env
         )
     }
 
     async fn deploy_now(&self, _req: &DeployRequest) -> u8 {
         crate::exit::USAGE
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn cdk_command_adds_all_outside_us_east_1() {
-        let mut req = DeployRequest {
-            env: "staging".into(),
-            dir: ".".into(),
-            config_path: "/w/medplum.staging.config.json".into(),
-            region: "us-east-1".into(),
-        };
-        assert!(!CdkCommand.later_command(&req).contains("--all"));
-        req.region = "eu-west-1".into();
-        assert!(
-            CdkCommand
-                .later_command(&req)
-                .contains("config=/w/medplum.staging.config.json --all")
-        );
     }
 }

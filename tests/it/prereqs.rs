@@ -861,3 +861,45 @@ fn validation_records_go_to_the_longest_matching_zone_and_hand_edits_survive() {
         (Some(2), Some("keep me"), Some(1024))
     );
 }
+
+#[test]
+fn deploy_enabled_in_the_answers_hands_over_to_the_deploy_engine() {
+    let moto = Moto::start();
+    rt().block_on(async {
+        let r53 = aws_sdk_route53::Client::new(&moto.sdk("us-east-1").await);
+        r53.create_hosted_zone()
+            .name("example.com")
+            .caller_reference("z")
+            .send()
+            .await
+            .unwrap();
+    });
+    let dir = tempfile::tempdir().unwrap();
+    answers(dir.path(), &format!("{MINIMAL}[deploy]\nenabled = true\n"));
+    let out = run_against(
+        &moto,
+        dir.path(),
+        &["--answers", "answers.toml", "--yes", "--output", "plain"],
+    );
+    let stdout = text(&out.stdout);
+    // The install finished, then the deploy planned the whole stack from the new config.
+    assert!(
+        stdout.contains("Plan: "),
+        "no deploy plan:\n{stdout}\n{}",
+        text(&out.stderr)
+    );
+    assert!(
+        stdout.contains("BackEndDatabaseCluster8B2F7305"),
+        "{stdout}"
+    );
+    // moto cannot run Medplum's whole stack: it skips AWS::RDS::DBCluster and then fails the
+    // GetAtt on it at ExecuteChangeSet, so the run ends as a failed deploy (exit 1), with the
+    // empty stack cleaned up. What is checked here is the hand-off; the deploy itself is tested
+    // on templates moto supports (tests/it/deploy.rs).
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("BackEndDatabaseCluster8B2F7305"),
+        "{}",
+        text(&out.stderr)
+    );
+}

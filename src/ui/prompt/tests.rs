@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use super::*;
 use crate::engine::EventSink;
-use crate::ui::handoff::CdkCommand;
+use crate::ui::handoff::LaterOnly;
 use crate::ui::plain::PlainRenderer;
 use crate::ui::style::Style;
 use crate::ui::wizard::session::GuidedOptions;
@@ -77,7 +77,7 @@ async fn a_scripted_install_checks_answers_goes_back_and_saves_them() {
     let (s, rx) = session(dir.path());
     let mut p = Scripted::new(SCRIPT.iter().copied());
     let mut r = PlainRenderer::new(Vec::new(), Vec::new(), Style::plain());
-    let code = run(s, rx, &mut p, &mut r, Arc::new(CdkCommand)).await;
+    let code = run(s, rx, &mut p, &mut r, Arc::new(LaterOnly)).await;
     let said = p.transcript.join("\n");
     assert_eq!(code, 0, "{said}");
     assert!(p.answers.is_empty(), "unused answers: {:?}", p.answers);
@@ -115,7 +115,7 @@ async fn ctrl_c_at_a_prompt_exits_130_and_writes_nothing() {
     let (s, rx) = session(dir.path());
     let mut p = Scripted::new(["prod", "<ctrl-c>"]);
     let mut r = PlainRenderer::new(Vec::new(), Vec::new(), Style::plain());
-    let code = run(s, rx, &mut p, &mut r, Arc::new(CdkCommand)).await;
+    let code = run(s, rx, &mut p, &mut r, Arc::new(LaterOnly)).await;
     assert_eq!(code, 130);
     assert!(std::fs::read_dir(dir.path()).unwrap().next().is_none());
 }
@@ -132,7 +132,7 @@ async fn declining_the_review_writes_nothing_but_the_answers() {
     answers.pop();
     let mut p = Scripted::new(answers);
     let mut r = PlainRenderer::new(Vec::new(), Vec::new(), Style::plain());
-    let code = run(s, rx, &mut p, &mut r, Arc::new(CdkCommand)).await;
+    let code = run(s, rx, &mut p, &mut r, Arc::new(LaterOnly)).await;
     assert_eq!(code, 0, "{}", p.transcript.join("\n"));
     let names: Vec<_> = std::fs::read_dir(dir.path())
         .unwrap()
