@@ -3,6 +3,7 @@
 
 pub mod clients;
 pub mod error;
+pub mod s3;
 
 pub use clients::{AwsClients, AwsSettings};
 pub use error::{AwsError, AwsErrorKind};

@@ -15,8 +15,7 @@ use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{
     AbortIncompleteMultipartUpload, BucketLifecycleConfiguration, BucketLocationConstraint,
     CreateBucketConfiguration, ExpirationStatus, LifecycleExpiration, LifecycleRule,
-    LifecycleRuleFilter, PublicAccessBlockConfiguration, ServerSideEncryption,
-    ServerSideEncryptionByDefault, ServerSideEncryptionConfiguration, ServerSideEncryptionRule,
+    LifecycleRuleFilter, ServerSideEncryption,
 };
 use serde_json::json;
 use sha2::{Digest, Sha256};
@@ -252,12 +251,7 @@ impl S3TemplateStore {
         }
         // Applied on every first use in a run, not just at creation: a run that died between
         // CreateBucket and these calls leaves a bucket the next run completes.
-        let block = PublicAccessBlockConfiguration::builder()
-            .block_public_acls(true)
-            .ignore_public_acls(true)
-            .block_public_policy(true)
-            .restrict_public_buckets(true)
-            .build();
+        let block = crate::aws::s3::block_all_public_access();
         s3.put_public_access_block()
             .bucket(bucket)
             .expected_bucket_owner(account)
@@ -265,19 +259,7 @@ impl S3TemplateStore {
             .send()
             .await
             .map_err(|e| Self::staging_error(bucket, s3_error("PutPublicAccessBlock", &e)))?;
-        let sse = ServerSideEncryptionConfiguration::builder()
-            .rules(
-                ServerSideEncryptionRule::builder()
-                    .apply_server_side_encryption_by_default(
-                        ServerSideEncryptionByDefault::builder()
-                            .sse_algorithm(ServerSideEncryption::Aes256)
-                            .build()
-                            .expect("algorithm set"),
-                    )
-                    .build(),
-            )
-            .build()
-            .expect("rules set");
+        let sse = crate::aws::s3::sse_s3();
         s3.put_bucket_encryption()
             .bucket(bucket)
             .expected_bucket_owner(account)

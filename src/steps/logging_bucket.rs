@@ -3,11 +3,7 @@
 //! lets Elastic Load Balancing in the stack's region write to it.
 
 use async_trait::async_trait;
-use aws_sdk_s3::types::{
-    BucketLocationConstraint, CreateBucketConfiguration, PublicAccessBlockConfiguration,
-    ServerSideEncryption, ServerSideEncryptionByDefault, ServerSideEncryptionConfiguration,
-    ServerSideEncryptionRule, Tag, Tagging,
-};
+use aws_sdk_s3::types::{BucketLocationConstraint, CreateBucketConfiguration, Tag, Tagging};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
@@ -184,12 +180,7 @@ impl Step for LoggingBucket {
                 r.bucket = bucket.to_string();
                 r.created = true;
             })?;
-            let block = PublicAccessBlockConfiguration::builder()
-                .block_public_acls(true)
-                .ignore_public_acls(true)
-                .block_public_policy(true)
-                .restrict_public_buckets(true)
-                .build();
+            let block = crate::aws::s3::block_all_public_access();
             ctx.call(
                 ID,
                 "s3",
@@ -202,19 +193,7 @@ impl Step for LoggingBucket {
                     .send(),
             )
             .await?;
-            let sse = ServerSideEncryptionConfiguration::builder()
-                .rules(
-                    ServerSideEncryptionRule::builder()
-                        .apply_server_side_encryption_by_default(
-                            ServerSideEncryptionByDefault::builder()
-                                .sse_algorithm(ServerSideEncryption::Aes256)
-                                .build()
-                                .expect("algorithm set"),
-                        )
-                        .build(),
-                )
-                .build()
-                .expect("rules set");
+            let sse = crate::aws::s3::sse_s3();
             ctx.call(
                 ID,
                 "s3",

@@ -104,7 +104,10 @@ fn a_whole_install_in_a_terminal_then_replayed_headless() {
         Duration::from_secs(120),
     );
     // With the deploy engine wired in, "deploy now" is offered first; this test leaves it for later.
-    assert!(done.contains("▸ Deploy now") && done.contains("Deploy later"), "{done}");
+    assert!(
+        done.contains("▸ Deploy now") && done.contains("Deploy later"),
+        "{done}"
+    );
     shot(&t, "09-done");
     t.keys(&["q"]);
     assert_eq!(t.wait_exit(STEP), 0);
