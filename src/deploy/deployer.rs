@@ -573,3 +573,7 @@ impl<'a> Deployer<'a> {
 #[cfg(test)]
 #[path = "deployer_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "deployer_two_stacks_tests.rs"]
+mod two_stacks_tests;
