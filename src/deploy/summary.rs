@@ -97,12 +97,8 @@ pub fn next_steps(config: &InfraConfig, facts: Facts) -> Vec<String> {
             api_url(config)
         ),
     ];
-    if config.region != crate::aws::clients::GLOBAL_REGION {
-        steps.push(format!(
-            "let CloudFront read the buckets in {}: `npx medplum aws update-bucket-policies {env}`",
-            config.region
-        ));
-    }
+    // No `medplum aws update-bucket-policies` outside us-east-1: the primary stack's bucket
+    // policies already grant the distributions' origin access identities (docs/deploy-engine.md).
     match facts.ses_sandbox {
         Some(false) => {}
         Some(true) => steps.push(format!(
@@ -154,9 +150,8 @@ mod tests {
             },
         );
         assert!(
-            steps
-                .iter()
-                .any(|s| s.contains("update-bucket-policies staging"))
+            !steps.iter().any(|s| s.contains("update-bucket-policies")),
+            "the synthesized bucket policies make the manual grant unnecessary"
         );
         assert!(steps.iter().any(|s| s.contains("sandbox")));
     }
