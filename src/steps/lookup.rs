@@ -4,7 +4,7 @@
 //! Plain data out, nothing written. Each call is announced on the event sink like a step's
 //! calls, so a front end shows it (spinner, elapsed time, failure with hint) the same way.
 
-use aws_sdk_acm::types::{CertificateStatus, Filters, KeyAlgorithm};
+use aws_sdk_acm::types::CertificateStatus;
 
 use super::certificates::covers;
 use super::dns::{Zone, list_public_zones};
@@ -69,15 +69,7 @@ pub async fn issued_certificates(
     region: &str,
 ) -> Result<Vec<CertSummary>, AwsError> {
     let acm = aws.acm(region);
-    let filters = Filters::builder()
-        .key_types(KeyAlgorithm::Rsa1024)
-        .key_types(KeyAlgorithm::Rsa2048)
-        .key_types(KeyAlgorithm::Rsa3072)
-        .key_types(KeyAlgorithm::Rsa4096)
-        .key_types(KeyAlgorithm::EcPrime256v1)
-        .key_types(KeyAlgorithm::EcSecp384r1)
-        .key_types(KeyAlgorithm::EcSecp521r1)
-        .build();
+    let filters = crate::steps::certificates::all_key_types();
     let mut out = Vec::new();
     let mut token: Option<String> = None;
     loop {

@@ -37,6 +37,19 @@ pub fn covers(domain_name: Option<&str>, sans: &[String], domain: &str) -> bool 
         .any(|n| name_covers(n, domain))
 }
 
+/// ACM's list filter with every key type: its default lists RSA-2048 certificates only.
+pub fn all_key_types() -> Filters {
+    Filters::builder()
+        .key_types(KeyAlgorithm::Rsa1024)
+        .key_types(KeyAlgorithm::Rsa2048)
+        .key_types(KeyAlgorithm::Rsa3072)
+        .key_types(KeyAlgorithm::Rsa4096)
+        .key_types(KeyAlgorithm::EcPrime256v1)
+        .key_types(KeyAlgorithm::EcSecp384r1)
+        .key_types(KeyAlgorithm::EcSecp521r1)
+        .build()
+}
+
 /// A certificate to reuse: the journal's, else an issued one covering the name (Auto only), else
 /// a pending one tagged for this environment. Returns the ARN and whether medplum-init requested it.
 pub(crate) async fn find_existing(
@@ -67,16 +80,8 @@ pub(crate) async fn find_existing(
             Err(e) => return Err(e.into()),
         }
     }
-    // All key types, both statuses, every page: ACM's default filter shows RSA-2048 only.
-    let filters = Filters::builder()
-        .key_types(KeyAlgorithm::Rsa1024)
-        .key_types(KeyAlgorithm::Rsa2048)
-        .key_types(KeyAlgorithm::Rsa3072)
-        .key_types(KeyAlgorithm::Rsa4096)
-        .key_types(KeyAlgorithm::EcPrime256v1)
-        .key_types(KeyAlgorithm::EcSecp384r1)
-        .key_types(KeyAlgorithm::EcSecp521r1)
-        .build();
+    // All key types, both statuses, every page.
+    let filters = all_key_types();
     let mut issued = Vec::new();
     let mut pending = Vec::new();
     let mut token: Option<String> = None;

@@ -18,7 +18,7 @@ mod lookup;
 mod validation;
 
 use lookup::check_supplied;
-pub use lookup::{covers, idempotency_token, name_covers};
+pub use lookup::{all_key_types, covers, idempotency_token, name_covers};
 pub(crate) use lookup::{find_existing, full_covers};
 use validation::{describe, describe_with_records, wait_issued};
 
