@@ -78,7 +78,7 @@ pub enum Command {
     Diff(DeployArgs),
     /// Deploy the stacks: show the diff, confirm (or --yes), execute, follow progress.
     /// Ctrl-C once cancels the deploy (rolls back); twice leaves CloudFormation to finish.
-    Deploy(DeployArgs),
+    Deploy(DeployCmdArgs),
 }
 
 #[derive(Debug, Args, Default, Clone)]
@@ -104,6 +104,18 @@ pub struct DeployArgs {
     /// writes them) instead of synthesising from the config.
     #[arg(long, value_name = "DIR")]
     pub templates: Option<PathBuf>,
+}
+
+#[derive(Debug, Args, Default, Clone)]
+pub struct DeployCmdArgs {
+    #[command(flatten)]
+    pub stacks: DeployArgs,
+
+    /// Deploy even when the plan replaces or removes a resource that holds data (the database
+    /// cluster, a bucket, Redis) or moves the database to a new major version. The diff marks
+    /// these with `!`; without this flag the deploy stops before executing anything.
+    #[arg(long)]
+    pub allow_data_risk: bool,
 }
 
 #[derive(Debug, Args, Default, Clone)]

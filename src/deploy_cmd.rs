@@ -25,20 +25,26 @@ use medplum_init::ui::deploy::{DeployRenderer, diff as diff_view, tui};
 use medplum_init::ui::style::Style;
 use tokio::sync::mpsc::UnboundedReceiver;
 
-use crate::cli::{DeployArgs, Global};
+use crate::cli::{DeployArgs, DeployCmdArgs, Global};
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Mode {
     Diff,
-    Deploy,
+    Deploy { allow_data_risk: bool },
 }
 
 pub fn diff(g: &Global, args: &DeployArgs) -> u8 {
     block_on(run(g, args, Mode::Diff))
 }
 
-pub fn deploy(g: &Global, args: &DeployArgs) -> u8 {
-    block_on(run(g, args, Mode::Deploy))
+pub fn deploy(g: &Global, args: &DeployCmdArgs) -> u8 {
+    block_on(run(
+        g,
+        &args.stacks,
+        Mode::Deploy {
+            allow_data_risk: args.allow_data_risk,
+        },
+    ))
 }
 
 /// The deploy after an install: the same as `medplum-init deploy --dir DIR --env ENV`, inside
@@ -47,7 +53,12 @@ pub async fn deploy_environment(g: &Global, dir: &Path, env: &str) -> u8 {
     let mut g = g.clone();
     g.dir = dir.to_path_buf();
     g.env = Some(env.to_string());
-    run(&g, &DeployArgs::default(), Mode::Deploy).await
+    // Never allowed from the install: a risky plan there is a surprise, and the refusal says to
+    // run `medplum-init deploy --allow-data-risk` after reading the diff.
+    let mode = Mode::Deploy {
+        allow_data_risk: false,
+    };
+    run(&g, &DeployArgs::default(), mode).await
 }
 
 /// The deploy engine behind the guided install's "deploy now".
@@ -200,7 +211,7 @@ async fn run(g: &Global, args: &DeployArgs, mode: Mode) -> u8 {
     }
     // One deploy per environment at a time (the journal's lock); a diff writes nothing.
     let journal = match mode {
-        Mode::Deploy => match Journal::open(&g.dir, &env) {
+        Mode::Deploy { .. } => match Journal::open(&g.dir, &env) {
             Ok(j) => Some(j),
             Err(e) => {
                 fail(&e, e.hint());
@@ -256,6 +267,36 @@ async fn run(g: &Global, args: &DeployArgs, mode: Mode) -> u8 {
     if cancel.is_cancelled() {
         discard(plan).await;
         return exit::INTERRUPTED;
+    }
+    let allowed = matches!(
+        mode,
+        Mode::Deploy {
+            allow_data_risk: true
+        }
+    );
+    let mut blocking: Vec<String> = plan
+        .blocking_risks()
+        .iter()
+        .map(|r| r.logical_id.clone())
+        .collect();
+    blocking.dedup();
+    // Not a question on a terminal: one Enter would be enough, and the flag is a decision taken
+    // on purpose, the same with or without --yes.
+    if !blocking.is_empty() && !allowed {
+        discard(plan).await;
+        signals.abort();
+        fail(
+            format!(
+                "not deploying: the plan puts stored data at risk ({}; marked ! above)",
+                blocking.join(", ")
+            ),
+            Some(
+                "keep the config values named above, or, having made a backup, run \
+                 `medplum-init deploy --allow-data-risk`"
+                    .into(),
+            ),
+        );
+        return exit::USAGE;
     }
     if plan.has_changes() && !g.yes {
         if !interactive() {

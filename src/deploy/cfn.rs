@@ -9,10 +9,12 @@
 use std::collections::BTreeMap;
 
 use async_trait::async_trait;
-use aws_sdk_cloudformation::types::{Capability, ChangeSetType, RequiresRecreation, Tag};
+use aws_sdk_cloudformation::types::{
+    Capability, ChangeSetType, RequiresRecreation, ResourceAttribute, Tag,
+};
 use serde::{Deserialize, Serialize};
 
-use super::changeset::{ChangeAction, ChangeSetKind, Replacement, ResourceChange};
+use super::changeset::{ChangeAction, ChangeSetKind, PropertyChange, Replacement, ResourceChange};
 use super::clock::EpochMs;
 use super::staging::TemplateSource;
 use crate::aws::AwsError;
@@ -193,7 +195,19 @@ fn convert_change(c: &aws_sdk_cloudformation::types::ResourceChange) -> Resource
         _ => ChangeAction::Dynamic,
     };
     let mut replacing = Vec::new();
+    let mut properties: Vec<PropertyChange> = Vec::new();
     for d in c.details() {
+        if let Some(t) = d.target()
+            && t.attribute() == Some(&ResourceAttribute::Properties)
+            && let Some(name) = t.name()
+            && !properties.iter().any(|p| p.name == name)
+        {
+            properties.push(PropertyChange {
+                name: name.to_string(),
+                before: t.before_value().map(str::to_string),
+                after: t.after_value().map(str::to_string),
+            });
+        }
         if let Some(t) = d.target()
             && matches!(
                 t.requires_recreation(),
@@ -212,6 +226,7 @@ fn convert_change(c: &aws_sdk_cloudformation::types::ResourceChange) -> Resource
         replacement: replacement(c.replacement()),
         replacing_properties: replacing,
         scope: c.scope().iter().map(|s| s.as_str().to_string()).collect(),
+        properties,
     }
 }
 
@@ -349,6 +364,8 @@ impl CloudFormation for SdkCloudFormation {
                 .describe_change_set()
                 .stack_name(stack)
                 .change_set_name(change_set)
+                // Before and after values, which the data-risk guard reads (an engine version).
+                .include_property_values(true)
                 .set_next_token(token)
                 .send()
                 .await
@@ -448,6 +465,64 @@ mod tests {
         e.logical_id = "Nested".into();
         e.physical_id = Some("arn:…/Nested".into());
         assert!(!e.is_stack());
+    }
+
+    #[test]
+    fn a_change_keeps_its_properties_with_values_and_the_replacing_ones() {
+        use aws_sdk_cloudformation::types as t;
+        let target = |attr: t::ResourceAttribute, name: &str, rec: t::RequiresRecreation| {
+            t::ResourceChangeDetail::builder()
+                .target(
+                    t::ResourceTargetDefinition::builder()
+                        .attribute(attr)
+                        .name(name)
+                        .requires_recreation(rec)
+                        .before_value(format!("{name}-before"))
+                        .after_value(format!("{name}-after"))
+                        .build(),
+                )
+                .build()
+        };
+        let c = t::ResourceChange::builder()
+            .action(t::ChangeAction::Modify)
+            .logical_resource_id("Db")
+            .resource_type("AWS::RDS::DBCluster")
+            .replacement(t::Replacement::True)
+            .details(target(
+                t::ResourceAttribute::Properties,
+                "EngineVersion",
+                t::RequiresRecreation::Never,
+            ))
+            // The same property named twice (a direct and an indirect cause) is kept once.
+            .details(target(
+                t::ResourceAttribute::Properties,
+                "DBClusterIdentifier",
+                t::RequiresRecreation::Always,
+            ))
+            .details(target(
+                t::ResourceAttribute::Properties,
+                "DBClusterIdentifier",
+                t::RequiresRecreation::Always,
+            ))
+            .details(target(
+                t::ResourceAttribute::Tags,
+                "Tags",
+                t::RequiresRecreation::Never,
+            ))
+            .build();
+        let r = convert_change(&c);
+        assert!(r.replaces());
+        assert_eq!(r.replacing_properties, ["DBClusterIdentifier"]);
+        let names: Vec<&str> = r.properties.iter().map(|p| p.name.as_str()).collect();
+        assert_eq!(names, ["EngineVersion", "DBClusterIdentifier"]);
+        assert_eq!(
+            r.properties[0].before.as_deref(),
+            Some("EngineVersion-before")
+        );
+        assert_eq!(
+            r.properties[0].after.as_deref(),
+            Some("EngineVersion-after")
+        );
     }
 
     #[test]

@@ -13,6 +13,7 @@ use super::StackTemplate;
 use super::cfn::{ChangeSetRequest, CloudFormation, StackInfo, status};
 use super::clock::{Clock, EpochMs};
 use super::error::DeployError;
+use super::guard::{self, Risk};
 use super::staging::TemplateSource;
 use crate::aws::AwsErrorKind;
 
@@ -58,6 +59,21 @@ pub struct ResourceChange {
     /// What changed: Properties, Metadata, Tags, ...
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub scope: Vec<String>,
+    /// The properties a Modify sets, with values when CloudFormation gives them.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub properties: Vec<PropertyChange>,
+}
+
+/// One property of a modified resource. The values come from DescribeChangeSet with
+/// IncludePropertyValues, as CloudFormation renders them (a string, or JSON for an object);
+/// `None` when it does not say (moto never does).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PropertyChange {
+    pub name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub before: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub after: Option<String>,
 }
 
 impl ResourceChange {
@@ -79,6 +95,9 @@ pub struct StackDiff {
     /// Something the user should know about this stack's plan.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
+    /// What in this plan touches stored data ([`super::guard`]), blocking ones first.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub risks: Vec<Risk>,
 }
 
 /// Counts for the summary line.
@@ -235,6 +254,7 @@ pub fn all_added(template: &StackTemplate) -> Vec<ResourceChange> {
                     replacement: None,
                     replacing_properties: Vec::new(),
                     scope: Vec::new(),
+                    properties: Vec::new(),
                 })
                 .collect()
         })
@@ -303,6 +323,7 @@ pub async fn create(
         stack: stack.to_string(),
         region: prepared.region.clone(),
         kind,
+        risks: guard::assess(&template.template, &info.changes),
         changes: info.changes,
         note: None,
     };
@@ -406,6 +427,7 @@ mod tests {
             replacement,
             replacing_properties: vec![],
             scope: vec![],
+            properties: Vec::new(),
         }
     }
 

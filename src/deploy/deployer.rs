@@ -22,6 +22,7 @@ use super::changeset::{
 use super::clock::Clock;
 use super::error::DeployError;
 use super::event::{CancelAction, DeployEvent, DeploySink, FailureRecap, PlannedResource, Time};
+use super::guard::{Risk, Severity};
 use super::monitor::{PollPolicy, Watch, WatchEnd, final_status};
 use super::staging::{S3TemplateStore, TemplateSource, TemplateStore, source_for};
 use crate::aws::AwsClients;
@@ -87,6 +88,14 @@ impl Plan {
     }
     pub fn summary(&self) -> DiffSummary {
         DiffSummary::of(self.stacks.iter().flat_map(|s| &s.diff.changes))
+    }
+    /// The risks a deploy refuses unless allowed ([`super::guard`]).
+    pub fn blocking_risks(&self) -> Vec<&Risk> {
+        self.stacks
+            .iter()
+            .flat_map(|s| &s.diff.risks)
+            .filter(|r| r.severity == Severity::Blocking)
+            .collect()
     }
 }
 
@@ -262,6 +271,8 @@ impl<'a> Deployer<'a> {
                     "{} is in ROLLBACK_COMPLETE after a failed first create; it is deleted and created again",
                     t.name
                 )),
+                // The stack holds nothing: every row is an add.
+                risks: Vec::new(),
             };
             return Ok(PlannedStack {
                 template: t.clone(),

@@ -284,6 +284,7 @@ fn modify(id: &str, ty: &str, replacement: Replacement) -> ResourceChange {
         replacement: Some(replacement),
         replacing_properties: vec![],
         scope: vec!["Properties".into()],
+        properties: Vec::new(),
     }
 }
 

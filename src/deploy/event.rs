@@ -203,6 +203,7 @@ mod tests {
                 kind: ChangeSetKind::Update,
                 changes: vec![],
                 note: None,
+                risks: vec![],
             },
             summary: DiffSummary::default(),
         };

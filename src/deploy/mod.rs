@@ -25,6 +25,7 @@ pub mod context;
 pub mod deployer;
 pub mod error;
 pub mod event;
+pub mod guard;
 pub mod monitor;
 pub mod progress;
 pub mod staging;

@@ -204,6 +204,7 @@ pub fn adds(resources: &[(String, String)]) -> Vec<ResourceChange> {
             replacement: None,
             replacing_properties: vec![],
             scope: vec![],
+            properties: Vec::new(),
         })
         .collect()
 }

@@ -39,6 +39,7 @@ fn write_config(dir: &Path, region: &str) {
 
 struct Primary {
     region_value: &'static str,
+    storage: bool,
     logs: bool,
     extra: bool,
     padding: usize,
@@ -48,6 +49,7 @@ impl Default for Primary {
     fn default() -> Self {
         Self {
             region_value: "us-west-2",
+            storage: true,
             logs: true,
             extra: false,
             padding: 0,
@@ -60,12 +62,14 @@ fn primary(p: &Primary) -> Value {
         "RegionParameter": {
             "Type": "AWS::SSM::Parameter",
             "Properties": {"Name": "/medplum/staging/awsRegion", "Type": "String", "Value": p.region_value}
-        },
-        "StorageBucket": {
-            "Type": "AWS::S3::Bucket",
-            "Properties": {"BucketName": "medplum-staging-it-storage"}
         }
     });
+    if p.storage {
+        res["StorageBucket"] = json!({
+            "Type": "AWS::S3::Bucket",
+            "Properties": {"BucketName": "medplum-staging-it-storage"}
+        });
+    }
     if p.logs {
         res["AppLogs"] = json!({
             "Type": "AWS::Logs::LogGroup",
@@ -106,6 +110,15 @@ fn write_templates(dir: &Path, primary_t: &Value, with_companion: bool) {
     } else {
         let _ = std::fs::remove_file(c);
     }
+}
+
+/// A moto and a folder with the reference config in us-east-1 and the default primary template.
+fn ready() -> (Moto, tempfile::TempDir) {
+    let moto = Moto::start();
+    let dir = tempfile::tempdir().unwrap();
+    write_config(dir.path(), "us-east-1");
+    write_templates(dir.path(), &primary(&Primary::default()), false);
+    (moto, dir)
 }
 
 fn run(moto: &Moto, dir: &Path, args: &[&str]) -> (i32, String, String) {
@@ -243,10 +256,7 @@ fn deploy_creates_both_stacks_and_a_second_deploy_reports_no_changes() {
 
 #[test]
 fn diff_lists_adds_modifies_and_removes_and_changes_nothing() {
-    let moto = Moto::start();
-    let dir = tempfile::tempdir().unwrap();
-    write_config(dir.path(), "us-east-1");
-    write_templates(dir.path(), &primary(&Primary::default()), false);
+    let (moto, dir) = ready();
     let (code, _, err) = run(&moto, dir.path(), &["deploy", "--yes", "--output", "plain"]);
     assert_eq!(code, 0, "{err}");
 
@@ -316,12 +326,89 @@ fn diff_lists_adds_modifies_and_removes_and_changes_nothing() {
     );
 }
 
+/// The stack's resources as (logical id, type).
+fn stack_resources(moto: &Moto, region: &str, name: &str) -> Vec<(String, String)> {
+    let c = cfn(moto, region);
+    rt().block_on(async {
+        let out = c
+            .describe_stack_resources()
+            .stack_name(name)
+            .send()
+            .await
+            .unwrap();
+        out.stack_resources()
+            .iter()
+            .map(|r| {
+                (
+                    r.logical_resource_id().unwrap_or_default().to_string(),
+                    r.resource_type().unwrap_or_default().to_string(),
+                )
+            })
+            .collect()
+    })
+}
+
+// Moto reports removals but never replacements or property values: the other risks (a replaced
+// cluster, a major engine upgrade) are tested in src/deploy/guard_tests.rs.
+#[test]
+fn a_plan_that_removes_the_storage_bucket_is_refused_unless_allowed() {
+    let (moto, dir) = ready();
+    let (code, _, err) = run(&moto, dir.path(), &["deploy", "--yes", "--output", "plain"]);
+    assert_eq!(code, 0, "{err}");
+    let deployed = stack_resources(&moto, "us-east-1", STACK);
+    assert!(
+        deployed.iter().any(|(id, _)| id == "StorageBucket"),
+        "{deployed:?}"
+    );
+    let change_sets = change_set_count(&moto, "us-east-1", STACK);
+
+    let without = Primary {
+        storage: false,
+        ..Default::default()
+    };
+    write_templates(dir.path(), &primary(&without), false);
+    let (code, out, err) = run(&moto, dir.path(), &["diff"]);
+    assert_eq!(code, 3, "{out}{err}");
+    assert!(
+        out.contains("  ! StorageBucket removed: it holds stored files"),
+        "{out}"
+    );
+    assert!(out.contains("a deploy needs --allow-data-risk"), "{out}");
+
+    // --yes is not enough: nothing executes and no change set is left behind.
+    let (code, out, err) = run(&moto, dir.path(), &["deploy", "--yes", "--output", "plain"]);
+    assert_eq!(code, 2, "stdout:\n{out}\nstderr:\n{err}");
+    assert!(
+        err.contains("not deploying: the plan puts stored data at risk (StorageBucket"),
+        "{err}"
+    );
+    assert!(err.contains("--allow-data-risk"), "{err}");
+    assert_eq!(stack_resources(&moto, "us-east-1", STACK), deployed);
+    assert_eq!(change_set_count(&moto, "us-east-1", STACK), change_sets);
+
+    // In JSON the risk travels with the change set.
+    let (code, out, _) = run(&moto, dir.path(), &["deploy", "--yes", "--output", "json"]);
+    assert_eq!(code, 2);
+    let v: Value = serde_json::from_str(out.lines().next().unwrap()).unwrap();
+    assert_eq!(v["risks"][0]["logical_id"], "StorageBucket");
+    assert_eq!(v["risks"][0]["severity"], "blocking");
+
+    let (code, _, err) = run(
+        &moto,
+        dir.path(),
+        &["deploy", "--yes", "--allow-data-risk", "--output", "plain"],
+    );
+    assert_eq!(code, 0, "{err}");
+    let after = stack_resources(&moto, "us-east-1", STACK);
+    assert!(
+        !after.iter().any(|(id, _)| id == "StorageBucket"),
+        "{after:?}"
+    );
+}
+
 #[test]
 fn a_diff_of_a_new_stack_leaves_no_empty_stack_behind() {
-    let moto = Moto::start();
-    let dir = tempfile::tempdir().unwrap();
-    write_config(dir.path(), "us-east-1");
-    write_templates(dir.path(), &primary(&Primary::default()), false);
+    let (moto, dir) = ready();
     let (code, out, err) = run(&moto, dir.path(), &["diff"]);
     assert_eq!(code, 3, "{out}{err}");
     assert!(
@@ -335,10 +422,7 @@ fn a_diff_of_a_new_stack_leaves_no_empty_stack_behind() {
 
 #[test]
 fn without_a_terminal_or_yes_nothing_is_deployed() {
-    let moto = Moto::start();
-    let dir = tempfile::tempdir().unwrap();
-    write_config(dir.path(), "us-east-1");
-    write_templates(dir.path(), &primary(&Primary::default()), false);
+    let (moto, dir) = ready();
     let (code, out, err) = run(&moto, dir.path(), &["deploy", "--output", "plain"]);
     assert_eq!(code, 2, "stdout:\n{out}\nstderr:\n{err}");
     assert!(
@@ -455,10 +539,7 @@ fn a_large_template_goes_through_the_private_staging_bucket() {
 
 #[test]
 fn json_output_is_one_event_object_per_line() {
-    let moto = Moto::start();
-    let dir = tempfile::tempdir().unwrap();
-    write_config(dir.path(), "us-east-1");
-    write_templates(dir.path(), &primary(&Primary::default()), false);
+    let (moto, dir) = ready();
     let (code, out, err) = run(&moto, dir.path(), &["deploy", "--yes", "--output", "json"]);
     assert_eq!(code, 0, "{out}{err}");
     let events: Vec<Value> = out

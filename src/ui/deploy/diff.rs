@@ -5,6 +5,7 @@
 use crate::deploy::changeset::{
     ChangeAction, ChangeSetKind, DiffSummary, ResourceChange, StackDiff,
 };
+use crate::deploy::guard::{Risk, Severity};
 use crate::deploy::progress::Group;
 use crate::ui::style::Style;
 
@@ -79,6 +80,28 @@ pub fn render_stack(d: &StackDiff, s: Style) -> String {
         }
     }
     out.push_str(&format!("  {}\n", d.summary().line()));
+    out.push_str(&render_risks(&d.risks, s));
+    out
+}
+
+/// The stack's data risks under its summary: `!` blocking in red, `*` cautions in yellow, each
+/// with its fix indented below.
+fn render_risks(risks: &[Risk], s: Style) -> String {
+    if risks.is_empty() {
+        return String::new();
+    }
+    let mut out = format!("  {}\n", s.bold("Stored data:"));
+    for r in risks {
+        let line = format!("{} {}", r.logical_id, r.what);
+        let line = match r.severity {
+            Severity::Blocking => s.red(&format!("  ! {line}")),
+            Severity::Caution => s.yellow(&format!("  * {line}")),
+        };
+        out.push_str(&format!("{line}\n"));
+        if let Some(fix) = &r.fix {
+            out.push_str(&format!("      {}\n", s.dim(fix)));
+        }
+    }
     out
 }
 
@@ -97,6 +120,21 @@ pub fn render(diffs: &[StackDiff], s: Style) -> String {
         ));
     } else {
         out.push_str(&format!("{} {}.\n", s.bold("Plan:"), total.line()));
+    }
+    let blocking = diffs
+        .iter()
+        .flat_map(|d| &d.risks)
+        .filter(|r| r.severity == Severity::Blocking)
+        .count();
+    if blocking > 0 {
+        let what = if blocking == 1 {
+            "1 change puts".to_string()
+        } else {
+            format!("{blocking} changes put")
+        };
+        out.push_str(&s.red(&format!(
+            "{what} stored data at risk (marked !): a deploy needs --allow-data-risk.\n"
+        )));
     }
     out
 }
@@ -120,6 +158,7 @@ mod tests {
             replacement: r,
             replacing_properties: props.iter().map(|p| p.to_string()).collect(),
             scope: vec![],
+            properties: Vec::new(),
         }
     }
 
@@ -168,6 +207,7 @@ mod tests {
                     ),
                 ],
                 note: None,
+                risks: Vec::new(),
             },
             StackDiff {
                 stack: "MedplumStagingStack-us-east-1".into(),
@@ -175,6 +215,7 @@ mod tests {
                 kind: ChangeSetKind::Update,
                 changes: vec![],
                 note: None,
+                risks: Vec::new(),
             },
         ];
         insta::assert_snapshot!(render(&diffs, Style::plain()), @r"
@@ -198,6 +239,67 @@ mod tests {
     }
 
     #[test]
+    fn data_risks_stand_under_their_stack_and_in_the_plan_line() {
+        let d = StackDiff {
+            stack: "MedplumStagingStack".into(),
+            region: "us-east-1".into(),
+            kind: ChangeSetKind::Update,
+            changes: vec![
+                c(
+                    ChangeAction::Remove,
+                    "StorageBucket",
+                    "AWS::S3::Bucket",
+                    None,
+                    &[],
+                ),
+                c(
+                    ChangeAction::Modify,
+                    "BackEndDatabaseInstance1",
+                    "AWS::RDS::DBInstance",
+                    Some(Replacement::Always),
+                    &[],
+                ),
+            ],
+            note: None,
+            risks: vec![
+                Risk {
+                    logical_id: "StorageBucket".into(),
+                    severity: Severity::Blocking,
+                    what: "removed: it holds stored files".into(),
+                    fix: None,
+                },
+                Risk {
+                    logical_id: "BackEndDatabaseInstance1".into(),
+                    severity: Severity::Caution,
+                    what: "replaced: it holds a database instance".into(),
+                    fix: Some("keep the config's value".into()),
+                },
+            ],
+        };
+        insta::assert_snapshot!(render(std::slice::from_ref(&d), Style::plain()), @r"
+        MedplumStagingStack (us-east-1, update)
+          Database
+          -/+ BackEndDatabaseInstance1  AWS::RDS::DBInstance  (replaced)
+          Storage
+            - StorageBucket             AWS::S3::Bucket
+          0 to add, 1 to change (1 replacement), 1 to remove
+          Stored data:
+          ! StorageBucket removed: it holds stored files
+          * BackEndDatabaseInstance1 replaced: it holds a database instance
+              keep the config's value
+
+        Plan: 0 to add, 1 to change (1 replacement), 1 to remove.
+        1 change puts stored data at risk (marked !): a deploy needs --allow-data-risk.
+        ");
+        let text = render_stack(&d, Style { color: true });
+        assert!(text.contains("\x1b[31m  ! StorageBucket"), "{text:?}");
+        assert!(
+            text.contains("\x1b[33m  * BackEndDatabaseInstance1"),
+            "{text:?}"
+        );
+    }
+
+    #[test]
     fn no_changes_says_so() {
         let text = render(&[], Style::plain());
         assert!(text.starts_with("No changes."));
@@ -217,6 +319,7 @@ mod tests {
                 &[],
             )],
             note: None,
+            risks: Vec::new(),
         };
         let text = render_stack(&d, Style { color: true });
         assert!(text.contains("\x1b[31m\x1b[1m-/+"), "{text:?}");

@@ -1,0 +1,205 @@
+//! What in a change set puts stored data at risk, read before anything executes.
+//!
+//! Same logical IDs make most config changes in-place updates, but a few changes are not: a
+//! resource that holds data (the Aurora cluster, a bucket, the Redis cache) replaced or removed,
+//! or the database moved to a new major engine version, which cannot be undone. The first
+//! medplum-init deploy over a stack made by `@medplum/cdk` meets the version case when the config
+//! leaves `rdsInstanceVersion` out (the defaults differ, see `docs/deploy-engine.md`). The diff
+//! lists every [`Risk`] under its stack; a deploy refuses [`Severity::Blocking`] ones unless the
+//! user allows them (`--allow-data-risk`), with `--yes` or not.
+
+use serde::Serialize;
+use serde_json::Value;
+
+use super::changeset::{ChangeAction, ResourceChange};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Severity {
+    /// Data is deleted, left behind or changed for good: the deploy needs `--allow-data-risk`.
+    Blocking,
+    /// Worth reading first (downtime, a resize); the deploy goes on.
+    Caution,
+}
+
+/// One thing in a stack's change set that touches stored data.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Risk {
+    pub logical_id: String,
+    pub severity: Severity,
+    /// What happens, in a sentence.
+    pub what: String,
+    /// How to avoid it, when the config can.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fix: Option<String>,
+}
+
+/// Resource types that hold data, what they hold, and whether losing the resource loses it.
+const HOLDERS: &[(&str, &str, bool)] = &[
+    ("AWS::RDS::DBCluster", "the Medplum database", true),
+    ("AWS::S3::Bucket", "stored files", true),
+    (
+        "AWS::ElastiCache::ReplicationGroup",
+        "Redis (sessions and queued background jobs)",
+        true,
+    ),
+    // Aurora keeps data in the cluster volume: an instance replaced means downtime, not loss.
+    ("AWS::RDS::DBInstance", "a database instance", false),
+    (
+        "AWS::SecretsManager::Secret",
+        "generated credentials, which are generated anew",
+        false,
+    ),
+];
+
+/// The risks in `changes`, a stack's change set for `template` (the template being deployed,
+/// whose `UpdateReplacePolicy` says what becomes of a replaced resource). Blocking ones first.
+pub fn assess(template: &Value, changes: &[ResourceChange]) -> Vec<Risk> {
+    let mut risks: Vec<Risk> = changes
+        .iter()
+        .flat_map(|c| {
+            let mut out: Vec<Risk> = holder_risk(template, c).into_iter().collect();
+            out.extend(property_risks(c));
+            out
+        })
+        .collect();
+    risks.sort_by_key(|r| r.severity);
+    risks
+}
+
+fn holder_risk(template: &Value, c: &ResourceChange) -> Option<Risk> {
+    let &(_, holds, loses) = HOLDERS.iter().find(|(ty, ..)| *ty == c.resource_type)?;
+    // A conditional replacement depends on values known only at execution (often it does not
+    // happen): shown, not refused.
+    let severity = if loses && !c.may_replace() {
+        Severity::Blocking
+    } else {
+        Severity::Caution
+    };
+    let what = match c.action {
+        ChangeAction::Remove => format!(
+            "removed: it holds {holds}; CloudFormation deletes it unless the deployed stack's DeletionPolicy keeps it"
+        ),
+        _ if c.replaces() => {
+            let policy = template["Resources"][&c.logical_id]["UpdateReplacePolicy"].as_str();
+            format!("replaced: it holds {holds}; {}", after_replacement(policy))
+        }
+        _ if c.may_replace() => format!(
+            "may be replaced (decided at deploy time): it holds {holds}; {}",
+            after_replacement(template["Resources"][&c.logical_id]["UpdateReplacePolicy"].as_str())
+        ),
+        _ => return None,
+    };
+    let fix = (!c.replacing_properties.is_empty()).then(|| {
+        format!(
+            "the replacement comes from {}; keep the config's value for it to avoid it",
+            c.replacing_properties.join(", ")
+        )
+    });
+    Some(Risk {
+        logical_id: c.logical_id.clone(),
+        severity,
+        what,
+        fix,
+    })
+}
+
+fn after_replacement(policy: Option<&str>) -> &'static str {
+    match policy {
+        Some("Retain") => {
+            "the old one is kept outside the stack and the service starts on a new, empty one"
+        }
+        Some("Snapshot") => {
+            "the old one is deleted after a final snapshot and the service starts on a new, empty one"
+        }
+        _ => "the old one is deleted with what it holds",
+    }
+}
+
+/// In-place changes that matter although nothing is replaced.
+fn property_risks(c: &ResourceChange) -> Vec<Risk> {
+    if c.action != ChangeAction::Modify {
+        return Vec::new();
+    }
+    let mut out = Vec::new();
+    for p in &c.properties {
+        match (c.resource_type.as_str(), p.name.as_str()) {
+            ("AWS::RDS::DBCluster", "EngineVersion") => out.push(engine_version(c, p)),
+            ("AWS::ElastiCache::ReplicationGroup", "CacheNodeType") => out.push(Risk {
+                logical_id: c.logical_id.clone(),
+                severity: Severity::Caution,
+                what: format!(
+                    "Redis node type {}: the nodes are resized in place",
+                    from_to(p)
+                ),
+                fix: Some(keep(
+                    "cacheNodeType",
+                    p.before.as_deref(),
+                    "the node type it runs",
+                )),
+            }),
+            _ => {}
+        }
+    }
+    out
+}
+
+fn engine_version(c: &ResourceChange, p: &super::changeset::PropertyChange) -> Risk {
+    let major = |v: &Option<String>| {
+        v.as_deref()
+            .and_then(|v| v.split('.').next())
+            .map(str::to_string)
+    };
+    // Without the values (CloudFormation sends them on request; moto never) the change may be a
+    // major upgrade: it is treated as one.
+    let is_major = match (major(&p.before), major(&p.after)) {
+        (Some(b), Some(a)) => a != b,
+        _ => true,
+    };
+    let (severity, what) = if is_major {
+        (
+            Severity::Blocking,
+            format!(
+                "Aurora PostgreSQL {}: a major version upgrade, done in place with downtime and impossible to undo",
+                from_to(p)
+            ),
+        )
+    } else {
+        (
+            Severity::Caution,
+            format!(
+                "Aurora PostgreSQL {}: a minor upgrade, done in place with a short outage",
+                from_to(p)
+            ),
+        )
+    };
+    Risk {
+        logical_id: c.logical_id.clone(),
+        severity,
+        what,
+        fix: Some(keep(
+            "rdsInstanceVersion",
+            p.before.as_deref(),
+            "the version the cluster runs",
+        )),
+    }
+}
+
+fn from_to(p: &super::changeset::PropertyChange) -> String {
+    match (&p.before, &p.after) {
+        (Some(b), Some(a)) => format!("{b} → {a}"),
+        (None, Some(a)) => format!("changes to {a}"),
+        _ => "changes".to_string(),
+    }
+}
+
+fn keep(key: &str, before: Option<&str>, otherwise: &str) -> String {
+    match before {
+        Some(b) => format!("to keep it, set \"{key}\": \"{b}\" in the config"),
+        None => format!("to keep it, set \"{key}\" in the config to {otherwise}"),
+    }
+}
+
+#[cfg(test)]
+#[path = "guard_tests.rs"]
+mod tests;
