@@ -1,24 +1,5 @@
 use super::*;
-use crate::deploy::testkit::{T0, as_deploy_events, failure_recording};
-
-fn started(stack: &str, resources: &[(&str, &str)]) -> DeployEvent {
-    DeployEvent::StackStarted {
-        stack: stack.into(),
-        region: "us-east-1".into(),
-        stack_id: format!("arn:…/{stack}"),
-        kind: ChangeSetKind::Create,
-        at: Time(T0),
-        resources: resources
-            .iter()
-            .map(|(id, ty)| PlannedResource {
-                logical_id: (*id).into(),
-                resource_type: (*ty).into(),
-                action: ChangeAction::Add,
-                replaces: false,
-            })
-            .collect(),
-    }
-}
+use crate::deploy::testkit::{T0, as_deploy_events, failure_recording, stack_started as started};
 
 #[test]
 fn every_reference_type_has_a_group() {

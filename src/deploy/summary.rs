@@ -117,14 +117,7 @@ pub fn next_steps(config: &InfraConfig, facts: Facts) -> Vec<String> {
 mod tests {
     use super::*;
     use crate::deploy::deployer::StackResult;
-
-    fn config(region: &str) -> InfraConfig {
-        let text = include_str!("../../tests/fixtures/reference/medplum.staging.config.json");
-        let mut map: serde_json::Map<String, serde_json::Value> =
-            serde_json::from_str(text).unwrap();
-        map.insert("region".into(), region.into());
-        InfraConfig::from_map(map).unwrap()
-    }
+    use crate::deploy::testkit::reference_config as config;
 
     #[test]
     fn urls_and_next_steps() {

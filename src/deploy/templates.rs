@@ -175,14 +175,7 @@ pub async fn synthesize(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn config(region: &str) -> InfraConfig {
-        let text = include_str!("../../tests/fixtures/reference/medplum.staging.config.json");
-        let mut map: serde_json::Map<String, serde_json::Value> =
-            serde_json::from_str(text).unwrap();
-        map.insert("region".into(), region.into());
-        InfraConfig::from_map(map).unwrap()
-    }
+    use crate::deploy::testkit::reference_config as config;
 
     #[test]
     fn reads_the_primary_and_the_companion_primary_first() {

@@ -21,6 +21,21 @@ pub struct Current {
     pub version: i64,
 }
 
+impl Current {
+    /// A parameter from GetParameters or GetParametersByPath, keyed by its name.
+    fn from_sdk(p: &aws_sdk_ssm::types::Parameter) -> Option<(String, Current)> {
+        let current = Current {
+            value: Secret::new(p.value()?.to_string()),
+            kind: p
+                .r#type()
+                .map(|t| t.as_str().to_string())
+                .unwrap_or_default(),
+            version: p.version(),
+        };
+        Some((p.name()?.to_string(), current))
+    }
+}
+
 /// Reads up to all `names` (GetParameters takes 10 at a time), decrypted. Missing names are absent
 /// from the map.
 pub async fn get_many(
@@ -49,21 +64,7 @@ pub async fn get_many(
                     .send(),
             )
             .await?;
-        for p in res.parameters() {
-            if let (Some(name), Some(value)) = (p.name(), p.value()) {
-                out.insert(
-                    name.to_string(),
-                    Current {
-                        value: Secret::new(value.to_string()),
-                        kind: p
-                            .r#type()
-                            .map(|t| t.as_str().to_string())
-                            .unwrap_or_default(),
-                        version: p.version(),
-                    },
-                );
-            }
-        }
+        out.extend(res.parameters().iter().filter_map(Current::from_sdk));
     }
     Ok(out)
 }
@@ -94,21 +95,7 @@ pub async fn get_path(
                 req.send(),
             )
             .await?;
-        for p in res.parameters() {
-            if let (Some(name), Some(value)) = (p.name(), p.value()) {
-                out.insert(
-                    name.to_string(),
-                    Current {
-                        value: Secret::new(value.to_string()),
-                        kind: p
-                            .r#type()
-                            .map(|t| t.as_str().to_string())
-                            .unwrap_or_default(),
-                        version: p.version(),
-                    },
-                );
-            }
-        }
+        out.extend(res.parameters().iter().filter_map(Current::from_sdk));
         token = res.next_token().map(str::to_string);
         if token.is_none() {
             break;

@@ -388,32 +388,15 @@ async fn ensure_private_key_in_ssm(ctx: &Ctx) -> Result<(String, bool), StepErro
             };
         })?;
     }
-    // Compare before write: after a crash one of the two may already be there.
-    if current
-        .get(&names[1])
-        .is_none_or(|c| c.value != pair.passphrase)
-    {
-        ssm::put_secure(
-            ctx,
-            ID,
-            &names[1],
-            &pair.passphrase,
-            current.contains_key(&names[1]),
-        )
-        .await?;
-    }
-    if current
-        .get(&names[0])
-        .is_none_or(|c| c.value != pair.private_pem)
-    {
-        ssm::put_secure(
-            ctx,
-            ID,
-            &names[0],
-            &pair.private_pem,
-            current.contains_key(&names[0]),
-        )
-        .await?;
+    // Compare before write: after a crash one of the two may already be there. The passphrase
+    // goes first, so a private key in SSM always has its passphrase beside it.
+    for (name, value) in [
+        (&names[1], &pair.passphrase),
+        (&names[0], &pair.private_pem),
+    ] {
+        if current.get(name).is_none_or(|c| c.value != *value) {
+            ssm::put_secure(ctx, ID, name, value, current.contains_key(name)).await?;
+        }
     }
     ctx.journal
         .update::<KeyRecord, _>(ID, |r| r.stored_in_ssm = true)?;

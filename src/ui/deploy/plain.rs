@@ -239,9 +239,8 @@ impl<E: Write + Send> DeployRenderer for PlainDeploy<E> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::deploy::changeset::ChangeSetKind;
-    use crate::deploy::event::{PlannedResource, Time};
-    use crate::deploy::testkit::{T0, as_deploy_events, failure_recording};
+    use crate::deploy::event::Time;
+    use crate::deploy::testkit::{T0, as_deploy_events, failure_recording, stack_started};
 
     fn run(events: &[DeployEvent]) -> String {
         let mut out = Vec::new();
@@ -254,22 +253,7 @@ mod tests {
     }
 
     fn started(ids: &[(&str, &str)]) -> DeployEvent {
-        DeployEvent::StackStarted {
-            stack: "MedplumStagingStack".into(),
-            region: "us-east-1".into(),
-            stack_id: "id".into(),
-            kind: ChangeSetKind::Create,
-            at: Time(T0),
-            resources: ids
-                .iter()
-                .map(|(id, ty)| PlannedResource {
-                    logical_id: (*id).into(),
-                    resource_type: (*ty).into(),
-                    action: ChangeAction::Add,
-                    replaces: false,
-                })
-                .collect(),
-        }
+        stack_started("MedplumStagingStack", ids)
     }
 
     #[test]
