@@ -14,6 +14,7 @@ use crate::harness::{Moto, answers, cmd, rt, run_against, text};
 const MINIMAL: &str = "name = \"staging\"\ndomainName = \"example.com\"\n[certificates]\nwait = true\nwait_timeout_minutes = 1\n[server]\nsupportEmail = \"support@example.com\"\n";
 
 /// What moto holds after a run, read directly through the SDK.
+#[derive(Debug, PartialEq)]
 struct World {
     /// ARN and domain, per region.
     certs: BTreeMap<String, Vec<(String, String)>>,
@@ -267,7 +268,28 @@ fn kill_at(moto: &Moto, dir: &Path, point: &str) -> bool {
         .any(|l| l.unwrap().starts_with("test-pause:"));
     child.kill().unwrap(); // SIGKILL: no destructors, no flush, no cleanup
     child.wait().unwrap();
+    settle(moto);
     reached
+}
+
+/// Waits until moto has finished the requests the killed run left in flight: what it holds reads
+/// the same twice, half a second apart (at most 20 s).
+///
+/// A moto gap, not ours: moto checks an ACM idempotency token only after it has generated the
+/// certificate (RSA keygen, slow on a loaded machine) and records the token after that, so a
+/// request still in flight when the run dies and the re-run's request with the same token can
+/// both make a certificate. ACM returns the same certificate for the same token within an hour.
+fn settle(moto: &Moto) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let mut last = world(moto, "us-east-1", "staging");
+    while std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(500));
+        let now = world(moto, "us-east-1", "staging");
+        if now == last {
+            return;
+        }
+        last = now;
+    }
 }
 
 fn assert_converged(moto: &Moto, dir: &Path, point: &str) {
