@@ -1,6 +1,7 @@
 //! The guided install in a real terminal (tmux) against moto: a whole install at 80×24 with its
-//! answers saved and replayed headless to the same config file; Ctrl-C in the middle of a run
-//! (exit 130, terminal restored, a journal the next run resumes from); and line mode on a
+//! answers saved and replayed headless to the same config file; "deploy now" handing the
+//! terminal to the deploy engine (its plan and question, answered no); Ctrl-C in the middle of a
+//! run (exit 130, terminal restored, a journal the next run resumes from); and line mode on a
 //! terminal too small for the full screen.
 //!
 //! Set MEDPLUM_TOUR_DIR to keep the screens of the whole install (docs/tour.md is made from
@@ -186,6 +187,49 @@ fn a_whole_install_in_a_terminal_then_replayed_headless() {
         replayed, config_text,
         "the replay wrote another config file"
     );
+}
+
+#[test]
+fn deploy_now_hands_the_terminal_to_the_deploy_engine() {
+    let moto = Moto::start();
+    with_zone(&moto);
+    let dir = tempfile::tempdir().unwrap();
+    let t = Tmux::start(dir.path(), &moto.env(), &[], 120, 40);
+    answer_and_apply(&t, "qa");
+    let done = t.wait_for(
+        "The prerequisites of qa are in place",
+        Duration::from_secs(120),
+    );
+    assert!(done.contains("▸ Deploy now"), "{done}");
+    t.keys(&["Enter"]);
+    // The full screen is gone; the deploy engine plans Medplum's stack from the config just
+    // written and asks before executing (no --yes was given).
+    let plan = t.until("the deploy's question", Duration::from_secs(90), |s| {
+        s.contains("Deploy these changes?")
+    });
+    // A new stack: everything is an addition.
+    assert!(
+        plan.lines()
+            .any(|l| l.starts_with("Plan: ") && l.ends_with("to add, 0 to change, 0 to remove.")),
+        "{plan}"
+    );
+    assert!(plan.contains("+ StorageStorageBucketDC877B11"), "{plan}");
+    t.text("n");
+    t.keys(&["Enter"]);
+    assert_eq!(t.wait_exit(STEP), 0);
+    t.assert_restored();
+    assert!(
+        t.screen()
+            .contains("Nothing was deployed; the change sets were deleted."),
+        "{}",
+        t.screen()
+    );
+    // The CREATE change set's empty stack went with it.
+    let stacks = rt().block_on(async {
+        let cfn = aws_sdk_cloudformation::Client::new(&moto.sdk("us-east-1").await);
+        cfn.describe_stacks().send().await.unwrap().stacks().len()
+    });
+    assert_eq!(stacks, 0);
 }
 
 #[test]
