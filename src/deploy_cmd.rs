@@ -34,11 +34,11 @@ enum Mode {
 }
 
 pub fn diff(g: &Global, args: &DeployArgs) -> u8 {
-    block_on(run(g, args, Mode::Diff))
+    crate::block_on(run(g, args, Mode::Diff))
 }
 
 pub fn deploy(g: &Global, args: &DeployCmdArgs) -> u8 {
-    block_on(run(
+    crate::block_on(run(
         g,
         &args.stacks,
         Mode::Deploy {
@@ -82,20 +82,6 @@ impl medplum_init::ui::handoff::DeployHandoff for EngineDeploy {
 
     async fn deploy_now(&self, req: &medplum_init::ui::handoff::DeployRequest) -> u8 {
         deploy_environment(&self.global, &req.dir, &req.env).await
-    }
-}
-
-fn block_on(f: impl Future<Output = u8>) -> u8 {
-    match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt.block_on(f),
-        Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
-            exit::FAILURE
-        }
     }
 }
 

@@ -22,18 +22,7 @@ use medplum_init::ui::{OutputMode, Renderer};
 use crate::cli::{Global, InitArgs};
 
 pub fn run(g: &Global, args: &InitArgs) -> u8 {
-    let rt = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
-            return exit::FAILURE;
-        }
-    };
-    rt.block_on(run_async(g, args))
+    crate::block_on(run_async(g, args))
 }
 
 fn interactive() -> bool {

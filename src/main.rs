@@ -31,3 +31,19 @@ fn main() -> ExitCode {
     };
     ExitCode::from(code)
 }
+
+/// The async runtime every command runs on. Two workers: the work is AWS I/O, the RSA key is
+/// made on the blocking pool, and the TUI's loop and the steps run side by side.
+fn block_on(f: impl Future<Output = u8>) -> u8 {
+    match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt.block_on(f),
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            exit::FAILURE
+        }
+    }
+}

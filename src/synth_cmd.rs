@@ -61,27 +61,19 @@ impl From<ContextError> for Failure {
 }
 
 pub fn run(g: &Global, args: &SynthArgs) -> u8 {
-    let rt = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
-            return exit::FAILURE;
-        }
-    };
-    match rt.block_on(run_async(g, args)) {
-        Ok(()) => exit::OK,
-        Err(f) => {
-            let style = Style::for_stderr();
-            eprintln!("{} {}", style.red("error:"), f.message);
-            if let Some(h) = f.hint {
-                eprintln!("  hint: {h}");
+    crate::block_on(async {
+        match run_async(g, args).await {
+            Ok(()) => exit::OK,
+            Err(f) => {
+                let style = Style::for_stderr();
+                eprintln!("{} {}", style.red("error:"), f.message);
+                if let Some(h) = f.hint {
+                    eprintln!("  hint: {h}");
+                }
+                f.code
             }
-            f.code
         }
-    }
+    })
 }
 
 /// AWS clients for the config's region, built on first need only: a run the context file fully

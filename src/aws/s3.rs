@@ -1,11 +1,24 @@
-//! The settings every bucket medplum-init creates gets: no public access, SSE-S3 by default.
-//! (SSE-S3 rather than KMS: ELB access-log delivery supports only SSE-S3, and CloudFormation
-//! reads templates from SSE-S3 buckets without extra grants.)
+//! The settings every bucket medplum-init creates gets: no public access, SSE-S3 by default, and a
+//! policy statement refusing plain HTTP. (SSE-S3 rather than KMS: ELB access-log delivery
+//! supports only SSE-S3, and CloudFormation reads templates from SSE-S3 buckets without extra
+//! grants.)
 
 use aws_sdk_s3::types::{
     PublicAccessBlockConfiguration, ServerSideEncryption, ServerSideEncryptionByDefault,
     ServerSideEncryptionConfiguration, ServerSideEncryptionRule,
 };
+
+/// The bucket-policy statement that denies every request to `bucket` not made over TLS.
+pub fn deny_insecure_transport(bucket: &str) -> serde_json::Value {
+    serde_json::json!({
+        "Sid": "DenyInsecureTransport",
+        "Effect": "Deny",
+        "Principal": "*",
+        "Action": "s3:*",
+        "Resource": [format!("arn:aws:s3:::{bucket}"), format!("arn:aws:s3:::{bucket}/*")],
+        "Condition": { "Bool": { "aws:SecureTransport": "false" } }
+    })
+}
 
 /// All four public-access blocks on.
 pub fn block_all_public_access() -> PublicAccessBlockConfiguration {

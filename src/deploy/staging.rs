@@ -98,14 +98,7 @@ pub fn template_url(bucket: &str, region: &str, key: &str) -> String {
 pub fn bucket_policy(bucket: &str) -> serde_json::Value {
     json!({
         "Version": "2012-10-17",
-        "Statement": [{
-            "Sid": "DenyInsecureTransport",
-            "Effect": "Deny",
-            "Principal": "*",
-            "Action": "s3:*",
-            "Resource": [format!("arn:aws:s3:::{bucket}"), format!("arn:aws:s3:::{bucket}/*")],
-            "Condition": { "Bool": { "aws:SecureTransport": "false" } }
-        }]
+        "Statement": [crate::aws::s3::deny_insecure_transport(bucket)]
     })
 }
 

@@ -73,14 +73,7 @@ pub fn policy(bucket: &str, region: &str, account: &str, prefix: Option<&str>) -
                 "Action": "s3:PutObject",
                 "Resource": format!("arn:aws:s3:::{bucket}/{prefix}AWSLogs/{account}/*")
             },
-            {
-                "Sid": "DenyInsecureTransport",
-                "Effect": "Deny",
-                "Principal": "*",
-                "Action": "s3:*",
-                "Resource": [format!("arn:aws:s3:::{bucket}"), format!("arn:aws:s3:::{bucket}/*")],
-                "Condition": { "Bool": { "aws:SecureTransport": "false" } }
-            }
+            crate::aws::s3::deny_insecure_transport(bucket)
         ]
     })
 }
