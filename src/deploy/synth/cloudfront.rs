@@ -170,6 +170,36 @@ pub fn logging(bucket: &str, prefix: Option<&str>, stack_region: &str) -> Value 
     l
 }
 
+/// The distribution at `path` and, when the hosted zone is known, the alias record at
+/// `record_path` that points `domain` at it.
+pub fn distribution_with_alias(
+    t: &mut Template,
+    path: &[&str],
+    config: Value,
+    zone: Option<&super::settings::Zone>,
+    domain: &str,
+    record_path: &[&str],
+) {
+    let distribution = t.add(
+        path,
+        Resource::new(
+            "AWS::CloudFront::Distribution",
+            json!({"DistributionConfig": config}),
+        ),
+    );
+    if let Some(zone) = zone {
+        let target_zone = super::dns::cloudfront_zone(t);
+        super::dns::alias(
+            t,
+            record_path,
+            zone,
+            domain,
+            att(&distribution, "DomainName"),
+            target_zone,
+        );
+    }
+}
+
 pub fn viewer_certificate(arn: &str) -> Value {
     json!({
         "AcmCertificateArn": arn,

@@ -5,7 +5,6 @@
 use serde_json::{Value, json};
 
 use super::cloudfront::{self as cf, Placement};
-use super::dns;
 use super::settings::Settings;
 use super::template::{Resource, Template, att, r#ref};
 use super::waf;
@@ -154,22 +153,12 @@ pub fn build(t: &mut Template, s: &Settings, placement: Placement, stack_region:
     config["Origins"] = Value::Array(origins);
     config["ViewerCertificate"] = cf::viewer_certificate(&s.app_cert);
     config["WebACLId"] = att(&acl, "Arn");
-    let distribution = t.add(
+    cf::distribution_with_alias(
+        t,
         &["FrontEnd", "AppDistribution", "Resource"],
-        Resource::new(
-            "AWS::CloudFront::Distribution",
-            json!({"DistributionConfig": config}),
-        ),
+        config,
+        s.zone.as_ref(),
+        &s.app_domain,
+        &["FrontEnd", "AppAliasRecord", "Resource"],
     );
-    if let Some(zone) = &s.zone {
-        let target_zone = dns::cloudfront_zone(t);
-        dns::alias(
-            t,
-            &["FrontEnd", "AppAliasRecord", "Resource"],
-            zone,
-            &s.app_domain,
-            att(&distribution, "DomainName"),
-            target_zone,
-        );
-    }
 }

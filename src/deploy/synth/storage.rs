@@ -7,7 +7,6 @@
 use serde_json::{Value, json};
 
 use super::cloudfront::{self as cf, Placement};
-use super::dns;
 use super::guardduty;
 use super::ids::node_addr;
 use super::settings::{Settings, SigningKey};
@@ -145,22 +144,12 @@ pub fn build(t: &mut Template, s: &Settings, placement: Placement, stack_region:
     }]);
     config["ViewerCertificate"] = cf::viewer_certificate(&s.storage_cert);
     config["WebACLId"] = att(&acl, "Arn");
-    let distribution = t.add(
+    cf::distribution_with_alias(
+        t,
         &["Storage", "StorageDistribution", "Resource"],
-        Resource::new(
-            "AWS::CloudFront::Distribution",
-            json!({"DistributionConfig": config}),
-        ),
+        config,
+        s.zone.as_ref(),
+        &s.storage_domain,
+        &["Storage", "StorageAliasRecord", "Resource"],
     );
-    if let Some(zone) = &s.zone {
-        let target_zone = dns::cloudfront_zone(t);
-        dns::alias(
-            t,
-            &["Storage", "StorageAliasRecord", "Resource"],
-            zone,
-            &s.storage_domain,
-            att(&distribution, "DomainName"),
-            target_zone,
-        );
-    }
 }
