@@ -197,15 +197,7 @@ async fn run_async(g: &Global, args: &InitArgs) -> u8 {
         g.yes = true;
         return crate::deploy_cmd::deploy_environment(&g, &dir, &env).await;
     }
-    if report.interrupted {
-        exit::INTERRUPTED
-    } else if report.invalid {
-        exit::USAGE
-    } else if !report.ok {
-        exit::FAILURE
-    } else {
-        exit::OK
-    }
+    report.exit_code()
 }
 
 /// The guided install: the full-screen TUI, or line prompts with `--output plain` or on a

@@ -37,6 +37,21 @@ pub struct RunReport {
     pub awaiting_confirmation: Vec<StepId>,
 }
 
+impl RunReport {
+    /// The exit code the run ends with: 130 interrupted, 2 invalid, 1 failed, else 0.
+    pub fn exit_code(&self) -> u8 {
+        if self.interrupted {
+            crate::exit::INTERRUPTED
+        } else if self.invalid {
+            crate::exit::USAGE
+        } else if !self.ok {
+            crate::exit::FAILURE
+        } else {
+            crate::exit::OK
+        }
+    }
+}
+
 pub struct Runner {
     steps: Vec<Arc<dyn Step>>,
     only: Option<Vec<StepId>>,

@@ -24,7 +24,7 @@ use crate::ui::handoff::DeployHandoff;
 use crate::ui::tui::review::preview_lines;
 use crate::ui::tui::widgets::Theme;
 use crate::ui::wizard::help::{field_help, section_intro};
-use crate::ui::wizard::session::{Failure, Session, exit_code, save_answers};
+use crate::ui::wizard::session::{Failure, Session, save_answers};
 use crate::ui::wizard::{Draft, FieldId, Kind, Known, Opt, Section, resume};
 
 /// Why a prompt returned no answer.
@@ -475,7 +475,7 @@ async fn review_and_run(
                 }
                 only = Some(next);
             }
-            _ => return Ok(exit_code(&report)),
+            _ => return Ok(report.exit_code()),
         }
     };
     watch.abort();

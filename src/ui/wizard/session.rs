@@ -17,7 +17,6 @@ use crate::config::infra::config_path;
 use crate::engine::{
     Cancel, Ctx, EventSink, Journal, Outputs, RunReport, Runner, StepError, StepId,
 };
-use crate::exit;
 use crate::steps::dns::Zone;
 use crate::steps::lookup::{self, Caller, CertSummary};
 use crate::steps::preview::{self, Preview};
@@ -224,19 +223,6 @@ impl Session {
             dir,
             region: answers.region().to_string(),
         }
-    }
-}
-
-/// The exit code a run ends with.
-pub fn exit_code(report: &RunReport) -> u8 {
-    if report.interrupted {
-        exit::INTERRUPTED
-    } else if report.invalid {
-        exit::USAGE
-    } else if !report.ok {
-        exit::FAILURE
-    } else {
-        exit::OK
     }
 }
 
