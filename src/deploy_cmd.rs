@@ -265,6 +265,7 @@ async fn run(g: &Global, args: &DeployArgs, mode: Mode) -> u8 {
         .iter()
         .map(|r| r.logical_id.clone())
         .collect();
+    blocking.sort();
     blocking.dedup();
     // Not a question on a terminal: one Enter would be enough, and the flag is a decision taken
     // on purpose, the same with or without --yes.

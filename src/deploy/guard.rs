@@ -92,7 +92,7 @@ fn holder_risk(template: &Value, c: &ResourceChange) -> Option<Risk> {
     };
     let fix = (!c.replacing_properties.is_empty()).then(|| {
         format!(
-            "the replacement comes from {}; keep the config's value for it to avoid it",
+            "forced by a new {}: undo the config change behind it to keep the resource",
             c.replacing_properties.join(", ")
         )
     });

@@ -71,7 +71,12 @@ fn a_replaced_database_blocks_and_says_what_becomes_of_the_old_one() {
     assert_eq!(r.logical_id, CLUSTER);
     assert!(r.what.contains("the Medplum database"), "{}", r.what);
     assert!(r.what.contains("final snapshot"), "{}", r.what);
-    assert!(r.fix.as_deref().unwrap().contains("DBClusterIdentifier"));
+    assert_eq!(
+        r.fix.as_deref(),
+        Some(
+            "forced by a new DBClusterIdentifier: undo the config change behind it to keep the resource"
+        )
+    );
 }
 
 #[test]
