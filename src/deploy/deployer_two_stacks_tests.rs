@@ -7,6 +7,23 @@ use super::tests::{PRIMARY, template};
 use super::*;
 use crate::deploy::testkit::*;
 
+/// The primary stack's CloudFormation in eu-west-1 and the companion's in us-east-1.
+fn two_regions(primary: &Arc<FakeCfn>, companion: &Arc<FakeCfn>) -> Backends {
+    Backends {
+        cloudformation: BTreeMap::from([
+            (
+                "eu-west-1".to_string(),
+                primary.clone() as Arc<dyn CloudFormation>,
+            ),
+            (
+                "us-east-1".to_string(),
+                companion.clone() as Arc<dyn CloudFormation>,
+            ),
+        ]),
+        store: Arc::new(MemStore::default()),
+    }
+}
+
 #[tokio::test]
 async fn a_failed_primary_stops_before_the_us_east_1_stack() {
     let recording = failure_recording();
@@ -29,19 +46,7 @@ async fn a_failed_primary_stops_before_the_us_east_1_stack() {
             ..Default::default()
         },
     ));
-    let backends = Backends {
-        cloudformation: BTreeMap::from([
-            (
-                "eu-west-1".to_string(),
-                primary.clone() as Arc<dyn CloudFormation>,
-            ),
-            (
-                "us-east-1".to_string(),
-                companion.clone() as Arc<dyn CloudFormation>,
-            ),
-        ]),
-        store: Arc::new(MemStore::default()),
-    };
+    let backends = two_regions(&primary, &companion);
     let d = Deployer::new(&backends, clock.as_ref(), DeploySink::discard())
         .with_policy(PollPolicy::default(), 6);
     // Given companion first: the deployer still runs the primary first.
@@ -106,19 +111,7 @@ async fn the_us_east_1_stack_gets_the_primary_outputs_it_takes_as_inputs() {
             ..Default::default()
         },
     ));
-    let backends = Backends {
-        cloudformation: BTreeMap::from([
-            (
-                "eu-west-1".to_string(),
-                primary.clone() as Arc<dyn CloudFormation>,
-            ),
-            (
-                "us-east-1".to_string(),
-                companion.clone() as Arc<dyn CloudFormation>,
-            ),
-        ]),
-        store: Arc::new(MemStore::default()),
-    };
+    let backends = two_regions(&primary, &companion);
     let mut second = template(
         &format!("{PRIMARY}-us-east-1"),
         "us-east-1",
@@ -211,19 +204,7 @@ async fn a_missing_output_stops_the_dependent_stack() {
             ..Default::default()
         },
     ));
-    let backends = Backends {
-        cloudformation: BTreeMap::from([
-            (
-                "eu-west-1".to_string(),
-                primary.clone() as Arc<dyn CloudFormation>,
-            ),
-            (
-                "us-east-1".to_string(),
-                companion.clone() as Arc<dyn CloudFormation>,
-            ),
-        ]),
-        store: Arc::new(MemStore::default()),
-    };
+    let backends = two_regions(&primary, &companion);
     let mut second = template(
         &format!("{PRIMARY}-us-east-1"),
         "us-east-1",
