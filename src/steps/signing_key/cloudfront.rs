@@ -4,6 +4,7 @@
 use aws_sdk_cloudfront::types::PublicKeyConfig;
 
 use super::{GLOBAL, ID, KeyRecord, caller_reference, key_name};
+use crate::aws::AwsError;
 use crate::config::server::parameter_name;
 use crate::crypto::keypair::{public_key_fingerprint, same_public_key};
 use crate::engine::{Ctx, StepError};
@@ -58,6 +59,29 @@ pub(super) async fn adopt_legacy_key(ctx: &Ctx) -> Result<Option<String>, StepEr
     Ok(Some(pem))
 }
 
+/// The PEM CloudFront holds under key `id` (GetPublicKey).
+pub(super) async fn encoded_key(
+    ctx: &Ctx,
+    cf: &aws_sdk_cloudfront::Client,
+    id: &str,
+) -> Result<String, AwsError> {
+    let key = ctx
+        .call(
+            ID,
+            "cloudfront",
+            "GetPublicKey",
+            GLOBAL,
+            id,
+            cf.get_public_key().id(id).send(),
+        )
+        .await?;
+    Ok(key
+        .public_key()
+        .and_then(|k| k.public_key_config())
+        .map(|c| c.encoded_key().to_string())
+        .unwrap_or_default())
+}
+
 /// Finds or registers the public key in CloudFront; returns its id and whether it was created.
 pub(super) async fn ensure_cloudfront_key(
     ctx: &Ctx,
@@ -66,24 +90,9 @@ pub(super) async fn ensure_cloudfront_key(
     let cf = ctx.aws()?.cloudfront();
     let record: KeyRecord = ctx.journal.data(ID).unwrap_or_default();
     if let Some(id) = &record.key_id {
-        match ctx
-            .call(
-                ID,
-                "cloudfront",
-                "GetPublicKey",
-                GLOBAL,
-                id,
-                cf.get_public_key().id(id).send(),
-            )
-            .await
-        {
-            Ok(k) => {
-                let encoded = k
-                    .public_key()
-                    .and_then(|k| k.public_key_config())
-                    .map(|c| c.encoded_key())
-                    .unwrap_or_default();
-                if same_public_key(encoded, public_pem).unwrap_or(false) {
+        match encoded_key(ctx, &cf, id).await {
+            Ok(encoded) => {
+                if same_public_key(&encoded, public_pem).unwrap_or(false) {
                     return Ok((id.clone(), false));
                 }
                 ctx.events.warn(

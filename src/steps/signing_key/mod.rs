@@ -251,31 +251,16 @@ fn secret_names(ctx: &Ctx) -> [String; 2] {
 /// that `storagePublicKey` is its public half.
 async fn use_existing(ctx: &Ctx, id: &str) -> Result<Outcome, StepError> {
     let cf = ctx.aws()?.cloudfront();
-    let key = ctx
-        .call(
-            ID,
-            "cloudfront",
-            "GetPublicKey",
-            GLOBAL,
-            id,
-            cf.get_public_key().id(id).send(),
-        )
-        .await
-        .map_err(|e| {
-            if e.is_not_found() {
-                StepError::invalid(
-                    format!("CloudFront has no public key {id}"),
-                    "check signingKeyId, or remove it to let medplum-init create a key",
-                )
-            } else {
-                e.into()
-            }
-        })?;
-    let encoded = key
-        .public_key()
-        .and_then(|k| k.public_key_config())
-        .map(|c| c.encoded_key().to_string())
-        .unwrap_or_default();
+    let encoded = cloudfront::encoded_key(ctx, &cf, id).await.map_err(|e| {
+        if e.is_not_found() {
+            StepError::invalid(
+                format!("CloudFront has no public key {id}"),
+                "check signingKeyId, or remove it to let medplum-init create a key",
+            )
+        } else {
+            e.into()
+        }
+    })?;
     if let Some(given) = ctx.answers.str("storagePublicKey")
         && !same_public_key(given, &encoded).unwrap_or(false)
     {
