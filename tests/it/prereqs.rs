@@ -925,3 +925,90 @@ fn deploy_enabled_in_the_answers_hands_over_to_the_deploy_engine() {
         text(&out.stderr)
     );
 }
+
+/// `signingKeyId` in the answers: a key registered by hand. The step checks that CloudFront has
+/// it, that `storagePublicKey` (when given) is its public half and that its private half is in
+/// SSM; it registers nothing itself.
+#[test]
+fn a_signing_key_registered_by_hand_is_checked_then_used() {
+    use medplum_init::crypto::SigningKeyPair;
+    let moto = Moto::start();
+    let pair = SigningKeyPair::generate().unwrap();
+    let other = SigningKeyPair::generate().unwrap();
+    let id = rt().block_on(async {
+        let cf = aws_sdk_cloudfront::Client::new(&moto.sdk("us-east-1").await);
+        let config = aws_sdk_cloudfront::types::PublicKeyConfig::builder()
+            .caller_reference("registered-by-hand")
+            .name("ByHand")
+            .encoded_key(&pair.public_pem)
+            .build()
+            .unwrap();
+        let out = cf
+            .create_public_key()
+            .public_key_config(config)
+            .send()
+            .await
+            .unwrap();
+        out.public_key().unwrap().id().to_string()
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let run = |head: String| {
+        answers(dir.path(), &format!("{head}{MINIMAL}"));
+        let out = run_against(&moto, dir.path(), &["--answers", "answers.toml", "--yes"]);
+        (out.status.code(), text(&out.stderr))
+    };
+    let key_line = |pem: &str| format!("storagePublicKey = \"\"\"\n{pem}\"\"\"\n");
+
+    // An id CloudFront does not know is refused as "CloudFront has no public key <id>" (exit 2),
+    // but moto 5.2.5 answers GetPublicKey for an unknown id with HTTP 500 instead of
+    // NoSuchPublicKey; that code's reading as not-found is tested in src/aws/error.rs.
+
+    let (code, err) = run(format!(
+        "signingKeyId = \"{id}\"\n{}",
+        key_line(&other.public_pem)
+    ));
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains(&format!(
+            "storagePublicKey is not the public half of CloudFront key {id}"
+        )),
+        "{err}"
+    );
+
+    let mine = format!("signingKeyId = \"{id}\"\n{}", key_line(&pair.public_pem));
+    let (code, err) = run(mine.clone());
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains("/medplum/staging/signingKey and /medplum/staging/signingKeyPassphrase must hold the private key"),
+        "{err}"
+    );
+
+    // With the private half written where the server reads it, the run completes on that key.
+    rt().block_on(async {
+        let ssm = aws_sdk_ssm::Client::new(&moto.sdk("us-east-1").await);
+        for (name, value) in [
+            ("signingKey", pair.private_pem.expose()),
+            ("signingKeyPassphrase", pair.passphrase.expose()),
+        ] {
+            ssm.put_parameter()
+                .name(format!("/medplum/staging/{name}"))
+                .value(value)
+                .r#type(aws_sdk_ssm::types::ParameterType::SecureString)
+                .send()
+                .await
+                .unwrap();
+        }
+    });
+    let (code, err) = run(mine);
+    assert_eq!(code, Some(0), "{err}");
+    let cfg = config(dir.path(), "staging");
+    assert_eq!(cfg["signingKeyId"], id.as_str());
+    assert!(same_public_key(cfg["storagePublicKey"].as_str().unwrap(), &pair.public_pem).unwrap());
+    let w = world(&moto, "us-east-1", "staging");
+    assert_eq!(
+        w.keys.len(),
+        1,
+        "no key registered besides the hand-made one"
+    );
+    assert_eq!(w.params["/medplum/staging/signingKeyId"].0, id);
+}
