@@ -520,6 +520,67 @@ fn existing_issued_certificate_is_reused_even_through_a_wildcard() {
     );
 }
 
+#[test]
+fn a_certificate_named_in_the_answers_must_exist_and_cover_its_domain() {
+    let moto = Moto::start();
+    let other = rt().block_on(async {
+        let acm = aws_sdk_acm::Client::new(&moto.sdk("us-east-1").await);
+        let r = acm
+            .request_certificate()
+            .domain_name("other.example.org")
+            .validation_method(aws_sdk_acm::types::ValidationMethod::Dns)
+            .send()
+            .await
+            .unwrap();
+        r.certificate_arn().unwrap().to_string()
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let run = |arn: &str| {
+        answers(
+            dir.path(),
+            &MINIMAL.replace(
+                "domainName",
+                &format!("apiSslCertArn = \"{arn}\"\ndomainName"),
+            ),
+        );
+        let out = run_against(&moto, dir.path(), &["--answers", "answers.toml", "--yes"]);
+        (out.status.code(), text(&out.stderr))
+    };
+
+    let (code, err) = run(&other);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains(&format!(
+            "certificate {other} does not cover api.example.com"
+        )),
+        "{err}"
+    );
+    assert!(
+        err.contains("give a certificate for api.example.com (or a wildcard over it)"),
+        "{err}"
+    );
+
+    let missing =
+        "arn:aws:acm:us-east-1:123456789012:certificate/00000000-0000-4000-8000-000000000000";
+    let (code, err) = run(missing);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains(&format!(
+            "certificate {missing} does not exist in us-east-1"
+        )),
+        "{err}"
+    );
+    // Neither ARN was written anywhere the server or the CDK reads.
+    let w = world(&moto, "us-east-1", "staging");
+    assert!(
+        !w.params
+            .values()
+            .any(|(v, _, _)| v.contains("certificate/"))
+    );
+    let cfg = std::fs::read_to_string(dir.path().join("medplum.staging.config.json"));
+    assert!(cfg.is_err(), "no config file after a refused certificate");
+}
+
 /// Creates an IAM user in moto whose policy denies `denied`, with moto's IAM enforcement on,
 /// and returns its access key pair.
 fn limited_user(moto: &Moto, denied: &str) -> (String, String) {
