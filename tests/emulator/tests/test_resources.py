@@ -1,0 +1,407 @@
+"""The Medplum templates deploy, update and delete in moto extended with our resource models.
+
+Every test talks to an in-process moto server through boto3, as the CLI would: it creates
+the prerequisites a real account would have (hosted zones, the CDK bootstrap parameter, a
+CloudFront public key), deploys a template, checks through the service APIs that the objects
+exist, then deletes the stack and checks they are gone (except what ``DeletionPolicy:
+Retain`` keeps, which moto's own stack delete already honours).
+
+Run: ``/work/main/.venv/bin/python -m pytest -q tests/emulator/tests/test_resources.py``
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+from moto.server import ThreadedMotoServer
+
+REPO = Path(__file__).resolve().parents[3]
+SNAPSHOTS = REPO / "tests/it/snapshots"
+CDK_TEMPLATE = REPO / "tests/fixtures/reference/MedplumStagingStack.template.json"
+# The emulator package lives next to this directory and is not installed.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from medplum_emulator.resources import install  # noqa: E402
+
+ACCOUNT = "123456789012"  # moto's default account; the templates hard-code it in ARNs.
+# Two-stack deployments: the regional stack and its us-east-1 companion.
+PAIRS = {
+    "synth-no-lookups": "MedplumStagingStack",
+    "synth-all-features": "MedplumProdStack",
+}
+
+
+def snapshot(name: str) -> dict[str, Any]:
+    """The template in an insta snapshot: YAML front matter between ``---`` lines, then JSON."""
+    text = (SNAPSHOTS / f"it__synth_snapshots__{name}.snap").read_text()
+    _, _front_matter, body = text.split("---\n", 2)
+    return json.loads(body)
+
+
+@pytest.fixture(scope="module")
+def resources_server() -> Iterator[str]:
+    install()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+@pytest.fixture
+def endpoint(resources_server: str) -> str:
+    """A server with no state left from the previous test."""
+    urllib.request.urlopen(
+        urllib.request.Request(f"{resources_server}/moto-api/reset", method="POST")
+    ).close()
+    return resources_server
+
+
+class Aws:
+    """boto3 clients for one region against the emulator."""
+
+    def __init__(self, endpoint: str, region: str):
+        self.endpoint = endpoint
+        self.region = region
+
+    def __call__(self, service: str) -> Any:
+        return boto3.client(
+            service,
+            region_name=self.region,
+            endpoint_url=self.endpoint,
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+        )
+
+
+def region_of(template: dict[str, Any]) -> str:
+    """The region a template was synthesized for: a regional stack records it in its
+    ``/medplum/<env>/awsRegion`` parameter; the CloudFront stack has none and is us-east-1."""
+    for resource in template["Resources"].values():
+        properties = resource.get("Properties", {})
+        if resource["Type"] == "AWS::SSM::Parameter" and properties["Name"].endswith("/awsRegion"):
+            return properties["Value"]
+    return "us-east-1"
+
+
+def with_prerequisites(aws: Aws, template: dict[str, Any]) -> dict[str, Any]:
+    """Creates what the account must already hold and points the template at it.
+
+    The snapshots name placeholder hosted zone ids, certificate ARNs and public key ids; the
+    emulator generates its own, so the template text is rewritten to what the APIs returned,
+    as the CLI would have looked them up.
+    """
+    text = json.dumps(template)
+    for arn in sorted(set(re.findall(r"arn:aws:acm:[a-z0-9-]+:\d+:certificate/[0-9a-f-]+", text))):
+        acm = Aws(aws.endpoint, arn.split(":")[3])("acm")
+        issued = acm.request_certificate(DomainName="medplum.example.org")["CertificateArn"]
+        text = text.replace(arn, issued)
+    zones: dict[str, str] = {}
+    for resource in template["Resources"].values():
+        properties = resource.get("Properties", {})
+        if resource["Type"] == "AWS::Route53::RecordSet" and "HostedZoneId" in properties:
+            # The zone is the record's parent domain: api.prod.example.org. -> prod.example.org.
+            zone_name = properties["Name"].split(".", 1)[1]
+            zones.setdefault(properties["HostedZoneId"], zone_name)
+    for placeholder, zone_name in zones.items():
+        zone = aws("route53").create_hosted_zone(Name=zone_name, CallerReference=placeholder)
+        text = text.replace(f'"{placeholder}"', json.dumps(zone["HostedZone"]["Id"].split("/")[-1]))
+    for resource in template["Resources"].values():
+        if resource["Type"] != "AWS::CloudFront::KeyGroup":
+            continue
+        for item in resource["Properties"]["KeyGroupConfig"]["Items"]:
+            if isinstance(item, str):  # an existing key, not a Ref to one in the stack
+                text = text.replace(f'"{item}"', json.dumps(create_public_key(aws, item)))
+    if "BootstrapVersion" in template.get("Parameters", {}):
+        aws("ssm").put_parameter(
+            Name="/cdk-bootstrap/hnb659fds/version", Value="21", Type="String"
+        )
+    return json.loads(text)
+
+
+def create_public_key(aws: Aws, name: str) -> str:
+    encoded = snapshot("synth-no-lookups-MedplumStagingStack-us-east-1")["Resources"][
+        "StorageStoragePublicKeyF7600AA8"
+    ]["Properties"]["PublicKeyConfig"]["EncodedKey"]
+    key = aws("cloudfront").create_public_key(
+        PublicKeyConfig={"CallerReference": name, "Name": name, "EncodedKey": encoded}
+    )
+    return key["PublicKey"]["Id"]
+
+
+def wait_for_stack(aws: Aws, stack: str, status: str, timeout: float = 30.0) -> dict[str, Any]:
+    """Polls DescribeStacks until the stack reaches ``status``; fails on any other terminal
+    status. moto executes synchronously today; the lifecycle emulator will not."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            description = aws("cloudformation").describe_stacks(StackName=stack)["Stacks"][0]
+        except ClientError as error:
+            if status == "DELETE_COMPLETE" and "does not exist" in str(error):
+                return {"StackStatus": "DELETE_COMPLETE"}
+            raise
+        current = description["StackStatus"]
+        if current == status:
+            return description
+        if not current.endswith("_IN_PROGRESS") or time.monotonic() > deadline:
+            events = aws("cloudformation").describe_stack_events(StackName=stack)
+            reasons = [e.get("ResourceStatusReason") for e in events["StackEvents"]]
+            pytest.fail(f"{stack}: {current}, expected {status}; events: {reasons}")
+        time.sleep(0.2)
+
+
+def deploy(
+    aws: Aws, stack: str, template: dict[str, Any], parameters: dict[str, str] | None = None
+) -> dict[str, Any]:
+    """CreateStack, or UpdateStack if the stack exists, then waits for completion.
+
+    Not CreateChangeSet + ExecuteChangeSet (what the CLI's engine uses): moto 5.2.5 does not
+    compute a stack's Outputs when it executes a CREATE change set, and the two-stack
+    deployments pass the regional stack's outputs to the us-east-1 stack. Execution is the
+    lifecycle emulator's part; these tests are about the resource models.
+    """
+    cloudformation = aws("cloudformation")
+    exists = any(s["StackName"] == stack for s in cloudformation.describe_stacks()["Stacks"])
+    arguments = {
+        "StackName": stack,
+        "TemplateBody": json.dumps(template),
+        "Parameters": [
+            {"ParameterKey": key, "ParameterValue": value}
+            for key, value in (parameters or {}).items()
+        ],
+        "Capabilities": ["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM"],
+    }
+    if exists:
+        cloudformation.update_stack(**arguments)
+        return wait_for_stack(aws, stack, "UPDATE_COMPLETE")
+    cloudformation.create_stack(**arguments)
+    return wait_for_stack(aws, stack, "CREATE_COMPLETE")
+
+
+def physical_ids(aws: Aws, stack: str, resource_type: str) -> list[str]:
+    resources = aws("cloudformation").describe_stack_resources(StackName=stack)
+    return [
+        r["PhysicalResourceId"]
+        for r in resources["StackResources"]
+        if r["ResourceType"] == resource_type
+    ]
+
+
+def outputs(description: dict[str, Any]) -> dict[str, str]:
+    return {o["OutputKey"]: o["OutputValue"] for o in description.get("Outputs", [])}
+
+
+def canonical_users(policy: dict[str, Any]) -> set[str]:
+    return {
+        statement["Principal"]["CanonicalUser"]
+        for statement in policy["Statement"]
+        if "CanonicalUser" in statement.get("Principal", {})
+    }
+
+
+def check_regional_stack(aws: Aws, stack: str, template: dict[str, Any]) -> None:
+    """Asserts, through the service APIs, that the regional stack's data stores exist."""
+    [cluster_id] = physical_ids(aws, stack, "AWS::RDS::DBCluster")
+    assert re.fullmatch(r"[a-z][a-z0-9-]{0,62}", cluster_id), cluster_id
+    [cluster] = aws("rds").describe_db_clusters(DBClusterIdentifier=cluster_id)["DBClusters"]
+    instance_count = sum(
+        r["Type"] == "AWS::RDS::DBInstance" for r in template["Resources"].values()
+    )
+    assert len(cluster["DBClusterMembers"]) == instance_count
+    assert cluster["Engine"] == "aurora-postgresql"
+
+    [attachment_secret] = physical_ids(aws, stack, "AWS::SecretsManager::SecretTargetAttachment")
+    secret = json.loads(
+        aws("secretsmanager").get_secret_value(SecretId=attachment_secret)["SecretString"]
+    )
+    assert secret["username"] == "clusteradmin"
+    assert len(secret["password"]) == 30 and not set(secret["password"]) & set(" %+~`#$&*()|[]")
+    assert secret["host"] == cluster["Endpoint"]
+    assert secret["port"] == cluster["Port"] == 5432
+    assert secret["dbClusterIdentifier"] == cluster_id
+    ssm = aws("ssm")
+    database_secrets = ssm.get_parameters_by_path(Path="/medplum", Recursive=True)["Parameters"]
+    assert attachment_secret in [p["Value"] for p in database_secrets]
+
+    [group_id] = physical_ids(aws, stack, "AWS::ElastiCache::ReplicationGroup")
+    [group] = aws("elasticache").describe_replication_groups(ReplicationGroupId=group_id)[
+        "ReplicationGroups"
+    ]
+    primary = group["NodeGroups"][0]["PrimaryEndpoint"]
+    redis_secrets = [
+        s for s in aws("secretsmanager").list_secrets()["SecretList"]
+        if json.loads(aws("secretsmanager").get_secret_value(SecretId=s["ARN"])["SecretString"])
+        .get("tls") is not None
+    ]
+    [redis_secret] = redis_secrets
+    redis = json.loads(
+        aws("secretsmanager").get_secret_value(SecretId=redis_secret["ARN"])["SecretString"]
+    )
+    # The {{resolve:secretsmanager:...}} reference to the auth token secret was resolved.
+    assert redis["host"] == primary["Address"] and redis["port"] == str(primary["Port"])
+    assert redis["password"] and "{{resolve" not in redis["password"]
+
+    [acl] = aws("wafv2").list_web_acls(Scope="REGIONAL")["WebACLs"]
+    [load_balancer] = physical_ids(aws, stack, "AWS::ElasticLoadBalancingV2::LoadBalancer")
+    associated = aws("wafv2").get_web_acl_for_resource(ResourceArn=load_balancer)["WebACL"]
+    assert associated["ARN"] == acl["ARN"]
+    # Ref of a web ACL is name|id|scope.
+    refs = physical_ids(aws, stack, "AWS::WAFv2::WebACL")
+    assert f"{acl['Name']}|{acl['Id']}|REGIONAL" in refs
+    fetched = aws("wafv2").get_web_acl(Name=acl["Name"], Id=acl["Id"], Scope="REGIONAL")
+    [declared] = [
+        r["Properties"]
+        for r in template["Resources"].values()
+        if r["Type"] == "AWS::WAFv2::WebACL" and r["Properties"]["Scope"] == "REGIONAL"
+    ]
+    assert fetched["WebACL"]["DefaultAction"] == declared["DefaultAction"]
+    assert len(fetched["WebACL"]["Rules"]) == len(declared["Rules"])
+
+
+def check_bucket_policies(aws: Aws, stack: str) -> None:
+    """Each bucket policy grants exactly its own origin access identity's canonical user."""
+    cloudfront = aws("cloudfront")
+    identities = physical_ids(aws, stack, "AWS::CloudFront::CloudFrontOriginAccessIdentity")
+    canonical = {
+        cloudfront.get_cloud_front_origin_access_identity(Id=identity)[
+            "CloudFrontOriginAccessIdentity"
+        ]["S3CanonicalUserId"]
+        for identity in identities
+    }
+    granted = []
+    for bucket in physical_ids(aws, stack, "AWS::S3::BucketPolicy"):
+        policy = json.loads(aws("s3").get_bucket_policy(Bucket=bucket)["Policy"])
+        assert "Fn::" not in json.dumps(policy)
+        users = canonical_users(policy)
+        assert len(users) == 1
+        granted.extend(users)
+    assert sorted(granted) == sorted(canonical)
+    assert len(identities) == 2
+
+
+def check_distributions(aws: Aws, stack: str, key_groups: int) -> list[dict[str, Any]]:
+    cloudfront = aws("cloudfront")
+    distributions = [
+        cloudfront.get_distribution(Id=distribution_id)["Distribution"]
+        for distribution_id in physical_ids(aws, stack, "AWS::CloudFront::Distribution")
+    ]
+    assert len(distributions) == 2
+    listed = cloudfront.list_distributions()["DistributionList"]["Items"]
+    assert {d["Id"] for d in listed} == {d["Id"] for d in distributions}
+    acls = aws("wafv2").list_web_acls(Scope="CLOUDFRONT")["WebACLs"]
+    assert {d["DistributionConfig"]["WebACLId"] for d in distributions} == {a["ARN"] for a in acls}
+    refs = physical_ids(aws, stack, "AWS::WAFv2::WebACL")
+    assert {f"{a['Name']}|{a['Id']}|CLOUDFRONT" for a in acls} <= set(refs)
+    group_ids = physical_ids(aws, stack, "AWS::CloudFront::KeyGroup")
+    assert len(group_ids) == key_groups
+    for group_id in group_ids:
+        items = cloudfront.get_key_group(Id=group_id)["KeyGroup"]["KeyGroupConfig"]["Items"]
+        assert all(cloudfront.get_public_key(Id=key)["PublicKey"] for key in items)
+    return distributions
+
+
+def check_deleted(aws: Aws, regional: str, retained_buckets: set[str]) -> None:
+    assert aws("rds").describe_db_clusters()["DBClusters"] == []
+    assert aws("rds").describe_db_instances()["DBInstances"] == []
+    assert aws("elasticache").describe_replication_groups()["ReplicationGroups"] == []
+    assert aws("wafv2").list_web_acls(Scope="REGIONAL")["WebACLs"] == []
+    assert aws("secretsmanager").list_secrets()["SecretList"] == []
+    assert aws("ssm").get_parameters_by_path(Path="/medplum", Recursive=True)["Parameters"] == []
+    buckets = {b["Name"] for b in aws("s3").list_buckets()["Buckets"]}
+    assert buckets == retained_buckets
+    for bucket in buckets:
+        with pytest.raises(ClientError, match="NoSuchBucketPolicy"):
+            aws("s3").get_bucket_policy(Bucket=bucket)
+
+
+def retained_buckets(template: dict[str, Any]) -> set[str]:
+    return {
+        r["Properties"]["BucketName"]
+        for r in template["Resources"].values()
+        if r["Type"] == "AWS::S3::Bucket" and r.get("DeletionPolicy") == "Retain"
+    }
+
+
+@pytest.mark.parametrize("prefix", sorted(PAIRS))
+def test_two_stack_deployment_creates_and_deletes(endpoint: str, prefix: str) -> None:
+    stack = PAIRS[prefix]
+    template = snapshot(f"{prefix}-{stack}")
+    regional = Aws(endpoint, region_of(template))
+    global_ = Aws(endpoint, "us-east-1")
+    companion_name = f"{stack}-us-east-1"
+    companion = with_prerequisites(global_, snapshot(f"{prefix}-{stack}-us-east-1"))
+    template = with_prerequisites(regional, template)
+
+    primary = outputs(deploy(regional, stack, template))
+    assert all(re.fullmatch(r"[A-Z0-9]+", value) for value in primary.values())
+    deploy(global_, companion_name, companion, primary)
+
+    check_regional_stack(regional, stack, template)
+    # The bucket policies live in the regional stack; CloudFront is global.
+    check_bucket_policies(Aws(endpoint, regional.region), stack)
+    distributions = check_distributions(global_, companion_name, key_groups=1)
+    origins = [o for d in distributions for o in d["DistributionConfig"]["Origins"]["Items"]]
+    assert {
+        o["S3OriginConfig"]["OriginAccessIdentity"] for o in origins if o.get("S3OriginConfig")
+    } == {f"origin-access-identity/cloudfront/{value}" for value in primary.values()}
+
+    aws_cf = global_("cloudformation")
+    aws_cf.delete_stack(StackName=companion_name)
+    wait_for_stack(global_, companion_name, "DELETE_COMPLETE")
+    assert global_("cloudfront").list_distributions()["DistributionList"].get("Items", []) == []
+    assert global_("wafv2").list_web_acls(Scope="CLOUDFRONT")["WebACLs"] == []
+    regional("cloudformation").delete_stack(StackName=stack)
+    wait_for_stack(regional, stack, "DELETE_COMPLETE")
+    check_deleted(regional, stack, retained_buckets(template))
+    identities = global_("cloudfront").list_cloud_front_origin_access_identities()
+    assert identities["CloudFrontOriginAccessIdentityList"]["Quantity"] == 0
+
+
+@pytest.mark.parametrize(
+    "source", ["reference-snapshot", "cdk-template"], ids=["our-engine", "official-cdk"]
+)
+def test_single_region_stack_creates_and_deletes(endpoint: str, source: str) -> None:
+    if source == "cdk-template":
+        template = json.loads(CDK_TEMPLATE.read_text())
+    else:
+        template = snapshot("reference-MedplumStagingStack")
+    aws = Aws(endpoint, region_of(template))
+    template = with_prerequisites(aws, template)
+    parameters = (
+        {"BootstrapVersion": "/cdk-bootstrap/hnb659fds/version"}
+        if "BootstrapVersion" in template.get("Parameters", {})
+        else None
+    )
+    deploy(aws, "MedplumStagingStack", template, parameters)
+
+    check_regional_stack(aws, "MedplumStagingStack", template)
+    check_bucket_policies(aws, "MedplumStagingStack")
+    check_distributions(aws, "MedplumStagingStack", key_groups=1)
+    records = aws("route53").list_resource_record_sets(
+        HostedZoneId=aws("route53").list_hosted_zones()["HostedZones"][0]["Id"]
+    )["ResourceRecordSets"]
+    aliases = {r["Name"] for r in records if "AliasTarget" in r}
+    assert aliases == {
+        r["Properties"]["Name"]
+        for r in template["Resources"].values()
+        if r["Type"] == "AWS::Route53::RecordSet"
+    }
+
+    aws("cloudformation").delete_stack(StackName="MedplumStagingStack")
+    wait_for_stack(aws, "MedplumStagingStack", "DELETE_COMPLETE")
+    check_deleted(aws, "MedplumStagingStack", retained_buckets(template))
+    assert aws("cloudfront").list_distributions()["DistributionList"].get("Items", []) == []
+    records = aws("route53").list_resource_record_sets(
+        HostedZoneId=aws("route53").list_hosted_zones()["HostedZones"][0]["Id"]
+    )["ResourceRecordSets"]
+    assert [r for r in records if "AliasTarget" in r] == []
