@@ -13,7 +13,7 @@ import os
 import socket
 import sys
 
-from . import faults, server
+from . import faults
 
 
 def _is_loopback(host: str) -> bool:
@@ -40,6 +40,8 @@ def main(argv: list[str] | None = None) -> int:
         except (OSError, ValueError) as e:
             print(f"emulator: bad fault rules: {e}", file=sys.stderr)
             return 2
+    from . import server  # imports moto: only once the arguments are known to be good
+
     server.serve(args.host, args.port)
     return 0
 

@@ -17,6 +17,7 @@ whose update AWS documents as a replacement although the schema does not list th
 from __future__ import annotations
 
 import copy
+import importlib.util
 import json
 from dataclasses import dataclass
 from functools import lru_cache
@@ -41,23 +42,26 @@ _ATTRIBUTE_SCOPES = ("Metadata", "CreationPolicy", "UpdatePolicy")
 
 
 @lru_cache
-def _schema_index() -> dict[str, str]:
-    import cfnlint
+def _schemas_dir() -> Path:
+    # Located, not imported: importing cfnlint takes seconds and only its data files are needed.
+    spec = importlib.util.find_spec("cfnlint")
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError("cfn-lint is not installed in the emulator's venv (run .ci/setup)")
+    return Path(list(spec.submodule_search_locations)[0]) / "data" / "schemas"
 
-    providers = Path(cfnlint.__file__).parent / "data" / "schemas" / "providers"
-    return json.loads((providers / "us-east-1.json").read_text())
+
+@lru_cache
+def _schema_index() -> dict[str, str]:
+    return json.loads((_schemas_dir() / "providers" / "us-east-1.json").read_text())
 
 
 @lru_cache
 def replacement_paths(resource_type: str) -> frozenset[tuple[str, ...]]:
     """The property paths whose change replaces a resource of ``resource_type``."""
-    import cfnlint
-
     paths = {tuple(p.split("/")) for p in _REPLACEMENT_OVERRIDES.get(resource_type, set())}
     schema_id = _schema_index().get(resource_type)
     if schema_id:
-        schema_file = Path(cfnlint.__file__).parent / "data" / "schemas" / "resources" / f"{schema_id}.json"
-        schema = json.loads(schema_file.read_text())
+        schema = json.loads((_schemas_dir() / "resources" / f"{schema_id}.json").read_text())
         for pointer in schema.get("createOnlyProperties", []):
             parts = pointer.split("/")
             if parts[:2] == ["", "properties"]:

@@ -551,11 +551,20 @@ class Phase:
         return not self.failed and not self.stopped_by_cancel
 
 
-def _run(op: Operation, order: list[str], deps: dict[str, set[str]], steps: dict[str, Step], cancellable: bool) -> Phase:
+def _run(
+    op: Operation,
+    order: list[str],
+    deps: dict[str, set[str]],
+    steps: dict[str, Step],
+    cancellable: bool,
+    inject: bool = False,
+) -> Phase:
     """Runs a phase: each step starts once its dependencies are complete, independent steps overlap.
 
     On the first failure, or a cancellation (only in a ``cancellable`` phase), steps still under
-    way are cancelled and nothing more starts. ``hang`` faults only hang in a cancellable phase.
+    way are cancelled and nothing more starts. Fault rules apply only with ``inject``: to the
+    operation asked for (create, update, stack delete), never to its rollback or cleanup, so a
+    rule describes one failure and the stack still reaches a ``*_ROLLBACK_COMPLETE`` state.
     """
     pending = [lid for lid in order if lid in steps]
     running: dict[str, tuple[float, Any]] = {}
@@ -571,7 +580,7 @@ def _run(op: Operation, order: list[str], deps: dict[str, set[str]], steps: dict
             for lid in [lid for lid in pending if deps.get(lid, set()) & set(steps) <= done]:
                 pending.remove(lid)
                 phase.begun.add(lid)
-                fault = FAULTS.take(stack.name, lid, steps[lid].on)
+                fault = FAULTS.take(stack.name, lid, steps[lid].on) if inject else None
                 with LOCK:
                     try:
                         seconds = steps[lid].begin(fault is not None)
@@ -579,6 +588,7 @@ def _run(op: Operation, order: list[str], deps: dict[str, set[str]], steps: dict
                         steps[lid].fail(e.reason)
                         failed.append(lid)
                         break
+                # Only a cancellable phase can hang: nothing could ever end a hung delete.
                 hangs = fault is not None and fault.hang and cancellable
                 running[lid] = (math.inf if hangs else time.monotonic() + seconds, fault)
             stopping = bool(failed)
@@ -750,7 +760,7 @@ def _create(op: Operation, change_set: ChangeSet) -> None:
             active = _active(rmap, stack.template)
         order, deps = _ordered(active)
         steps = {lid: _create_step(op, rmap, lid, active[lid]["Type"]) for lid in order}
-        phase = _run(op, order, deps, steps, cancellable=True)
+        phase = _run(op, order, deps, steps, cancellable=True, inject=True)
         with LOCK:
             change_set.executed = "EXECUTE_COMPLETE" if phase.ok else "EXECUTE_FAILED"
             if phase.ok:
@@ -811,7 +821,7 @@ def _update(op: Operation, change_set: ChangeSet) -> None:
                 steps[lid] = _replace_step(op, new_map, lid, new_active[lid], old_resources[lid])
             else:
                 steps[lid] = _modify_step(op, new_map, lid, new_active[lid], "update")
-        phase = _run(op, order, deps, steps, cancellable=True)
+        phase = _run(op, order, deps, steps, cancellable=True, inject=True)
 
         if phase.ok:
             with LOCK:
@@ -980,7 +990,7 @@ def _delete(op: Operation) -> None:
             lid: _delete_step(op, rmap, lid, resources_json[lid], _retained(resources_json[lid], False, op))
             for lid in order
         }
-        failed = _run(op, order, deps, steps, cancellable=False).failed
+        failed = _run(op, order, deps, steps, cancellable=False, inject=True).failed
         with LOCK:
             if failed:
                 stack.stack_event("DELETE_FAILED", _failed_list("delete", failed))

@@ -8,6 +8,7 @@ application exists, so the first stack parsed already sees them. Requests to
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import sys
@@ -40,7 +41,12 @@ def serve(host: str, port: int) -> None:
     """Serves in the foreground until SIGTERM or SIGINT; prints the ready line to stderr."""
     from moto.moto_server.werkzeug_app import MotoRequestHandler
 
+    # No access log: a harness that reads only the ready line must not block on a full pipe.
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
     server = make_server(host, port, build_app(), threaded=True, request_handler=MotoRequestHandler)
+    # Clients keep connections alive; stopping must not wait for them to hang up.
+    server.daemon_threads = True
+    server.block_on_close = False
     actual_port = server.server_port
     # moto builds some URLs (S3 presigning, queue URLs) from MOTO_PORT.
     os.environ["MOTO_PORT"] = str(actual_port)
@@ -53,3 +59,7 @@ def serve(host: str, port: int) -> None:
     shown_host = f"[{host}]" if ":" in host else host
     print(f"emulator: listening on http://{shown_host}:{actual_port}", file=sys.stderr, flush=True)
     server.serve_forever()
+    print("emulator: stopped", file=sys.stderr, flush=True)
+    # Finalizing the interpreter (moto's hundreds of modules) takes seconds; nothing is left to
+    # flush or close, so leave at once.
+    os._exit(0)

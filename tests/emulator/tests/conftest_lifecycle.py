@@ -1,4 +1,4 @@
-"""Fixtures for the lifecycle tests: one emulator per test module, reset before each test.
+"""Fixtures for the lifecycle tests: one shared emulator, reset before each test.
 
 Imported explicitly by the test modules (``from conftest_lifecycle import ...``) so they do not
 depend on fixtures of the resource-model tests. The emulator is started the way the Rust test
@@ -7,14 +7,17 @@ harness starts it, through ``scripts/emulator --port 0``, reading the port from 
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import re
 import select
 import subprocess
+import sys
+import threading
 import time
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +25,9 @@ import boto3
 import pytest
 
 REPO = Path(__file__).resolve().parents[3]
+# The tests also import the emulator's modules directly (scripts/emulator sets this path too).
+if str(REPO / "tests" / "emulator") not in sys.path:
+    sys.path.insert(0, str(REPO / "tests" / "emulator"))
 READY = re.compile(r"emulator: listening on (http://\S+)")
 START_TIMEOUT = 60.0
 TERMINAL = re.compile(r"_(COMPLETE|FAILED)$")
@@ -71,6 +77,8 @@ def start_emulator(extra_args: list[str] = (), env: dict[str, str] | None = None
         seen.append(line)
         match = READY.search(line)
         if match:
+            # Keep draining stderr so the emulator never blocks on a full pipe.
+            threading.Thread(target=process.stderr.read, daemon=True).start()
             return Emulator(match.group(1), process)
     process.kill()
     raise RuntimeError(f"emulator did not start: {''.join(seen)}")
@@ -81,11 +89,20 @@ def stop_emulator(emulator: Emulator) -> int:
     return emulator.process.wait(timeout=10)
 
 
+_SHARED: list[Emulator] = []
+
+
 @pytest.fixture(scope="module")
-def emu_server() -> Iterator[Emulator]:
-    emulator = start_emulator()
-    yield emulator
-    stop_emulator(emulator)
+def emu_server() -> Emulator:
+    """One emulator for every module that uses it, started on first use, stopped at exit.
+
+    Starting one costs seconds (moto imports every service's models), and each test resets
+    it, so the lifecycle, rules and faults modules share it rather than start one each.
+    """
+    if not _SHARED or _SHARED[0].process.poll() is not None:
+        _SHARED[:] = [start_emulator()]
+        atexit.register(stop_emulator, _SHARED[0])
+    return _SHARED[0]
 
 
 @pytest.fixture
