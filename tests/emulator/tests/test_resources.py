@@ -405,3 +405,124 @@ def test_single_region_stack_creates_and_deletes(endpoint: str, source: str) -> 
         HostedZoneId=aws("route53").list_hosted_zones()["HostedZones"][0]["Id"]
     )["ResourceRecordSets"]
     assert [r for r in records if "AliasTarget" in r] == []
+
+
+def test_update_in_place_keeps_identity(endpoint: str) -> None:
+    """The updates the CLI makes: scaling the service (desiredServerCount 1 -> 2), rotating
+    the signing key (two keys in the group, then one), changing SSM parameters, and data
+    store settings AWS modifies in place."""
+    stack = "MedplumStagingStack"
+    template = snapshot("reference-MedplumStagingStack")
+    aws = Aws(endpoint, region_of(template))
+    template = with_prerequisites(aws, template)
+    deploy(aws, stack, template)
+    resources = template["Resources"]
+    before = {
+        r["LogicalResourceId"]: r["PhysicalResourceId"]
+        for r in aws("cloudformation").describe_stack_resources(StackName=stack)[
+            "StackResources"
+        ]
+    }
+    [cluster_secret] = [
+        lid for lid, r in resources.items() if r["Type"] == "AWS::SecretsManager::Secret"
+        and "username" in r["Properties"]["GenerateSecretString"]["SecretStringTemplate"]
+    ]
+    password = json.loads(
+        aws("secretsmanager").get_secret_value(SecretId=before[cluster_secret])["SecretString"]
+    )["password"]
+
+    def logical(resource_type: str) -> str:
+        [logical_id] = [lid for lid, r in resources.items() if r["Type"] == resource_type]
+        return logical_id
+
+    service, key_group = logical("AWS::ECS::Service"), logical("AWS::CloudFront::KeyGroup")
+    cluster = logical("AWS::RDS::DBCluster")
+    redis = logical("AWS::ElastiCache::ReplicationGroup")
+    new_key = create_public_key(aws, "rotated")
+    items = resources[key_group]["Properties"]["KeyGroupConfig"]["Items"]
+    resources[service]["Properties"]["DesiredCount"] = 2
+    items.append(new_key)
+    resources[cluster]["Properties"]["BackupRetentionPeriod"] = 14
+    resources[redis]["Properties"]["CacheNodeType"] = "cache.t4g.large"
+    resources["BackEndRegionParameter979C390C"]["Properties"]["Description"] = "Region"
+    deploy(aws, stack, template)
+
+    after = {
+        r["LogicalResourceId"]: r["PhysicalResourceId"]
+        for r in aws("cloudformation").describe_stack_resources(StackName=stack)[
+            "StackResources"
+        ]
+    }
+    assert after == before
+    [ecs_service] = aws("ecs").describe_services(
+        cluster=before[logical("AWS::ECS::Cluster")], services=[before[service]]
+    )["services"]
+    assert ecs_service["desiredCount"] == 2
+    cloudfront = aws("cloudfront")
+    group = cloudfront.get_key_group(Id=before[key_group])["KeyGroup"]["KeyGroupConfig"]
+    assert group["Items"] == [before[logical("AWS::CloudFront::PublicKey")], new_key]
+    [db] = aws("rds").describe_db_clusters(DBClusterIdentifier=before[cluster])["DBClusters"]
+    assert db["BackupRetentionPeriod"] == 14
+    [group_description] = aws("elasticache").describe_replication_groups(
+        ReplicationGroupId=before[redis]
+    )["ReplicationGroups"]
+    assert group_description["CacheNodeType"] == "cache.t4g.large"
+    parameter = aws("ssm").get_parameter(Name="/medplum/staging/awsRegion")["Parameter"]
+    assert parameter["Version"] == 2
+    # The secret's definition did not change, so neither did the password.
+    secret = aws("secretsmanager").get_secret_value(SecretId=before[cluster_secret])
+    assert json.loads(secret["SecretString"])["password"] == password
+
+    # Rotation finishes: the old key leaves the group.
+    resources[key_group]["Properties"]["KeyGroupConfig"]["Items"] = [new_key]
+    deploy(aws, stack, template)
+    group = cloudfront.get_key_group(Id=before[key_group])["KeyGroup"]["KeyGroupConfig"]
+    assert group["Items"] == [new_key]
+
+
+def test_record_set_in_missing_zone_fails_the_resource(endpoint: str) -> None:
+    aws = Aws(endpoint, "us-east-1")
+    template = {
+        "Resources": {
+            "Record": {
+                "Type": "AWS::Route53::RecordSet",
+                "Properties": {
+                    "HostedZoneId": "Z0MISSING",
+                    "Name": "api.example.org.",
+                    "Type": "CNAME",
+                    "TTL": "60",
+                    "ResourceRecords": ["example.org"],
+                },
+            }
+        }
+    }
+    message = "No hosted zone found with ID: Z0MISSING"
+    try:
+        aws("cloudformation").create_stack(StackName="Broken", TemplateBody=json.dumps(template))
+    except ClientError as error:
+        # moto executes CreateStack synchronously: the resource's failure is the call's.
+        assert message in str(error)
+        return
+    # Asynchronous execution (the lifecycle emulator) reports it as a resource event.
+    events = aws("cloudformation").describe_stack_events(StackName="Broken")["StackEvents"]
+    assert any(message in (event.get("ResourceStatusReason") or "") for event in events)
+
+
+def test_key_group_refuses_unknown_public_key(endpoint: str) -> None:
+    aws = Aws(endpoint, "us-east-1")
+    template = {
+        "Resources": {
+            "Keys": {
+                "Type": "AWS::CloudFront::KeyGroup",
+                "Properties": {"KeyGroupConfig": {"Name": "keys", "Items": ["K0NOSUCHKEY"]}},
+            }
+        }
+    }
+    message = "The specified public key K0NOSUCHKEY does not exist."
+    try:
+        aws("cloudformation").create_stack(StackName="Broken", TemplateBody=json.dumps(template))
+    except ClientError as error:
+        assert message in str(error)
+        return
+    events = aws("cloudformation").describe_stack_events(StackName="Broken")["StackEvents"]
+    assert any(message in (event.get("ResourceStatusReason") or "") for event in events)

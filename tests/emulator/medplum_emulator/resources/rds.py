@@ -210,8 +210,8 @@ class DBCluster(StackResource):
         cluster = self._cluster()
         cluster.engine_version = properties.get("EngineVersion", cluster.engine_version)
         cluster.backup_retention_period = int(properties.get("BackupRetentionPeriod", 1))
-        cluster.db_cluster_parameter_group_name = properties.get(
-            "DBClusterParameterGroupName", cluster.db_cluster_parameter_group_name
+        cluster.parameter_group = properties.get(
+            "DBClusterParameterGroupName", cluster.parameter_group
         )
         cluster.vpc_security_group_ids = properties.get("VpcSecurityGroupIds", [])
         cluster.deletion_protection = properties.get("DeletionProtection", False)
