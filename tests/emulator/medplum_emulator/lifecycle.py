@@ -271,7 +271,6 @@ class Backend:
     def __init__(self, account_id: str, region: str):
         self.account_id = account_id
         self.region = region
-        self.partition = "aws"
         self.stacks: dict[str, Stack] = {}
         self.deleted: dict[str, Stack] = {}
         self.change_sets: dict[str, ChangeSet] = {}
