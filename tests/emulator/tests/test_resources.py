@@ -67,6 +67,21 @@ def endpoint(resources_server: str) -> str:
     return resources_server
 
 
+@pytest.fixture(autouse=True)
+def every_type_and_attribute_modelled(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
+    """moto only logs, and carries on, when a template uses a type it has no model for (the
+    resource is skipped) or an attribute a model does not implement (the Fn::GetAtt object
+    itself becomes the value). Either is a gap in the models; fail the test on it."""
+    yield
+    gaps = [
+        record.getMessage()
+        for record in caplog.records
+        if "No Moto CloudFormation support" in record.getMessage()
+        or "Fn::GetAtt" in record.getMessage()
+    ]
+    assert gaps == []
+
+
 class Aws:
     """boto3 clients for one region against the emulator."""
 

@@ -311,10 +311,7 @@ class DBInstance(StackResource):
         return self
 
     def delete_resource(self) -> None:
-        backend = _backend(self.ctx)
-        backend.delete_db_instance(self.identifier, skip_final_snapshot=True)
-        # moto leaves the instance behind in state "deleting" only for the response it
-        # builds; delete_db_instance has already removed it from the backend.
+        _backend(self.ctx).delete_db_instance(self.identifier, skip_final_snapshot=True)
 
     @property
     def physical_resource_id(self) -> str:
