@@ -19,8 +19,10 @@ import copy
 import json
 import math
 import os
+import sys
 import threading
 import time
+import traceback
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -42,6 +44,17 @@ from . import changes, rules, templates
 from .faults import REGISTRY as FAULTS
 
 LOCK = threading.RLock()
+
+# Where an operation that hit an emulator bug leaves its stack (a failed state the engine knows).
+_BROKEN = {
+    "CREATE_IN_PROGRESS": "CREATE_FAILED",
+    "ROLLBACK_IN_PROGRESS": "ROLLBACK_FAILED",
+    "DELETE_IN_PROGRESS": "DELETE_FAILED",
+    "UPDATE_IN_PROGRESS": "UPDATE_ROLLBACK_FAILED",
+    "UPDATE_COMPLETE_CLEANUP_IN_PROGRESS": "UPDATE_COMPLETE",
+    "UPDATE_ROLLBACK_IN_PROGRESS": "UPDATE_ROLLBACK_FAILED",
+    "UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS": "UPDATE_ROLLBACK_COMPLETE",
+}
 
 NO_CHANGES_REASON = (
     "The submitted information didn't contain changes. Submit different information to create a change set."
@@ -448,6 +461,10 @@ class Backend:
         def run() -> None:
             try:
                 work(operation)
+            except Exception as e:  # noqa: BLE001 - an emulator bug must not leave the stack in progress
+                traceback.print_exc()
+                with LOCK:
+                    stack.stack_event(_BROKEN.get(stack.status, stack.status), f"Internal emulator error: {e!r}")
             finally:
                 with LOCK:
                     if stack.operation is operation:
@@ -619,12 +636,11 @@ def _run(
                         done.add(lid)
 
 
-def _failure_reason(error: Exception, resource_type: str, physical_name: str | None) -> str:
+def _failure_reason(error: Exception) -> str:
     """What CloudFormation would put in ResourceStatusReason for a failed service call."""
-    if getattr(error, "code", None) in ("BucketAlreadyExists", "BucketAlreadyOwnedByYou"):
-        return f"{getattr(error, 'bucket_name', physical_name)} already exists"
-    message = getattr(error, "message", None) or str(error)
-    return f"{message} (Service: {resource_type.split('::')[1]}, Status Code: 400)"
+    if getattr(error, "code", None) == "BucketAlreadyExists":
+        return f"{error.bucket_name} already exists"  # type: ignore[attr-defined]
+    return getattr(error, "message", None) or f"{type(error).__name__}: {error}"
 
 
 def _create_model(stack: Stack, rmap: ResourceMap, logical_id: str, resource_type: str) -> Any:
@@ -632,8 +648,7 @@ def _create_model(stack: Stack, rmap: ResourceMap, logical_id: str, resource_typ
     try:
         model = rmap[logical_id]
     except Exception as e:  # noqa: BLE001 - any service error fails the resource, as in AWS
-        name = (rmap._resource_json_map[logical_id].get("Properties") or {}).get(resource_name_property_from_type(resource_type) or "")
-        raise StepFailed(_failure_reason(e, resource_type, name)) from e
+        raise StepFailed(_failure_reason(e)) from e
     if model is None:
         model = Placeholder(generate_resource_name(resource_type, stack.name, logical_id))
         rmap._parsed_resources[logical_id] = model
@@ -647,7 +662,7 @@ def _delete_model(rmap: ResourceMap, logical_id: str, resource_json: dict[str, A
     try:
         rmap._delete_resource(model, copy.deepcopy(resource_json))
     except Exception as e:  # noqa: BLE001
-        raise StepFailed(_failure_reason(e, resource_json.get("Type", "AWS::Unknown::Unknown"), None)) from e
+        raise StepFailed(_failure_reason(e)) from e
     rmap._parsed_resources.pop(logical_id, None)
 
 
@@ -726,7 +741,11 @@ def _commit_outputs(stack: Stack, rmap: ResourceMap, template: dict[str, Any]) -
     exports = {e.value: e.name for e in output_map.exports}
     stack.outputs = []
     for key in output_map:
-        output = output_map[key]
+        try:
+            output = output_map[key]
+        except Exception as e:  # noqa: BLE001 - a model lacking the attribute: leave the output out
+            print(f"emulator: output {key} of {stack.name} left out: {e!r}", file=sys.stderr)
+            continue
         if output is None:
             continue
         value = ",".join(map(str, output.value)) if isinstance(output.value, list) else str(output.value)
@@ -906,7 +925,7 @@ def _modify_step(op: Operation, rmap: ResourceMap, logical_id: str, resource_jso
                     logical_id, copy.deepcopy(resource_json), rmap, rmap._account_id, rmap._region_name
                 )
             except Exception as e:  # noqa: BLE001
-                raise StepFailed(_failure_reason(e, resource_type, None)) from e
+                raise StepFailed(_failure_reason(e)) from e
             if model is not None:
                 rmap._parsed_resources[logical_id] = model
                 stack.resources[logical_id].physical_id = _physical_id(model)
