@@ -347,3 +347,66 @@ def test_reset_forgets_stacks_and_moto_state(emu, emu_cfn):
     assert emu_cfn.describe_stacks()["Stacks"] == []
     assert emu.client("s3").list_buckets()["Buckets"] == []
     assert emu.control("GET", "health")["status"] == "ok"
+
+
+def test_delete_stack_during_an_update_is_refused(emu, emu_cfn):
+    deploy(emu_cfn, "s", template({"P": param("/p", "1")}))
+    emu.control("POST", "faults", [{"logicalId": "P", "on": "update", "hang": True}])
+    emu_cfn.update_stack(StackName="s", TemplateBody=template({"P": param("/p", "2")}))
+    with pytest.raises(ClientError) as raised:
+        emu_cfn.delete_stack(StackName="s")
+    assert raised.value.response["Error"]["Message"] == "Stack [s] cannot be deleted while in status UPDATE_IN_PROGRESS"
+    emu_cfn.cancel_update_stack(StackName="s")
+    assert wait_stack(emu_cfn, "s")["StackStatus"] == "UPDATE_ROLLBACK_COMPLETE"
+
+
+def test_resources_whose_condition_is_false_are_left_out(emu, emu_cfn):
+    body = json.dumps(
+        {
+            "Parameters": {"Env": {"Type": "String"}},
+            "Conditions": {"IsProd": {"Fn::Equals": [{"Ref": "Env"}, "prod"]}},
+            "Resources": {"Always": param("/always", "1"), "ProdOnly": {**param("/prod", "1"), "Condition": "IsProd"}},
+        }
+    )
+    emu_cfn.create_change_set(
+        StackName="s", ChangeSetName="cs", ChangeSetType="CREATE", TemplateBody=body,
+        Parameters=[{"ParameterKey": "Env", "ParameterValue": "dev"}],
+    )
+    changes = wait_change_set(emu_cfn, "s", "cs")["Changes"]
+    assert [c["ResourceChange"]["LogicalResourceId"] for c in changes] == ["Always"]
+    emu_cfn.execute_change_set(StackName="s", ChangeSetName="cs")
+    wait_stack(emu_cfn, "s")
+    assert {r["LogicalResourceId"] for r in emu_cfn.list_stack_resources(StackName="s")["StackResourceSummaries"]} == {"Always"}
+
+
+def test_disable_rollback_leaves_a_failed_create_in_place(emu, emu_cfn):
+    emu.control("POST", "faults", [{"logicalId": "Broken", "on": "create"}])
+    emu_cfn.create_change_set(
+        StackName="s", ChangeSetName="cs", ChangeSetType="CREATE",
+        TemplateBody=template({"Good": param("/good", "1"), "Broken": {**param("/broken", "1"), "DependsOn": "Good"}}),
+    )
+    wait_change_set(emu_cfn, "s", "cs")
+    emu_cfn.execute_change_set(StackName="s", ChangeSetName="cs", DisableRollback=True)
+    stack = wait_stack(emu_cfn, "s")
+    assert (stack["StackStatus"], stack["DisableRollback"]) == ("CREATE_FAILED", True)
+    assert emu.client("ssm").get_parameter(Name="/good")["Parameter"]["Value"] == "1"
+
+
+def test_a_type_nothing_models_gets_a_placeholder(emu_cfn):
+    body = template(
+        {"Odd": {"Type": "AWS::Lightsail::Bucket", "Properties": {"BucketName": "b", "BundleId": "small_1_0"}}},
+        outputs={"Url": {"Value": {"Fn::GetAtt": ["Odd", "Url"]}}},
+    )
+    stack = deploy(emu_cfn, "s", body)
+    assert stack["StackStatus"] == "CREATE_COMPLETE"
+    [resource] = emu_cfn.list_stack_resources(StackName="s")["StackResourceSummaries"]
+    assert resource["PhysicalResourceId"].startswith("s-Odd-")
+    assert stack["Outputs"] == [{"OutputKey": "Url", "OutputValue": f"{resource['PhysicalResourceId']}.Url"}]
+
+
+def test_delete_stack_token_is_on_its_events(emu_cfn):
+    stack_id = deploy(emu_cfn, "s", template({"P": param("/p", "1")}))["StackId"]
+    emu_cfn.delete_stack(StackName="s", ClientRequestToken="bye")
+    wait_stack(emu_cfn, stack_id)
+    deleting = [e for e in events(emu_cfn, stack_id) if e["ResourceStatus"].startswith("DELETE")]
+    assert deleting and {e.get("ClientRequestToken") for e in deleting} == {"bye"}
