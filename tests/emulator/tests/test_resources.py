@@ -34,6 +34,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from medplum_emulator.resources import install  # noqa: E402
 
 ACCOUNT = "123456789012"  # moto's default account; the templates hard-code it in ARNs.
+MAX_TEMPLATE_BODY = 51_200
+TEMPLATE_BUCKET = "medplum-emulator-templates"
 # Two-stack deployments: the regional stack and its us-east-1 companion.
 PAIRS = {
     "synth-no-lookups": "MedplumStagingStack",
@@ -175,6 +177,26 @@ def wait_for_stack(aws: Aws, stack: str, status: str, timeout: float = 30.0) -> 
         time.sleep(0.2)
 
 
+def template_source(aws: Aws, stack: str, template: dict[str, Any]) -> dict[str, str]:
+    """TemplateBody, or, above CloudFormation's 51,200-byte limit, a TemplateURL to a copy in
+    S3, as the CLI does (src/deploy/staging.rs)."""
+    body = json.dumps(template, separators=(",", ":"))
+    if len(body) <= MAX_TEMPLATE_BODY:
+        return {"TemplateBody": body}
+    s3 = aws("s3")
+    if TEMPLATE_BUCKET in {b["Name"] for b in s3.list_buckets()["Buckets"]}:
+        pass
+    elif aws.region == "us-east-1":
+        s3.create_bucket(Bucket=TEMPLATE_BUCKET)
+    else:
+        s3.create_bucket(
+            Bucket=TEMPLATE_BUCKET,
+            CreateBucketConfiguration={"LocationConstraint": aws.region},
+        )
+    s3.put_object(Bucket=TEMPLATE_BUCKET, Key=f"{stack}.json", Body=body.encode())
+    return {"TemplateURL": f"https://{TEMPLATE_BUCKET}.s3.amazonaws.com/{stack}.json"}
+
+
 def deploy(
     aws: Aws, stack: str, template: dict[str, Any], parameters: dict[str, str] | None = None
 ) -> dict[str, Any]:
@@ -189,7 +211,7 @@ def deploy(
     exists = any(s["StackName"] == stack for s in cloudformation.describe_stacks()["Stacks"])
     arguments = {
         "StackName": stack,
-        "TemplateBody": json.dumps(template),
+        **template_source(aws, stack, template),
         "Parameters": [
             {"ParameterKey": key, "ParameterValue": value}
             for key, value in (parameters or {}).items()
@@ -332,7 +354,7 @@ def check_deleted(aws: Aws, regional: str, retained_buckets: set[str]) -> None:
     assert aws("wafv2").list_web_acls(Scope="REGIONAL")["WebACLs"] == []
     assert aws("secretsmanager").list_secrets()["SecretList"] == []
     assert aws("ssm").get_parameters_by_path(Path="/medplum", Recursive=True)["Parameters"] == []
-    buckets = {b["Name"] for b in aws("s3").list_buckets()["Buckets"]}
+    buckets = {b["Name"] for b in aws("s3").list_buckets()["Buckets"]} - {TEMPLATE_BUCKET}
     assert buckets == retained_buckets
     for bucket in buckets:
         with pytest.raises(ClientError, match="NoSuchBucketPolicy"):
@@ -495,49 +517,54 @@ def test_update_in_place_keeps_identity(endpoint: str) -> None:
     assert group["Items"] == [new_key]
 
 
-def test_record_set_in_missing_zone_fails_the_resource(endpoint: str) -> None:
-    aws = Aws(endpoint, "us-east-1")
-    template = {
-        "Resources": {
-            "Record": {
-                "Type": "AWS::Route53::RecordSet",
-                "Properties": {
-                    "HostedZoneId": "Z0MISSING",
-                    "Name": "api.example.org.",
-                    "Type": "CNAME",
-                    "TTL": "60",
-                    "ResourceRecords": ["example.org"],
-                },
-            }
-        }
-    }
-    message = "No hosted zone found with ID: Z0MISSING"
+def assert_creation_fails(aws: Aws, stack: str, template: dict[str, Any], message: str) -> None:
+    """The stack's only resource fails with ``message``: today moto executes CreateStack
+    synchronously and the failure is the call's error; under the lifecycle emulator's
+    asynchronous execution it is the reason on the resource's failure event."""
+    cloudformation = aws("cloudformation")
     try:
-        aws("cloudformation").create_stack(StackName="Broken", TemplateBody=json.dumps(template))
+        cloudformation.create_stack(StackName=stack, TemplateBody=json.dumps(template))
     except ClientError as error:
-        # moto executes CreateStack synchronously: the resource's failure is the call's.
         assert message in str(error)
         return
-    # Asynchronous execution (the lifecycle emulator) reports it as a resource event.
-    events = aws("cloudformation").describe_stack_events(StackName="Broken")["StackEvents"]
-    assert any(message in (event.get("ResourceStatusReason") or "") for event in events)
+    deadline = time.monotonic() + 30
+    while cloudformation.describe_stacks(StackName=stack)["Stacks"][0][
+        "StackStatus"
+    ].endswith("_IN_PROGRESS"):
+        assert time.monotonic() < deadline, "stack never settled"
+        time.sleep(0.2)
+    events = cloudformation.describe_stack_events(StackName=stack)["StackEvents"]
+    reasons = [event.get("ResourceStatusReason") or "" for event in events]
+    assert any(message in reason for reason in reasons), reasons
+
+
+def test_record_set_in_missing_zone_fails_the_resource(endpoint: str) -> None:
+    record = {
+        "Type": "AWS::Route53::RecordSet",
+        "Properties": {
+            "HostedZoneId": "Z0MISSING",
+            "Name": "api.example.org.",
+            "Type": "CNAME",
+            "TTL": "60",
+            "ResourceRecords": ["example.org"],
+        },
+    }
+    assert_creation_fails(
+        Aws(endpoint, "us-east-1"),
+        "BrokenRecord",
+        {"Resources": {"Record": record}},
+        "No hosted zone found with ID: Z0MISSING",
+    )
 
 
 def test_key_group_refuses_unknown_public_key(endpoint: str) -> None:
-    aws = Aws(endpoint, "us-east-1")
-    template = {
-        "Resources": {
-            "Keys": {
-                "Type": "AWS::CloudFront::KeyGroup",
-                "Properties": {"KeyGroupConfig": {"Name": "keys", "Items": ["K0NOSUCHKEY"]}},
-            }
-        }
+    key_group = {
+        "Type": "AWS::CloudFront::KeyGroup",
+        "Properties": {"KeyGroupConfig": {"Name": "keys", "Items": ["K0NOSUCHKEY"]}},
     }
-    message = "The specified public key K0NOSUCHKEY does not exist."
-    try:
-        aws("cloudformation").create_stack(StackName="Broken", TemplateBody=json.dumps(template))
-    except ClientError as error:
-        assert message in str(error)
-        return
-    events = aws("cloudformation").describe_stack_events(StackName="Broken")["StackEvents"]
-    assert any(message in (event.get("ResourceStatusReason") or "") for event in events)
+    assert_creation_fails(
+        Aws(endpoint, "us-east-1"),
+        "BrokenKeyGroup",
+        {"Resources": {"Keys": key_group}},
+        "The specified public key K0NOSUCHKEY does not exist.",
+    )
