@@ -54,7 +54,7 @@ def test_change_set_is_computed_in_the_background(emu, emu_cfn):
     assert stack_status(emu_cfn, "s") == "REVIEW_IN_PROGRESS"
 
 
-def test_execute_returns_at_once_and_resources_are_created_in_dependency_order(emu, emu_cfn):
+def test_execute_returns_at_once_and_creates_in_dependency_order(emu, emu_cfn):
     emu.control("POST", "timing", {"resourceSeconds": 0.2})
     body = template(
         {
@@ -99,7 +99,7 @@ def test_execute_returns_at_once_and_resources_are_created_in_dependency_order(e
     assert emu.client("ssm").get_parameter(Name="/second")["Parameter"]["Value"] == "/first"
 
 
-def test_resources_show_their_live_status_during_the_operation(emu, emu_cfn):
+def test_stack_resource_status_is_live_during_the_operation(emu, emu_cfn):
     emu.control("POST", "timing", {"typeSeconds": {"AWS::S3::Bucket": 1.0}})
     emu_cfn.create_change_set(
         StackName="s", ChangeSetName="cs", ChangeSetType="CREATE",
@@ -225,7 +225,7 @@ def test_replacement_and_references_to_the_replaced_resource(emu, emu_cfn):
         ssm.get_parameter(Name="/old-name")
 
 
-def test_a_parameter_change_modifies_the_resources_that_reference_it(emu_cfn):
+def test_a_parameter_change_modifies_what_references_it(emu_cfn):
     body = template({"P": param("/p", {"Ref": "Oai"}), "Q": param("/q", "fixed")}, parameters={"Oai": {"Type": "String"}})
     deploy(emu_cfn, "s", body, Parameters=[{"ParameterKey": "Oai", "ParameterValue": "E1"}])
     emu_cfn.create_change_set(StackName="s", ChangeSetName="u", TemplateBody=body, Parameters=[{"ParameterKey": "Oai", "ParameterValue": "E2"}])
@@ -259,7 +259,7 @@ def test_events_are_newest_first_and_paged(emu_cfn):
     assert [e["Timestamp"] for e in every] == sorted(e["Timestamp"] for e in every)
 
 
-def test_delete_stack_in_reverse_order_keeping_retained_resources(emu, emu_cfn):
+def test_delete_stack_in_reverse_order_keeping_retained_ones(emu, emu_cfn):
     body = template(
         {
             "Kept": {"Type": "AWS::S3::Bucket", "DeletionPolicy": "Retain", "Properties": {"BucketName": "kept-bucket"}},
@@ -360,7 +360,7 @@ def test_delete_stack_during_an_update_is_refused(emu, emu_cfn):
     assert wait_stack(emu_cfn, "s")["StackStatus"] == "UPDATE_ROLLBACK_COMPLETE"
 
 
-def test_resources_whose_condition_is_false_are_left_out(emu, emu_cfn):
+def test_a_false_condition_leaves_its_resource_out(emu, emu_cfn):
     body = json.dumps(
         {
             "Parameters": {"Env": {"Type": "String"}},

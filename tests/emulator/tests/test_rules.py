@@ -8,8 +8,6 @@ import pytest
 from botocore.exceptions import ClientError
 from conftest_lifecycle import deploy, emu, emu_cfn, emu_server, template, wait_change_set, wait_stack  # noqa: F401
 
-from medplum_emulator import rules
-
 BUCKET = {"Bucket": {"Type": "AWS::S3::Bucket"}}
 
 
@@ -144,11 +142,14 @@ def emu_templates_bucket(emu):
     [
         "https://s3.amazonaws.com/templates/stack.json",
         "https://s3.us-east-1.amazonaws.com/templates/stack.json",
+        "https://s3-us-east-1.amazonaws.com/templates/stack.json",
         "https://templates.s3.us-east-1.amazonaws.com/stack.json",
         "https://templates.s3.amazonaws.com/stack.json",
+        "{emulator}/templates/stack.json",  # path style on the emulator's own (loopback) address
     ],
 )
-def test_template_url_is_read_from_s3(emu_cfn, emu_templates_bucket, url):
+def test_template_url_is_read_from_s3(emu, emu_cfn, emu_templates_bucket, url):
+    url = url.format(emulator=emu.url)
     emu_templates_bucket.put_object(Bucket="templates", Key="stack.json", Body=template(BUCKET).encode())
     emu_cfn.create_change_set(StackName="s", ChangeSetName="cs", ChangeSetType="CREATE", TemplateURL=url)
     changes = wait_change_set(emu_cfn, "s", "cs")["Changes"]
@@ -191,7 +192,7 @@ def test_template_url_that_is_not_s3(emu_cfn):
     assert (code, text) == ("ValidationError", "TemplateURL must be a supported URL.")
 
 
-def test_more_than_500_resources(emu_cfn):
+def test_more_than_500_in_a_template(emu_cfn):
     resources = {f"Queue{i}": {"Type": "AWS::SQS::Queue"} for i in range(501)}
     # Compact JSON: 501 queues still fit in a TemplateBody.
     body = json.dumps({"Resources": resources}, separators=(",", ":"))
@@ -275,15 +276,3 @@ def test_requests_log_records_refusals_with_the_template_parameters(emu, emu_cfn
     assert entry["parameters"] == [{"ParameterKey": "X", "ParameterValue": "ab"}]
     assert entry["templateParameters"] == {"X": {"Type": "String", "MaxLength": 1}}
     assert entry["error"] == {"code": "ValidationError", "message": "Parameter 'X' must not contain more than 1 characters"}
-
-
-@pytest.mark.parametrize(
-    ("url", "location"),
-    [
-        ("http://127.0.0.1:4566/bucket/dir/key.json", ("bucket", "dir/key.json")),
-        ("https://s3-eu-west-1.amazonaws.com/bucket/key", ("bucket", "key")),
-        ("https://my.bucket.s3.eu-west-1.amazonaws.com/k%20ey", ("my.bucket", "k ey")),
-    ],
-)
-def test_s3_location_forms(url, location):
-    assert rules.s3_location(url) == location
