@@ -99,22 +99,20 @@ def shown(changes: list[dict[str, Any]], include_values: bool) -> list[dict[str,
 
 def compute(before: StackSide, after: StackSide) -> list[dict[str, Any]]:
     """The change set's Changes, each shaped as DescribeChangeSet's ``Change``, with values."""
-    include_values = True
     changes: dict[str, dict[str, Any]] = {}
     for logical_id, resource in after.resources.items():
         if logical_id not in before.resources:
             changes[logical_id] = _resource_change("Add", logical_id, resource["Type"], None)
-            if include_values:
-                changes[logical_id]["AfterContext"] = _context(resource, after.parameters)
+            changes[logical_id]["AfterContext"] = _context(resource, after.parameters)
             continue
-        change = _modification(logical_id, before, after, include_values)
+        change = _modification(logical_id, before, after)
         if change is not None:
             changes[logical_id] = change
 
     replaced = {lid for lid, c in changes.items() if c["Action"] == "Modify" and c["Replacement"] == "True"}
     for logical_id, resource in after.resources.items():
         if logical_id in before.resources and replaced:
-            _add_dynamic_details(logical_id, resource, replaced, before, after, changes, include_values)
+            _add_dynamic_details(logical_id, resource, replaced, before, after, changes)
 
     for logical_id, resource in before.resources.items():
         if logical_id not in after.resources:
@@ -122,8 +120,7 @@ def compute(before: StackSide, after: StackSide) -> list[dict[str, Any]]:
             change["PolicyAction"] = {"Retain": "Retain", "Snapshot": "Snapshot"}.get(
                 resource.get("DeletionPolicy", "Delete"), "Delete"
             )
-            if include_values:
-                change["BeforeContext"] = _context(resource, before.parameters)
+            change["BeforeContext"] = _context(resource, before.parameters)
             changes[logical_id] = change
     return [{"Type": "Resource", "ResourceChange": change} for change in changes.values()]
 
@@ -141,18 +138,10 @@ def _resource_change(action: str, logical_id: str, type_: str, physical_id: str 
     return change
 
 
-def _modification(
-    logical_id: str, before: StackSide, after: StackSide, include_values: bool
-) -> dict[str, Any] | None:
+def _modification(logical_id: str, before: StackSide, after: StackSide) -> dict[str, Any] | None:
     old_raw, new_raw = before.resources[logical_id], after.resources[logical_id]
     old = templates.resolve_parameters(old_raw, before.parameters)
     new = templates.resolve_parameters(new_raw, after.parameters)
-    if old.get("Type") != new.get("Type"):
-        # A type change is a replacement of the whole resource.
-        change = _resource_change("Modify", logical_id, new_raw["Type"], before.physical_ids.get(logical_id))
-        change["Replacement"] = "True"
-        return change
-
     scope: list[str] = []
     details: list[dict[str, Any]] = []
     old_props, new_props = old.get("Properties") or {}, new.get("Properties") or {}
@@ -171,14 +160,11 @@ def _modification(
         target: dict[str, Any] = {"Attribute": attribute, "RequiresRecreation": recreation}
         if attribute == "Properties":
             target["Name"] = name
-        if include_values:
-            if name in old_props:
-                target["BeforeValue"] = _text(old_props[name])
-            if name in new_props:
-                target["AfterValue"] = _text(new_props[name])
-            target["AttributeChangeType"] = (
-                "Add" if name not in old_props else "Remove" if name not in new_props else "Modify"
-            )
+        if name in old_props:
+            target["BeforeValue"] = _text(old_props[name])
+        if name in new_props:
+            target["AfterValue"] = _text(new_props[name])
+        target["AttributeChangeType"] = "Add" if name not in old_props else "Remove" if name not in new_props else "Modify"
         detail: dict[str, Any] = {"Target": target, "Evaluation": "Static"}
         causes = _changed_parameters((old_raw.get("Properties") or {}).get(name), (new_raw.get("Properties") or {}).get(name), before, after)
         if causes:
@@ -202,9 +188,8 @@ def _modification(
     change = _resource_change("Modify", logical_id, new_raw["Type"], before.physical_ids.get(logical_id))
     change["Scope"], change["Details"] = scope, details
     _set_replacement(change, new_raw)
-    if include_values:
-        change["BeforeContext"] = _context(old_raw, before.parameters)
-        change["AfterContext"] = _context(new_raw, after.parameters)
+    change["BeforeContext"] = _context(old_raw, before.parameters)
+    change["AfterContext"] = _context(new_raw, after.parameters)
     return change
 
 
@@ -215,7 +200,6 @@ def _add_dynamic_details(
     before: StackSide,
     after: StackSide,
     changes: dict[str, dict[str, Any]],
-    include_values: bool,
 ) -> None:
     """Details for properties that reference a resource being replaced (new ID at execution)."""
     create_only = replacement_paths(resource["Type"])
@@ -227,9 +211,8 @@ def _add_dynamic_details(
             if change is None:
                 change = _resource_change("Modify", logical_id, resource["Type"], before.physical_ids.get(logical_id))
                 changes[logical_id] = change
-                if include_values:
-                    change["BeforeContext"] = _context(before.resources[logical_id], before.parameters)
-                    change["AfterContext"] = _context(resource, after.parameters)
+                change["BeforeContext"] = _context(before.resources[logical_id], before.parameters)
+                change["AfterContext"] = _context(resource, after.parameters)
             attribute_name = "Tags" if name == "Tags" else "Properties"
             if attribute_name not in change["Scope"]:
                 change["Scope"].append(attribute_name)
@@ -239,14 +222,14 @@ def _add_dynamic_details(
             }
             if attribute_name == "Properties":
                 target["Name"] = name
-            change["Details"].append(
-                {
-                    "Target": target,
-                    "Evaluation": "Dynamic",
-                    "ChangeSource": "ResourceReference" if attribute is None else "ResourceAttribute",
-                    "CausingEntity": target_id if attribute is None else f"{target_id}.{attribute}",
-                }
-            )
+            detail = {
+                "Target": target,
+                "Evaluation": "Dynamic",
+                "ChangeSource": "ResourceReference" if attribute is None else "ResourceAttribute",
+                "CausingEntity": target_id if attribute is None else f"{target_id}.{attribute}",
+            }
+            if detail not in change["Details"]:  # one per property and cause, however often referenced
+                change["Details"].append(detail)
             _set_replacement(change, resource)
 
 

@@ -360,6 +360,7 @@ class Backend:
                 stack.resolved,
                 {lid: r.physical_id or "" for lid, r in stack.live_resources.items()},
             )
+            rules.check_type_changes(before.resources, after.resources)
         change_set.changes = changes.compute(before, after)
         if previous is not None and not change_set.changes and (
             request["template"] == stack.template and request["inputs"] == stack.inputs and request["tags"] == stack.tags

@@ -140,6 +140,18 @@ def check_references(template: dict[str, Any]) -> None:
             )
 
 
+def check_type_changes(before: dict[str, Any], after: dict[str, Any]) -> None:
+    """A logical ID keeps its resource type across updates."""
+    changed = [lid for lid, r in after.items() if lid in before and before[lid].get("Type") != r.get("Type")]
+    if changed:
+        raise ValidationError(
+            message=(
+                "Update of resource type is not permitted. The new template modifies resource type of "
+                f"the following resources: [{', '.join(changed)}]"
+            )
+        )
+
+
 def check_capabilities(resources_json: dict[str, Any], capabilities: list[str]) -> None:
     """IAM resources need CAPABILITY_IAM; IAM resources with explicit names need CAPABILITY_NAMED_IAM."""
     types = [(r.get("Type", ""), r.get("Properties") or {}) for r in resources_json.values()]

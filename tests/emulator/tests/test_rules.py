@@ -276,3 +276,12 @@ def test_requests_log_records_refusals_with_the_template_parameters(emu, emu_cfn
     assert entry["parameters"] == [{"ParameterKey": "X", "ParameterValue": "ab"}]
     assert entry["templateParameters"] == {"X": {"Type": "String", "MaxLength": 1}}
     assert entry["error"] == {"code": "ValidationError", "message": "Parameter 'X' must not contain more than 1 characters"}
+
+
+def test_changing_a_resource_type(emu_cfn):
+    deploy(emu_cfn, "s", template({"Thing": {"Type": "AWS::SQS::Queue"}}))
+    code, text, _ = refusal(create_change_set, cfn=emu_cfn, body=template({"Thing": {"Type": "AWS::S3::Bucket"}}), ChangeSetType="UPDATE")
+    assert (code, text) == (
+        "ValidationError",
+        "Update of resource type is not permitted. The new template modifies resource type of the following resources: [Thing]",
+    )
