@@ -1,10 +1,11 @@
 """The Medplum templates deploy, update and delete in moto extended with our resource models.
 
 Every test talks to an in-process moto server through boto3, as the CLI would: it creates
-the prerequisites a real account would have (hosted zones, the CDK bootstrap parameter, a
-CloudFront public key), deploys a template, checks through the service APIs that the objects
-exist, then deletes the stack and checks they are gone (except what ``DeletionPolicy:
-Retain`` keeps, which moto's own stack delete already honours).
+the prerequisites a real account would have (hosted zones, ACM certificates, the CDK
+bootstrap parameter, a CloudFront public key), deploys a template, checks through the
+service APIs that the objects exist, then deletes the stack and checks they are gone (except
+what ``DeletionPolicy: Retain`` keeps, which moto's own stack delete already honours). The
+templates hard-code moto's default account, 123456789012, in ARNs.
 
 Run: ``/work/main/.venv/bin/python -m pytest -q tests/emulator/tests/test_resources.py``
 """
@@ -33,7 +34,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from medplum_emulator.resources import install  # noqa: E402
 
-ACCOUNT = "123456789012"  # moto's default account; the templates hard-code it in ARNs.
 MAX_TEMPLATE_BODY = 51_200
 TEMPLATE_BUCKET = "medplum-emulator-templates"
 # Two-stack deployments: the regional stack and its us-east-1 companion.
@@ -482,6 +482,9 @@ def test_update_in_place_keeps_identity(endpoint: str) -> None:
     resources[cluster]["Properties"]["BackupRetentionPeriod"] = 14
     resources[redis]["Properties"]["CacheNodeType"] = "cache.t4g.large"
     resources["BackEndRegionParameter979C390C"]["Properties"]["Description"] = "Region"
+    app_distribution = "FrontEndAppDistributionA2F700A1"
+    app_config = resources[app_distribution]["Properties"]["DistributionConfig"]
+    app_config["DefaultRootObject"] = "app.html"
     deploy(aws, stack, template)
 
     after = {
@@ -504,6 +507,8 @@ def test_update_in_place_keeps_identity(endpoint: str) -> None:
         ReplicationGroupId=before[redis]
     )["ReplicationGroups"]
     assert group_description["CacheNodeType"] == "cache.t4g.large"
+    distribution = cloudfront.get_distribution(Id=before[app_distribution])["Distribution"]
+    assert distribution["DistributionConfig"]["DefaultRootObject"] == "app.html"
     parameter = aws("ssm").get_parameter(Name="/medplum/staging/awsRegion")["Parameter"]
     assert parameter["Version"] == 2
     # The secret's definition did not change, so neither did the password.

@@ -52,7 +52,9 @@ class _Rule(StackResource):
     def _arguments(cls, properties: dict[str, Any]) -> dict[str, Any]:
         ip_ranges = []
         if "CidrIp" in properties:
-            ip_ranges.append({"CidrIp": properties["CidrIp"], "Description": properties.get("Description")})
+            ip_ranges.append(
+                {"CidrIp": properties["CidrIp"], "Description": properties.get("Description")}
+            )
         if "CidrIpv6" in properties:
             ip_ranges.append(
                 {"CidrIpv6": properties["CidrIpv6"], "Description": properties.get("Description")}
