@@ -42,7 +42,11 @@ def main(argv: list[str] | None = None) -> int:
             return 2
     from . import server  # imports moto: only once the arguments are known to be good
 
-    server.serve(args.host, args.port)
+    try:
+        server.serve(args.host, args.port)
+    except OSError as e:  # e.g. a privileged port (werkzeug reports a port in use itself)
+        print(f"emulator: cannot listen on {args.host}:{args.port}: {e.strerror or e}", file=sys.stderr)
+        return 1
     return 0
 
 
