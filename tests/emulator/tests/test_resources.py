@@ -90,15 +90,19 @@ class Aws:
     def __init__(self, endpoint: str, region: str):
         self.endpoint = endpoint
         self.region = region
+        # Creating a boto3 client costs more than most calls made with it.
+        self._clients: dict[str, Any] = {}
 
     def __call__(self, service: str) -> Any:
-        return boto3.client(
-            service,
-            region_name=self.region,
-            endpoint_url=self.endpoint,
-            aws_access_key_id="testing",
-            aws_secret_access_key="testing",
-        )
+        if service not in self._clients:
+            self._clients[service] = boto3.client(
+                service,
+                region_name=self.region,
+                endpoint_url=self.endpoint,
+                aws_access_key_id="testing",
+                aws_secret_access_key="testing",
+            )
+        return self._clients[service]
 
 
 def region_of(template: dict[str, Any]) -> str:
@@ -249,7 +253,9 @@ def canonical_users(policy: dict[str, Any]) -> set[str]:
 def check_regional_stack(aws: Aws, stack: str, template: dict[str, Any]) -> None:
     """Asserts, through the service APIs, that the regional stack's data stores exist."""
     [cluster_id] = physical_ids(aws, stack, "AWS::RDS::DBCluster")
+    # CloudFormation's generated name: lowercase <stack>-<logical id>-<random>, <= 63 chars.
     assert re.fullmatch(r"[a-z][a-z0-9-]{0,62}", cluster_id), cluster_id
+    assert cluster_id.startswith(stack.lower()[:8]) and "--" not in cluster_id
     [cluster] = aws("rds").describe_db_clusters(DBClusterIdentifier=cluster_id)["DBClusters"]
     instance_count = sum(
         r["Type"] == "AWS::RDS::DBInstance" for r in template["Resources"].values()
