@@ -131,7 +131,7 @@ class Resource:
 
 
 class Stack:
-    def __init__(self, backend: Backend, name: str, tags: dict[str, str], description: str | None):
+    def __init__(self, backend: Backend, name: str, tags: dict[str, str]):
         self.backend = backend
         self.name = name
         self.stack_id = generate_stack_id(name, backend.region, backend.account_id)
@@ -142,7 +142,7 @@ class Stack:
         self.inputs: dict[str, str] = {}
         self.resolved: dict[str, str] = {}
         self.tags = tags
-        self.description = description
+        self.description: str | None = None  # the template's Description
         self.capabilities: list[str] = []
         self.notification_arns: list[str] = []
         self.role_arn: str | None = None
@@ -340,7 +340,7 @@ class Backend:
 
         new_stack = stack is None
         if stack is None:
-            stack = Stack(self, stack_name, request["tags"], request["description"])
+            stack = Stack(self, stack_name, request["tags"])
         try:
             after_map = self._resource_map(stack, request["template"], request["inputs"])
             after = changes.StackSide(_active(after_map, request["template"]), request["resolved"], {})
@@ -781,7 +781,7 @@ def _create(op: Operation, change_set: ChangeSet) -> None:
             stack.template_body, stack.template = change_set.template_body, change_set.template
             stack.inputs, stack.resolved = change_set.inputs, change_set.resolved
             stack.capabilities, stack.tags = change_set.capabilities, change_set.tags
-            stack.description = change_set.template.get("Description") or change_set.description
+            stack.description = change_set.template.get("Description")
             stack.notification_arns, stack.role_arn = change_set.notification_arns, change_set.role_arn
             stack.change_set_id = change_set.change_set_id
             stack.stack_event("CREATE_IN_PROGRESS", "User Initiated")

@@ -410,3 +410,17 @@ def test_delete_stack_token_is_on_its_events(emu_cfn):
     wait_stack(emu_cfn, stack_id)
     deleting = [e for e in events(emu_cfn, stack_id) if e["ResourceStatus"].startswith("DELETE")]
     assert deleting and {e.get("ClientRequestToken") for e in deleting} == {"bye"}
+
+
+def test_executing_a_change_set_makes_the_others_obsolete(emu_cfn):
+    deploy(emu_cfn, "s", template({"P": param("/p", "1")}))
+    for name, value in (("two", "2"), ("three", "3")):
+        emu_cfn.create_change_set(StackName="s", ChangeSetName=name, TemplateBody=template({"P": param("/p", value)}))
+        wait_change_set(emu_cfn, "s", name)
+    emu_cfn.execute_change_set(StackName="s", ChangeSetName="two")
+    wait_stack(emu_cfn, "s")
+    statuses = {s["ChangeSetName"]: s["ExecutionStatus"] for s in emu_cfn.list_change_sets(StackName="s")["Summaries"]}
+    assert (statuses["two"], statuses["three"]) == ("EXECUTE_COMPLETE", "OBSOLETE")
+    with pytest.raises(ClientError) as raised:
+        emu_cfn.execute_change_set(StackName="s", ChangeSetName="three")
+    assert raised.value.response["Error"]["Code"] == "InvalidChangeSetStatus"
