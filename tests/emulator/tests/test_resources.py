@@ -579,3 +579,26 @@ def test_key_group_refuses_unknown_public_key(endpoint: str) -> None:
         {"Resources": {"Keys": key_group}},
         "The specified public key K0NOSUCHKEY does not exist.",
     )
+
+
+def test_custom_resource_succeeds_without_invoking_its_handler(endpoint: str) -> None:
+    aws = Aws(endpoint, "us-east-1")
+    template = {
+        "Resources": {
+            "Provider": {
+                "Type": "Custom::AWSCDKOpenIdConnectProvider",
+                "Properties": {
+                    "ServiceToken": "arn:aws:lambda:us-east-1:123456789012:function:absent",
+                    "Url": "https://example.org",
+                },
+            }
+        },
+        "Outputs": {"Arn": {"Value": {"Fn::GetAtt": ["Provider", "Arn"]}}},
+    }
+    deploy(aws, "Custom", template)
+    description = wait_for_stack(aws, "Custom", "CREATE_COMPLETE")
+    assert outputs(description) == {"Arn": ""}
+    [physical_id] = physical_ids(aws, "Custom", "Custom::AWSCDKOpenIdConnectProvider")
+    assert physical_id.startswith("Custom-Provider-")
+    aws("cloudformation").delete_stack(StackName="Custom")
+    wait_for_stack(aws, "Custom", "DELETE_COMPLETE")

@@ -28,6 +28,7 @@ _MODEL_MODULES = (
     "applicationautoscaling",
     "cdk",
     "cloudfront",
+    "custom",
     "ec2",
     "ecs",
     "elasticache",
