@@ -8,13 +8,15 @@
   ``lru_cache``d, so it would neither see our models (they derive from ``StackResource``, not
   directly from ``CloudFormationModel``) nor reliably override moto's models for the same
   type. It is replaced by a function that lists ours first and drops moto's for the types we
-  own; the map caches built from it are cleared.
+  own, and the cached type maps built from it by uncached ones.
 * ``parsing.parse_resource`` is wrapped so that ``{{resolve:...}}`` dynamic references are
   resolved after moto has resolved the intrinsic functions, as CloudFormation does.
 * moto models of types the templates use that cannot delete themselves (VPC pieces, ECS,
-  ELBv2 listeners and target groups) get a ``delete`` (``_common.deletes``), and moto's
-  ELBv2 load balancer answers the GetAtt attributes it leaves unimplemented
-  (``_common.on_install``).
+  ELBv2 listeners and target groups) get a ``delete`` (``_common.deletes``).
+* Small patches registered with ``_common.on_install``: moto's ELBv2 load balancer answers
+  the GetAtt attributes it leaves unimplemented, GetDistribution returns an S3 origin's
+  ``S3OriginConfig``, and ``Custom::`` types use ``custom.CustomResource``, which does not
+  invoke a Lambda function.
 * moto's cloudfront service gets GetCloudFrontOriginAccessIdentity and
   ListCloudFrontOriginAccessIdentities (``api.py``), which moto lacks.
 
@@ -37,8 +39,8 @@ _MODEL_MODULES = (
     "rds",
     "route53",
     "s3",
-    "ssm",
     "secretsmanager",
+    "ssm",
     "wafv2",
 )
 
