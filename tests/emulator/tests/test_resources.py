@@ -268,7 +268,14 @@ def check_regional_stack(aws: Aws, stack: str, template: dict[str, Any]) -> None
         aws("secretsmanager").get_secret_value(SecretId=attachment_secret)["SecretString"]
     )
     assert secret["username"] == "clusteradmin"
-    assert len(secret["password"]) == 30 and not set(secret["password"]) & set(" %+~`#$&*()|[]")
+    [generate] = [
+        r["Properties"]["GenerateSecretString"]
+        for r in template["Resources"].values()
+        if r["Type"] == "AWS::SecretsManager::Secret"
+        and "username" in r["Properties"]["GenerateSecretString"].get("SecretStringTemplate", "")
+    ]
+    assert len(secret["password"]) == generate["PasswordLength"]
+    assert not set(secret["password"]) & set(generate["ExcludeCharacters"])
     assert secret["host"] == cluster["Endpoint"]
     assert secret["port"] == cluster["Port"] == 5432
     assert secret["dbClusterIdentifier"] == cluster_id
@@ -479,6 +486,11 @@ def test_update_in_place_keeps_identity(endpoint: str) -> None:
         return logical_id
 
     service, key_group = logical("AWS::ECS::Service"), logical("AWS::CloudFront::KeyGroup")
+    ecs_cluster = before[logical("AWS::ECS::Cluster")]
+    [ecs_service] = aws("ecs").describe_services(cluster=ecs_cluster, services=[before[service]])[
+        "services"
+    ]
+    assert ecs_service["desiredCount"] == resources[service]["Properties"]["DesiredCount"] == 1
     cluster = logical("AWS::RDS::DBCluster")
     redis = logical("AWS::ElastiCache::ReplicationGroup")
     new_key = create_public_key(aws, "rotated")
@@ -500,9 +512,9 @@ def test_update_in_place_keeps_identity(endpoint: str) -> None:
         ]
     }
     assert after == before
-    [ecs_service] = aws("ecs").describe_services(
-        cluster=before[logical("AWS::ECS::Cluster")], services=[before[service]]
-    )["services"]
+    [ecs_service] = aws("ecs").describe_services(cluster=ecs_cluster, services=[before[service]])[
+        "services"
+    ]
     assert ecs_service["desiredCount"] == 2
     cloudfront = aws("cloudfront")
     group = cloudfront.get_key_group(Id=before[key_group])["KeyGroup"]["KeyGroupConfig"]
