@@ -370,7 +370,14 @@ class Proxy(socketserver.ThreadingTCPServer):
             self.address_family = socket.AF_INET6
         self.upstream = upstream
         self.state = state
+        self.errors = 0
+        self.last_error: str | None = None
         super().__init__(address, Handler)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # Nothing on stderr per request (a harness may stop reading it): count, keep the last.
+        self.errors += 1
+        self.last_error = repr(sys.exc_info()[1])
 
 
 class Handler(socketserver.StreamRequestHandler):
@@ -603,7 +610,8 @@ class Handler(socketserver.StreamRequestHandler):
                 state.reset()
                 answer = state.count()
             elif (method, name) == ("GET", "health"):
-                answer = {"status": "ok", "upstream": "http://%s:%d" % self.server.upstream}
+                answer = {"status": "ok", "upstream": "http://%s:%d" % self.server.upstream,
+                          "errors": self.server.errors, "lastError": self.server.last_error}
             else:
                 status, answer = 404, {"error": f"no such endpoint: {method} {split.path}"}
         except (BadRequest, ValueError) as e:

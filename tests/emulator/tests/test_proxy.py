@@ -80,12 +80,14 @@ def proxy_server(emu_server: Any) -> Any:  # noqa: F811
 
 
 @pytest.fixture
-def proxy(proxy_server: FaultProxy, emu_server: Any) -> FaultProxy:  # noqa: F811
+def proxy(proxy_server: FaultProxy, emu_server: Any) -> Any:  # noqa: F811
     emu_server.control("POST", "reset")
     proxy_server.control("POST", "config", {"rate": 0, "faults": "500,503,throttle,slow,drop", "seed": 7,
                                             "slowSeconds": 2, "hang": False, "plan": []})
     proxy_server.control("POST", "reset")
-    return proxy_server
+    yield proxy_server
+    health = proxy_server.control("GET", "health")
+    assert (health["errors"], health["lastError"]) == (0, None)  # no handler blew up
 
 
 def fault(proxy: FaultProxy, faults: str, rate: float = 1.0, **more: Any) -> None:
