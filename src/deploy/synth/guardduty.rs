@@ -15,13 +15,8 @@ const STATUS_TAG: &str = "GuardDutyMalwareScanStatus";
 /// scans only.
 const ON_DEMAND_ONLY_PREFIX: &str = "guardduty-on-demand-only/";
 
+const ROLE_SCOPE: &[&str] = &["Storage", "StorageGuardDutyRole"];
 const ROLE: &[&str] = &["Storage", "StorageGuardDutyRole", "Resource"];
-const POLICY: &[&str] = &[
-    "Storage",
-    "StorageGuardDutyRole",
-    "DefaultPolicy",
-    "Resource",
-];
 const PLAN: &[&str] = &["Storage", "StorageGuardDutyPlan"];
 
 fn event_rule_arn() -> Value {
@@ -85,7 +80,6 @@ pub fn build(t: &mut Template, bucket: &str, on_demand_only: bool) {
             json!({"AssumeRolePolicyDocument": super::template::assume_role(SERVICE)}),
         ),
     );
-    let policy_name = t.id(POLICY);
     let mut put_rule = sid(
         "AllowManagedRuleToSendS3EventsToGuardDuty",
         &[
@@ -97,33 +91,51 @@ pub fn build(t: &mut Template, bucket: &str, on_demand_only: bool) {
         event_rule_arn(),
     );
     put_rule["Condition"] = json!({"StringLike": {"events:ManagedBy": SERVICE}});
-    let policy = t.add(
-        POLICY,
-        Resource::new(
-            "AWS::IAM::Policy",
-            json!({
-                "PolicyDocument": {
-                    "Statement": [
-                        put_rule,
-                        sid("AllowGuardDutyToMonitorEventBridgeManagedRule",
-                            &["events:DescribeRule", "events:ListTargetsByRule"], event_rule_arn()),
-                        sid("AllowPostScanTag",
-                            &["s3:PutObjectTagging", "s3:GetObjectTagging",
-                              "s3:PutObjectVersionTagging", "s3:GetObjectVersionTagging"],
-                            objects_arn(bucket)),
-                        sid("AllowEnableS3EventBridgeEvents",
-                            &["s3:PutBucketNotification", "s3:GetBucketNotification"], att(bucket, "Arn")),
-                        sid("AllowPutValidationObject", &["s3:PutObject"],
-                            join(vec![att(bucket, "Arn"), json!("/malware-protection-resource-validation-object")])),
-                        sid("AllowCheckBucketOwnership", &["s3:ListBucket"], att(bucket, "Arn")),
-                        sid("AllowMalwareScan", &["s3:GetObject", "s3:GetObjectVersion"], objects_arn(bucket)),
-                    ],
-                    "Version": "2012-10-17"
-                },
-                "PolicyName": policy_name,
-                "Roles": [r#ref(&role)]
-            }),
-        ),
+    let policy = super::template::default_policy(
+        t,
+        ROLE_SCOPE,
+        &role,
+        vec![
+            put_rule,
+            sid(
+                "AllowGuardDutyToMonitorEventBridgeManagedRule",
+                &["events:DescribeRule", "events:ListTargetsByRule"],
+                event_rule_arn(),
+            ),
+            sid(
+                "AllowPostScanTag",
+                &[
+                    "s3:PutObjectTagging",
+                    "s3:GetObjectTagging",
+                    "s3:PutObjectVersionTagging",
+                    "s3:GetObjectVersionTagging",
+                ],
+                objects_arn(bucket),
+            ),
+            sid(
+                "AllowEnableS3EventBridgeEvents",
+                &["s3:PutBucketNotification", "s3:GetBucketNotification"],
+                att(bucket, "Arn"),
+            ),
+            sid(
+                "AllowPutValidationObject",
+                &["s3:PutObject"],
+                join(vec![
+                    att(bucket, "Arn"),
+                    json!("/malware-protection-resource-validation-object"),
+                ]),
+            ),
+            sid(
+                "AllowCheckBucketOwnership",
+                &["s3:ListBucket"],
+                att(bucket, "Arn"),
+            ),
+            sid(
+                "AllowMalwareScan",
+                &["s3:GetObject", "s3:GetObjectVersion"],
+                objects_arn(bucket),
+            ),
+        ],
     );
     let mut s3 = json!({"BucketName": r#ref(bucket)});
     if on_demand_only {

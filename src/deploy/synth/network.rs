@@ -5,7 +5,7 @@
 use serde_json::json;
 
 use super::settings::Settings;
-use super::template::{Resource, Template, assume_role, att, r#ref, statement};
+use super::template::{Resource, Template, assume_role, att, default_policy, r#ref, statement};
 
 /// What later parts of the stack attach to.
 #[derive(Debug, Clone)]
@@ -109,32 +109,25 @@ pub fn build(t: &mut Template, s: &Settings) -> Network {
                     json!({"RouteTableId": r#ref(&table), "SubnetId": r#ref(&subnet)}),
                 ),
             );
-            let route = if public {
-                t.add(
-                    &p("DefaultRoute"),
-                    Resource::new(
-                        "AWS::EC2::Route",
-                        json!({
-                            "DestinationCidrBlock": "0.0.0.0/0",
-                            "GatewayId": r#ref(&igw),
-                            "RouteTableId": r#ref(&table)
-                        }),
-                    )
-                    .depends_on([gateway_attachment.clone()]),
-                )
+            // Public subnets route through the internet gateway (once it is attached), private
+            // ones through their zone's NAT gateway.
+            let (target, via, after) = if public {
+                ("GatewayId", r#ref(&igw), Some(gateway_attachment.clone()))
             } else {
-                t.add(
-                    &p("DefaultRoute"),
-                    Resource::new(
-                        "AWS::EC2::Route",
-                        json!({
-                            "DestinationCidrBlock": "0.0.0.0/0",
-                            "NatGatewayId": r#ref(&nats[z]),
-                            "RouteTableId": r#ref(&table)
-                        }),
-                    ),
-                )
+                ("NatGatewayId", r#ref(&nats[z]), None)
             };
+            let route = t.add(
+                &p("DefaultRoute"),
+                Resource::new(
+                    "AWS::EC2::Route",
+                    json!({
+                        "DestinationCidrBlock": "0.0.0.0/0",
+                        target: via,
+                        "RouteTableId": r#ref(&table)
+                    }),
+                )
+                .depends_on(after),
+            );
             if public {
                 let eip = t.add(
                     &p("EIP"),
@@ -178,34 +171,21 @@ pub fn build(t: &mut Template, s: &Settings) -> Network {
         )
         .tag("Name", &flow_name),
     );
-    let policy_path = [
-        "BackEnd",
-        "VPC",
-        "cloudwatch",
-        "IAMRole",
-        "DefaultPolicy",
-        "Resource",
-    ];
-    let policy_name = t.id(&policy_path);
-    t.add(
-        &policy_path,
-        Resource::new(
-            "AWS::IAM::Policy",
-            json!({
-                "PolicyDocument": {
-                    "Statement": [
-                        statement(
-                            &["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
-                            att(&flow_logs, "Arn"),
-                        ),
-                        statement(&["iam:PassRole"], att(&role, "Arn")),
-                    ],
-                    "Version": "2012-10-17"
-                },
-                "PolicyName": policy_name,
-                "Roles": [r#ref(&role)]
-            }),
-        ),
+    default_policy(
+        t,
+        &["BackEnd", "VPC", "cloudwatch", "IAMRole"],
+        &role,
+        vec![
+            statement(
+                &[
+                    "logs:CreateLogStream",
+                    "logs:PutLogEvents",
+                    "logs:DescribeLogStreams",
+                ],
+                att(&flow_logs, "Arn"),
+            ),
+            statement(&["iam:PassRole"], att(&role, "Arn")),
+        ],
     );
     t.add(
         &["BackEnd", "VPC", "cloudwatch", "FlowLog"],

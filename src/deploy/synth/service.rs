@@ -8,7 +8,9 @@ use serde_json::{Value, json};
 use super::load_balancer::{LISTENER, TARGET_GROUP};
 use super::network::Network;
 use super::settings::Settings;
-use super::template::{Resource, Template, assume_role, att, join, r#ref, statement};
+use super::template::{
+    Resource, Template, assume_role, att, default_policy, join, r#ref, statement,
+};
 
 pub fn bot_lambda_role(t: &mut Template) -> String {
     t.add(
@@ -243,24 +245,11 @@ pub fn build(t: &mut Template, s: &Settings, net: &Network, bot_role: &str, wait
             att(&log_group, "Arn"),
         ));
     }
-    let policy_path = [
-        "BackEnd",
-        "TaskDefinition",
-        "ExecutionRole",
-        "DefaultPolicy",
-        "Resource",
-    ];
-    let policy_name = t.id(&policy_path);
-    t.add(
-        &policy_path,
-        Resource::new(
-            "AWS::IAM::Policy",
-            json!({
-                "PolicyDocument": {"Statement": statements, "Version": "2012-10-17"},
-                "PolicyName": policy_name,
-                "Roles": [r#ref(&exec_role)]
-            }),
-        ),
+    default_policy(
+        t,
+        &["BackEnd", "TaskDefinition", "ExecutionRole"],
+        &exec_role,
+        statements,
     );
     t.add(
         &["BackEnd", "LogGroup", "Resource"],

@@ -254,6 +254,31 @@ pub fn assume_role(service: &str) -> Value {
     })
 }
 
+/// A role's `DefaultPolicy`, as the CDK makes it from grants: an inline policy at
+/// `<role_path>/DefaultPolicy/Resource`, named after its own logical ID, attached to `role`.
+/// Returns the policy's logical ID.
+pub fn default_policy(
+    t: &mut Template,
+    role_path: &[&str],
+    role: &str,
+    statements: Vec<Value>,
+) -> String {
+    let mut path = role_path.to_vec();
+    path.extend(["DefaultPolicy", "Resource"]);
+    let name = t.id(&path);
+    t.add(
+        &path,
+        Resource::new(
+            "AWS::IAM::Policy",
+            json!({
+                "PolicyDocument": {"Statement": statements, "Version": "2012-10-17"},
+                "PolicyName": name,
+                "Roles": [r#ref(role)]
+            }),
+        ),
+    )
+}
+
 /// A policy statement; `actions` renders as a string when there is one, as the CDK does.
 pub fn statement(actions: &[&str], resource: Value) -> Value {
     let action = if actions.len() == 1 {

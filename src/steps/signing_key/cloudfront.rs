@@ -18,26 +18,11 @@ pub(super) async fn adopt_legacy_key(ctx: &Ctx) -> Result<Option<String>, StepEr
         return Ok(None);
     };
     let cf = ctx.aws()?.cloudfront();
-    let key = match ctx
-        .call(
-            ID,
-            "cloudfront",
-            "GetPublicKey",
-            GLOBAL,
-            &id,
-            cf.get_public_key().id(&id).send(),
-        )
-        .await
-    {
+    let RegisteredKey { pem, name } = match registered_key(ctx, &cf, &id).await {
         Ok(k) => k,
         Err(e) if e.is_not_found() => return Ok(None),
         Err(e) => return Err(e.into()),
     };
-    let pem = key
-        .public_key()
-        .and_then(|k| k.public_key_config())
-        .map(|c| c.encoded_key().to_string())
-        .unwrap_or_default();
     let fp = public_key_fingerprint(&pem)?;
     ctx.events.progress(
         ID,
@@ -49,22 +34,25 @@ pub(super) async fn adopt_legacy_key(ctx: &Ctx) -> Result<Option<String>, StepEr
             public_key_pem: Some(pem.clone()),
             stored_in_ssm: true,
             caller_reference: None,
-            key_name: key
-                .public_key()
-                .and_then(|k| k.public_key_config())
-                .map(|c| c.name().to_string()),
+            key_name: name,
             key_id: Some(id),
         };
     })?;
     Ok(Some(pem))
 }
 
-/// The PEM CloudFront holds under key `id` (GetPublicKey).
-pub(super) async fn encoded_key(
+/// A public key as CloudFront holds it.
+pub(super) struct RegisteredKey {
+    pub pem: String,
+    pub name: Option<String>,
+}
+
+/// GetPublicKey for `id`.
+pub(super) async fn registered_key(
     ctx: &Ctx,
     cf: &aws_sdk_cloudfront::Client,
     id: &str,
-) -> Result<String, AwsError> {
+) -> Result<RegisteredKey, AwsError> {
     let key = ctx
         .call(
             ID,
@@ -75,11 +63,13 @@ pub(super) async fn encoded_key(
             cf.get_public_key().id(id).send(),
         )
         .await?;
-    Ok(key
-        .public_key()
-        .and_then(|k| k.public_key_config())
-        .map(|c| c.encoded_key().to_string())
-        .unwrap_or_default())
+    let config = key.public_key().and_then(|k| k.public_key_config());
+    Ok(RegisteredKey {
+        pem: config
+            .map(|c| c.encoded_key().to_string())
+            .unwrap_or_default(),
+        name: config.map(|c| c.name().to_string()),
+    })
 }
 
 /// Finds or registers the public key in CloudFront; returns its id and whether it was created.
@@ -90,9 +80,9 @@ pub(super) async fn ensure_cloudfront_key(
     let cf = ctx.aws()?.cloudfront();
     let record: KeyRecord = ctx.journal.data(ID).unwrap_or_default();
     if let Some(id) = &record.key_id {
-        match encoded_key(ctx, &cf, id).await {
-            Ok(encoded) => {
-                if same_public_key(&encoded, public_pem).unwrap_or(false) {
+        match registered_key(ctx, &cf, id).await {
+            Ok(k) => {
+                if same_public_key(&k.pem, public_pem).unwrap_or(false) {
                     return Ok((id.clone(), false));
                 }
                 ctx.events.warn(

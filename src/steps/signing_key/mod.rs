@@ -194,22 +194,8 @@ impl Step for SigningKey {
             ));
         };
         let cf = ctx.aws()?.cloudfront();
-        let key = ctx
-            .call(
-                ID,
-                "cloudfront",
-                "GetPublicKey",
-                GLOBAL,
-                &id,
-                cf.get_public_key().id(&id).send(),
-            )
-            .await?;
-        let encoded = key
-            .public_key()
-            .and_then(|k| k.public_key_config())
-            .map(|c| c.encoded_key())
-            .unwrap_or_default();
-        if !same_public_key(encoded, &pem).unwrap_or(false) {
+        let key = cloudfront::registered_key(ctx, &cf, &id).await?;
+        if !same_public_key(&key.pem, &pem).unwrap_or(false) {
             return Err(StepError::failed(
                 format!("CloudFront key {id} does not hold the expected public key"),
                 None,
@@ -251,16 +237,19 @@ fn secret_names(ctx: &Ctx) -> [String; 2] {
 /// that `storagePublicKey` is its public half.
 async fn use_existing(ctx: &Ctx, id: &str) -> Result<Outcome, StepError> {
     let cf = ctx.aws()?.cloudfront();
-    let encoded = cloudfront::encoded_key(ctx, &cf, id).await.map_err(|e| {
-        if e.is_not_found() {
-            StepError::invalid(
-                format!("CloudFront has no public key {id}"),
-                "check signingKeyId, or remove it to let medplum-init create a key",
-            )
-        } else {
-            e.into()
-        }
-    })?;
+    let encoded = cloudfront::registered_key(ctx, &cf, id)
+        .await
+        .map(|k| k.pem)
+        .map_err(|e| {
+            if e.is_not_found() {
+                StepError::invalid(
+                    format!("CloudFront has no public key {id}"),
+                    "check signingKeyId, or remove it to let medplum-init create a key",
+                )
+            } else {
+                e.into()
+            }
+        })?;
     if let Some(given) = ctx.answers.str("storagePublicKey")
         && !same_public_key(given, &encoded).unwrap_or(false)
     {
