@@ -1,11 +1,11 @@
-//! Test harness: a moto server per test on a free loopback port, and the real binary run against
-//! it through the normal endpoint override. Nothing here reaches a real AWS endpoint: every
+//! Test harness: an emulator per test (moto extended, `scripts/emulator`) on a free loopback
+//! port, and the real binary run against it through the normal endpoint override. Nothing here reaches a real AWS endpoint: every
 //! process gets dummy credentials, no profile, and `AWS_ENDPOINT_URL` pointing at loopback.
 
 #![allow(dead_code)]
 
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -21,26 +21,46 @@ pub fn venv_tool(name: &str) -> PathBuf {
     if p.exists() { p } else { PathBuf::from(name) }
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .expect("bind a loopback port")
-        .local_addr()
-        .unwrap()
-        .port()
+/// The port in the emulator's ready line (`emulator: listening on http://127.0.0.1:N`).
+fn ready_port(log: &str) -> Option<u16> {
+    let line = log.lines().find(|l| l.contains("listening on http://127.0.0.1:"))?;
+    line.rsplit(':').next()?.trim().trim_end_matches('/').parse().ok()
 }
 
-fn http_get(port: u16, path: &str) -> Option<String> {
+/// A request to a loopback port with an optional JSON body; the whole response, or None.
+fn http(port: u16, method: &str, path: &str, body: Option<&str>) -> Option<String> {
     let mut s =
-        TcpStream::connect_timeout(&([127, 0, 0, 1], port).into(), Duration::from_millis(200))
+        TcpStream::connect_timeout(&([127, 0, 0, 1], port).into(), Duration::from_millis(500))
             .ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
-    write!(s, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
+    let body = body.unwrap_or("");
+    write!(
+        s,
+        "{method} {path} HTTP/1.0\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .ok()?;
     let mut out = String::new();
     s.read_to_string(&mut out).ok()?;
     Some(out)
 }
 
-/// A moto server of its own, stopped on drop.
+fn http_get(port: u16, path: &str) -> Option<String> {
+    http(port, "GET", path, None)
+}
+
+/// The JSON body of an emulator control call that answered 200.
+fn control(port: u16, method: &str, path: &str, body: Option<&str>) -> serde_json::Value {
+    let resp = http(port, method, path, body)
+        .unwrap_or_else(|| panic!("emulator {method} {path}: no answer"));
+    let (head, body) = resp.split_once("\r\n\r\n").unwrap_or((&resp, ""));
+    assert!(head.contains(" 200 "), "emulator {method} {path}: {resp}");
+    serde_json::from_str(body).unwrap_or_else(|e| panic!("emulator {method} {path}: {e}: {body}"))
+}
+
+/// An emulator of its own, stopped on drop: `scripts/emulator`, moto in server mode extended
+/// with the resource types the Medplum stacks use, CloudFormation's rules, asynchronous stack
+/// operations and fault injection (docs/testing.md).
 pub struct Moto {
     pub port: u16,
     pub url: String,
@@ -52,45 +72,78 @@ impl Moto {
         Self::start_with(&[])
     }
 
-    /// `env` tunes moto, e.g. `MOTO_ACM_VALIDATION_WAIT`.
+    /// `env` tunes moto, e.g. `MOTO_ACM_VALIDATION_WAIT`. Every test runs against the emulator:
+    /// bare moto is more lenient than CloudFormation (parameter patterns, empty change sets,
+    /// synchronous execution), and a test that passes only because of that proves nothing.
     pub fn start_with(env: &[(&str, &str)]) -> Self {
-        let server = venv_tool("moto_server");
-        for _attempt in 0..3 {
-            let port = free_port();
-            let mut cmd = Command::new(&server);
-            cmd.args(["-H", "127.0.0.1", "-p", &port.to_string()])
-                .stdout(Stdio::null())
-                .stderr(Stdio::null());
-            cmd.env("MOTO_ACM_VALIDATION_WAIT", "1");
-            for (k, v) in env {
-                cmd.env(k, v);
-            }
-            let child = cmd.spawn().unwrap_or_else(|e| {
-                panic!(
-                    "cannot start {}: {e} (run .ci/run once, or `bash .ci/setup`)",
-                    server.display()
-                )
-            });
-            let mut moto = Moto {
-                port,
-                url: format!("http://127.0.0.1:{port}"),
-                child,
-            };
-            let deadline = Instant::now() + Duration::from_secs(30);
-            while Instant::now() < deadline {
-                if http_get(port, "/moto-api/")
-                    .is_some_and(|r| r.starts_with("HTTP/1.") && r.contains(" 200 "))
-                {
-                    return moto;
-                }
-                if let Ok(Some(_)) = moto.child.try_wait() {
-                    break; // the port was taken between our probe and its bind; try another
-                }
-                std::thread::sleep(Duration::from_millis(50));
-            }
-            let _ = moto.child.kill();
+        Self::emulator_with(env)
+    }
+
+    /// The emulator (`scripts/emulator --port 0`): it picks its own free port and names it in
+    /// its ready line, so there is no race for the port. Its log goes to a file that a failing
+    /// test can print ([`Moto::log`]).
+    pub fn emulator() -> Self {
+        Self::emulator_with(&[])
+    }
+
+    /// The emulator with `env` (e.g. `MEDPLUM_EMULATOR_RESOURCE_DELAY`, `MEDPLUM_EMULATOR_FAULTS`).
+    pub fn emulator_with(env: &[(&str, &str)]) -> Self {
+        let log = tempfile::Builder::new()
+            .prefix("emulator-")
+            .suffix(".log")
+            .tempfile()
+            .expect("emulator log file")
+            .into_temp_path()
+            .keep()
+            .expect("keep the emulator log");
+        let mut cmd = Command::new(root().join("scripts/emulator"));
+        cmd.args(["--port", "0"])
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap());
+        cmd.env("MOTO_ACM_VALIDATION_WAIT", "1");
+        for (k, v) in env {
+            cmd.env(k, v);
         }
-        panic!("moto_server did not come up");
+        let mut child = cmd.spawn().unwrap_or_else(|e| {
+            panic!("cannot start scripts/emulator: {e} (run `bash .ci/setup` first)")
+        });
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while Instant::now() < deadline {
+            let text = std::fs::read_to_string(&log).unwrap_or_default();
+            if let Some(port) = ready_port(&text) {
+                return Moto {
+                    port,
+                    url: format!("http://127.0.0.1:{port}"),
+                    child,
+                };
+            }
+            if let Ok(Some(status)) = child.try_wait() {
+                panic!("scripts/emulator exited ({status}):\n{text}");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = child.kill();
+        panic!(
+            "scripts/emulator did not come up:\n{}",
+            std::fs::read_to_string(&log).unwrap_or_default()
+        );
+    }
+
+    /// Replaces the emulator's fault rules (see docs/testing.md), e.g.
+    /// `[{"logicalId": "X", "on": "create", "reason": "..."}]`.
+    pub fn set_faults(&self, rules: serde_json::Value) {
+        control(self.port, "POST", "/medplum-emulator/faults", Some(&rules.to_string()));
+    }
+
+    /// Every CloudFormation call the emulator received with `action`, oldest first.
+    pub fn requests(&self, action: &str) -> Vec<serde_json::Value> {
+        let v = control(
+            self.port,
+            "GET",
+            &format!("/medplum-emulator/requests?action={action}"),
+            None,
+        );
+        v["requests"].as_array().cloned().unwrap_or_default()
     }
 
     /// Environment for anything that talks to this moto: dummy credentials, a fixed region, no
