@@ -104,6 +104,20 @@ pub struct DeployArgs {
     /// writes them) instead of synthesising from the config.
     #[arg(long, value_name = "DIR")]
     pub templates: Option<PathBuf>,
+
+    /// The IAM role CloudFormation acts as to create, update and delete the stacks' resources
+    /// (passed as RoleARN on CreateChangeSet, and on DeleteStack of a stack the deploy deletes).
+    /// Your own credentials then need only the CloudFormation calls and iam:PassRole on it.
+    #[arg(long, value_name = "ARN", value_parser = parse_role_arn)]
+    pub role_arn: Option<String>,
+}
+
+fn parse_role_arn(s: &str) -> Result<String, String> {
+    medplum_init::deploy::cfn::check_role_arn(s).map(|()| s.to_string())
+}
+
+fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    medplum_init::deploy::clock::parse_duration(s)
 }
 
 #[derive(Debug, Args, Default, Clone)]
@@ -116,6 +130,16 @@ pub struct DeployCmdArgs {
     /// these with `!`; without this flag the deploy stops before executing anything.
     #[arg(long)]
     pub allow_data_risk: bool,
+
+    /// The longest the deploy waits on any one stack (an operation already running, a delete,
+    /// an execution): 90m, 1h30m, 45s. CloudFormation carries on after it; the deploy exits 1.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "90m")]
+    pub timeout: std::time::Duration,
+
+    /// How long an ECS service may stay in progress before the deploy reads its events and
+    /// stopped tasks and shows why it is not stabilising.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "5m")]
+    pub diagnose_after: std::time::Duration,
 }
 
 #[derive(Debug, Args, Default, Clone)]

@@ -3,16 +3,20 @@
 //! and record the result in the journal.
 //!
 //! Exit codes: 0 done (or, for diff, no changes); 3 diff found changes; 1 failure (a rollback,
-//! an AWS error); 2 usage (no config, no terminal to confirm on without --yes); 130 Ctrl-C.
+//! an AWS error, a diff on a busy stack, `--timeout` reached); 2 usage (no config, no terminal
+//! to confirm on without --yes, stored data at risk without --allow-data-risk, a malformed
+//! option); 130 Ctrl-C.
 
 use std::io::{IsTerminal, Write};
 use std::path::Path;
+use std::time::Duration;
 
 use medplum_init::aws::{AwsClients, AwsSettings};
 use medplum_init::config::infra::{ConfigDocument, InfraConfig, config_path};
 use medplum_init::deploy::StackTemplate;
 use medplum_init::deploy::clock::SystemClock;
-use medplum_init::deploy::deployer::{Backends, DeployReport, Deployer, Plan};
+use medplum_init::deploy::deployer::{Backends, DeployOptions, DeployReport, Deployer, Plan};
+use medplum_init::deploy::error::DeployError;
 use medplum_init::deploy::event::{DeployEvent, DeploySink, FailureRecap};
 use medplum_init::deploy::summary::{self, Facts};
 use medplum_init::deploy::templates;
@@ -30,8 +34,16 @@ use crate::cli::{DeployArgs, DeployCmdArgs, Global};
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Mode {
     Diff,
-    Deploy { allow_data_risk: bool },
+    Deploy {
+        allow_data_risk: bool,
+        timeout: Duration,
+        diagnose_after: Duration,
+    },
 }
+
+/// The defaults of `deploy`'s `--timeout` and `--diagnose-after`, for the install's deploy.
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(90 * 60);
+const DEFAULT_DIAGNOSE_AFTER: Duration = Duration::from_secs(5 * 60);
 
 pub fn diff(g: &Global, args: &DeployArgs) -> u8 {
     crate::block_on(run(g, args, Mode::Diff))
@@ -43,6 +55,8 @@ pub fn deploy(g: &Global, args: &DeployCmdArgs) -> u8 {
         &args.stacks,
         Mode::Deploy {
             allow_data_risk: args.allow_data_risk,
+            timeout: args.timeout,
+            diagnose_after: args.diagnose_after,
         },
     ))
 }
@@ -57,6 +71,8 @@ pub async fn deploy_environment(g: &Global, dir: &Path, env: &str) -> u8 {
     // run `medplum-init deploy --allow-data-risk` after reading the diff.
     let mode = Mode::Deploy {
         allow_data_risk: false,
+        timeout: DEFAULT_TIMEOUT,
+        diagnose_after: DEFAULT_DIAGNOSE_AFTER,
     };
     run(&g, &DeployArgs::default(), mode).await
 }
@@ -218,7 +234,27 @@ async fn run(g: &Global, args: &DeployArgs, mode: Mode) -> u8 {
     if output != OutputMode::Json {
         eprintln!("{}", Style::for_stderr().dim("Creating change sets…"));
     }
-    let planner = Deployer::new(&backends, &clock, sink);
+    let options = match mode {
+        // A diff never waits on a busy stack: it says so and exits 1.
+        Mode::Diff => DeployOptions {
+            role_arn: args.role_arn.clone(),
+            ..DeployOptions::default()
+        },
+        Mode::Deploy {
+            allow_data_risk,
+            timeout,
+            diagnose_after,
+        } => DeployOptions {
+            allow_data_risk,
+            attach_busy: true,
+            role_arn: args.role_arn.clone(),
+            timeout,
+            diagnose_after,
+        },
+    };
+    let planner = Deployer::new(&backends, &clock, sink)
+        .with_options(options.clone())
+        .with_cancel(cancel.clone());
     let planned = planner.plan(&stacks).await;
     drop(planner);
     let _ = printer.await;
@@ -227,7 +263,11 @@ async fn run(g: &Global, args: &DeployArgs, mode: Mode) -> u8 {
         Err(e) => {
             signals.abort();
             fail(&e, e.hint());
-            return exit::FAILURE;
+            return if matches!(e, DeployError::Interrupted { .. }) {
+                exit::INTERRUPTED
+            } else {
+                exit::FAILURE
+            };
         }
     };
     if output != OutputMode::Json {
@@ -254,12 +294,7 @@ async fn run(g: &Global, args: &DeployArgs, mode: Mode) -> u8 {
         discard(plan).await;
         return exit::INTERRUPTED;
     }
-    let allowed = matches!(
-        mode,
-        Mode::Deploy {
-            allow_data_risk: true
-        }
-    );
+    let allowed = options.allow_data_risk;
     let mut blocking: Vec<String> = plan
         .blocking_risks()
         .iter()
@@ -320,7 +355,7 @@ async fn run(g: &Global, args: &DeployArgs, mode: Mode) -> u8 {
     let (sink, rx) = DeploySink::channel();
     let report = if output == OutputMode::Tui && plan.has_changes() {
         let screen = tokio::spawn(tui::run(rx, cancel.clone()));
-        let deployer = Deployer::new(&backends, &clock, sink);
+        let deployer = Deployer::new(&backends, &clock, sink).with_options(options.clone());
         let apply = async move { deployer.apply(plan, &cancel).await };
         tokio::pin!(apply);
         let mut screen = screen;
@@ -347,6 +382,7 @@ async fn run(g: &Global, args: &DeployArgs, mode: Mode) -> u8 {
         let signals = tokio::spawn(watch_interrupts(cancel.clone()));
         let printer = tokio::spawn(render(rx, renderer(output)));
         let report = Deployer::new(&backends, &clock, sink)
+            .with_options(options.clone())
             .apply(plan, &cancel)
             .await;
         let _ = printer.await;
@@ -459,6 +495,9 @@ async fn finish(
         exit::OK
     } else if report.cancelled {
         exit::INTERRUPTED
+    } else if matches!(report.error, Some(DeployError::DataAtRisk { .. })) {
+        // The same refusal as the plan's, only later: a usage decision, not a failure.
+        exit::USAGE
     } else {
         exit::FAILURE
     }

@@ -36,6 +36,10 @@ pub struct StackEventRecord {
     #[serde(default)]
     pub reason: Option<String>,
     pub at_ms: EpochMs,
+    /// The token of the call that started the operation (ExecuteChangeSet's, for instance): how
+    /// a retried call tells whether its first attempt went through. Moto leaves it out.
+    #[serde(default)]
+    pub client_request_token: Option<String>,
 }
 
 impl StackEventRecord {
@@ -86,6 +90,40 @@ pub mod status {
     }
 }
 
+/// Checks the shape of an IAM role ARN offline (`arn:<partition>:iam::<12 digits>:role/<path
+/// and name>`), so a typo in `--role-arn` is a usage error before any AWS call, not an
+/// AccessDenied halfway through a plan.
+pub fn check_role_arn(arn: &str) -> Result<(), String> {
+    let hint = "expected arn:aws:iam::<12-digit account>:role/<name>";
+    let parts: Vec<&str> = arn.splitn(6, ':').collect();
+    let [scheme, partition, service, region, account, resource] = parts[..] else {
+        return Err(format!("'{arn}' is not an ARN; {hint}"));
+    };
+    let name_ok = |n: &str| {
+        !n.is_empty()
+            && n.len() <= 512
+            && n.chars()
+                .all(|c| c.is_ascii_alphanumeric() || "+=,.@_-/".contains(c))
+    };
+    if scheme != "arn"
+        || !matches!(
+            partition,
+            "aws" | "aws-cn" | "aws-us-gov" | "aws-iso" | "aws-iso-b"
+        )
+        || service != "iam"
+        || !region.is_empty()
+    {
+        return Err(format!("'{arn}' is not an IAM ARN; {hint}"));
+    }
+    if account.len() != 12 || !account.chars().all(|c| c.is_ascii_digit()) {
+        return Err(format!("'{arn}': the account must be 12 digits; {hint}"));
+    }
+    match resource.strip_prefix("role/") {
+        Some(name) if name_ok(name) && !name.ends_with('/') => Ok(()),
+        _ => Err(format!("'{arn}' does not name a role; {hint}")),
+    }
+}
+
 /// Everything CreateChangeSet needs.
 #[derive(Debug, Clone)]
 pub struct ChangeSetRequest {
@@ -97,6 +135,8 @@ pub struct ChangeSetRequest {
     /// Template parameters (the values of a stack's inputs).
     pub parameters: Vec<(String, String)>,
     pub description: String,
+    /// The service role CloudFormation uses for the stack's resources (`--role-arn`).
+    pub role_arn: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -141,9 +181,16 @@ pub trait CloudFormation: StackEventsSource {
         stack: &str,
         change_set: &str,
     ) -> Result<ChangeSetInfo, AwsError>;
-    async fn execute_change_set(&self, stack: &str, change_set: &str) -> Result<(), AwsError>;
+    /// ExecuteChangeSet with `RetainExceptOnCreate` and `token` as its ClientRequestToken.
+    async fn execute_change_set(
+        &self,
+        stack: &str,
+        change_set: &str,
+        token: &str,
+    ) -> Result<(), AwsError>;
     async fn delete_change_set(&self, stack: &str, change_set: &str) -> Result<(), AwsError>;
-    async fn delete_stack(&self, stack: &str) -> Result<(), AwsError>;
+    /// DeleteStack, as `role_arn` when given (the role that created the resources).
+    async fn delete_stack(&self, stack: &str, role_arn: Option<&str>) -> Result<(), AwsError>;
     async fn cancel_update_stack(&self, stack: &str) -> Result<(), AwsError>;
 }
 
@@ -264,6 +311,7 @@ impl StackEventsSource for SdkCloudFormation {
                     .filter(|r| !r.is_empty())
                     .map(str::to_string),
                 at_ms: ms(e.timestamp()).unwrap_or(0),
+                client_request_token: e.client_request_token().map(str::to_string),
             })
             .collect();
         Ok(EventsPage {
@@ -325,7 +373,8 @@ impl CloudFormation for SdkCloudFormation {
             // Medplum's stack names its IAM roles: both capabilities are needed.
             .capabilities(Capability::CapabilityIam)
             .capabilities(Capability::CapabilityNamedIam)
-            .description(&req.description);
+            .description(&req.description)
+            .set_role_arn(req.role_arn.clone());
         call = match &req.template {
             TemplateSource::Body(body) => call.template_body(body),
             TemplateSource::Url { url, .. } => call.template_url(url),
@@ -390,11 +439,22 @@ impl CloudFormation for SdkCloudFormation {
         }
     }
 
-    async fn execute_change_set(&self, stack: &str, change_set: &str) -> Result<(), AwsError> {
+    async fn execute_change_set(
+        &self,
+        stack: &str,
+        change_set: &str,
+        token: &str,
+    ) -> Result<(), AwsError> {
         self.client
             .execute_change_set()
             .stack_name(stack)
             .change_set_name(change_set)
+            // A retried call with the same token is recognised, and the stack's events carry it.
+            .client_request_token(token)
+            // A failed first create deletes what it made, buckets included: a retained bucket
+            // would block the next create with the same name. Updates still retain as the
+            // template says.
+            .retain_except_on_create(true)
             .send()
             .await
             .map(|_| ())
@@ -412,10 +472,11 @@ impl CloudFormation for SdkCloudFormation {
             .map_err(|e| AwsError::from_sdk(SERVICE, "DeleteChangeSet", &e))
     }
 
-    async fn delete_stack(&self, stack: &str) -> Result<(), AwsError> {
+    async fn delete_stack(&self, stack: &str, role_arn: Option<&str>) -> Result<(), AwsError> {
         self.client
             .delete_stack()
             .stack_name(stack)
+            .set_role_arn(role_arn.map(str::to_string))
             .send()
             .await
             .map(|_| ())
@@ -460,6 +521,7 @@ mod tests {
             status: "CREATE_IN_PROGRESS".into(),
             reason: None,
             at_ms: 0,
+            client_request_token: None,
         };
         assert!(e.is_stack());
         e.logical_id = "Nested".into();
@@ -523,6 +585,29 @@ mod tests {
             r.properties[0].after.as_deref(),
             Some("EngineVersion-after")
         );
+    }
+
+    #[test]
+    fn role_arns_are_checked_offline() {
+        assert_eq!(
+            check_role_arn("arn:aws:iam::123456789012:role/medplum-deploy"),
+            Ok(())
+        );
+        assert_eq!(
+            check_role_arn("arn:aws-us-gov:iam::123456789012:role/path/cfn-exec"),
+            Ok(())
+        );
+        for bad in [
+            "medplum-deploy",
+            "arn:aws:iam::12345:role/x",
+            "arn:aws:iam::123456789012:user/x",
+            "arn:aws:s3:::bucket",
+            "arn:aws:iam:us-east-1:123456789012:role/x",
+            "arn:aws:iam::123456789012:role/",
+            "arn:aws:iam::123456789012:role/bad name",
+        ] {
+            assert!(check_role_arn(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -10,7 +10,7 @@ use std::time::Duration;
 use serde::Serialize;
 
 use super::StackTemplate;
-use super::cfn::{ChangeSetRequest, CloudFormation, StackInfo, status};
+use super::cfn::{ChangeSetRequest, CloudFormation, StackInfo};
 use super::clock::{Clock, EpochMs};
 use super::error::DeployError;
 use super::guard::{self, Risk};
@@ -182,36 +182,65 @@ impl StackState {
     }
 }
 
-/// Classifies DescribeStacks' answer, refusing states no deploy can start from.
+/// Classifies DescribeStacks' answer, refusing states no deploy can start from. Every status
+/// CloudFormation documents has its own arm (the tests enumerate the SDK's list), so a status
+/// added later is refused as unknown instead of being deployed to by accident.
 pub fn classify(stack: &str, info: Option<StackInfo>) -> Result<StackState, DeployError> {
     let Some(info) = info else {
         return Ok(StackState::New);
     };
-    let st = info.status.as_str();
-    match st {
+    let attention = |hint: String| DeployError::StackNeedsAttention {
+        stack: stack.into(),
+        status: info.status.clone(),
+        hint,
+    };
+    let busy = || DeployError::StackBusy {
+        stack: stack.into(),
+        status: info.status.clone(),
+    };
+    match info.status.as_str() {
+        // Read by id after a delete: the name is free.
+        "DELETE_COMPLETE" => Ok(StackState::New),
         "REVIEW_IN_PROGRESS" => Ok(StackState::Review),
         "ROLLBACK_COMPLETE" => Ok(StackState::FailedCreate(info)),
-        "UPDATE_ROLLBACK_FAILED" => Err(DeployError::StackNeedsAttention {
-            stack: stack.into(),
-            status: st.into(),
-            hint: format!(
-                "continue the rollback first: `aws cloudformation continue-update-rollback --stack-name {stack}` (skip resources that cannot roll back), then re-run"
-            ),
-        }),
-        "ROLLBACK_FAILED" | "DELETE_FAILED" | "CREATE_FAILED" => {
-            Err(DeployError::StackNeedsAttention {
-                stack: stack.into(),
-                status: st.into(),
-                hint: format!(
-                    "look at the failed resources of {stack} in the CloudFormation console, delete the stack (retaining what cannot be deleted), then re-run"
-                ),
-            })
-        }
-        s if status::in_progress(s) => Err(DeployError::StackBusy {
-            stack: stack.into(),
-            status: st.into(),
-        }),
-        _ => Ok(StackState::Deployed(info)),
+        // Deployed, or back to the last deployed state: an update starts from there.
+        "CREATE_COMPLETE"
+        | "UPDATE_COMPLETE"
+        | "UPDATE_ROLLBACK_COMPLETE"
+        | "IMPORT_COMPLETE"
+        | "IMPORT_ROLLBACK_COMPLETE" => Ok(StackState::Deployed(info)),
+        // Something is running: a deploy follows it to its end (`deploy`), a diff refuses.
+        "CREATE_IN_PROGRESS"
+        | "UPDATE_IN_PROGRESS"
+        | "UPDATE_COMPLETE_CLEANUP_IN_PROGRESS"
+        | "ROLLBACK_IN_PROGRESS"
+        | "UPDATE_ROLLBACK_IN_PROGRESS"
+        | "UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS"
+        | "DELETE_IN_PROGRESS"
+        | "IMPORT_IN_PROGRESS"
+        | "IMPORT_ROLLBACK_IN_PROGRESS" => Err(busy()),
+        "UPDATE_ROLLBACK_FAILED" => Err(attention(format!(
+            "continue the rollback first: `aws cloudformation continue-update-rollback --stack-name {stack}` (with `--resources-to-skip` for resources that cannot roll back), then re-run"
+        ))),
+        "IMPORT_ROLLBACK_FAILED" => Err(attention(format!(
+            "fix the resources the import could not roll back (CloudFormation console, Events tab of {stack}), then `aws cloudformation continue-update-rollback --stack-name {stack}` and re-run"
+        ))),
+        // Only with rollback disabled, which medplum-init never asks for.
+        "UPDATE_FAILED" => Err(attention(format!(
+            "roll the failed update back: `aws cloudformation rollback-stack --stack-name {stack}`, then re-run"
+        ))),
+        "CREATE_FAILED" => Err(attention(format!(
+            "the first create failed with rollback disabled; delete what it made: `aws cloudformation delete-stack --stack-name {stack}`, wait for DELETE_COMPLETE, then re-run"
+        ))),
+        "ROLLBACK_FAILED" => Err(attention(format!(
+            "the failed create could not be rolled back; delete the stack keeping what cannot be deleted: `aws cloudformation delete-stack --stack-name {stack} --retain-resources <logical ids from the Events tab>`, then re-run"
+        ))),
+        "DELETE_FAILED" => Err(attention(format!(
+            "a delete of {stack} failed; empty or fix the resources named in its events (a non-empty bucket, say) and delete again, or `aws cloudformation delete-stack --stack-name {stack} --retain-resources <logical ids>`, then re-run"
+        ))),
+        other => Err(attention(format!(
+            "{other} is a stack status medplum-init does not know; check {stack} in the CloudFormation console and bring it to a *_COMPLETE status, then re-run"
+        ))),
     }
 }
 
@@ -282,6 +311,7 @@ pub async fn create(
     source: &TemplateSource,
     state: &StackState,
     parameters: &[(String, String)],
+    role_arn: Option<&str>,
 ) -> Result<(PreparedChangeSet, StackDiff), DeployError> {
     let stack = template.name.as_str();
     let kind = state.kind();
@@ -294,6 +324,7 @@ pub async fn create(
         tags: template.tags.clone(),
         parameters: parameters.to_vec(),
         description: "medplum-init deploy".into(),
+        role_arn: role_arn.map(str::to_string),
     };
     let ids = cfn
         .create_change_set(&req)
@@ -396,7 +427,8 @@ pub async fn discard(cfn: &dyn CloudFormation, cs: &PreparedChangeSet) -> Result
             .await
             .map_err(|e| DeployError::aws(stack, e))?;
         if info.is_some_and(|i| i.status == "REVIEW_IN_PROGRESS") {
-            cfn.delete_stack(&cs.stack_id)
+            // An empty shell: nothing for a service role to do.
+            cfn.delete_stack(&cs.stack_id, None)
                 .await
                 .map_err(|e| DeployError::aws(stack, e))?;
         }
@@ -481,6 +513,52 @@ mod tests {
         ));
         let err = classify("S", info("UPDATE_ROLLBACK_FAILED")).unwrap_err();
         assert!(err.hint().unwrap().contains("continue-update-rollback"));
+    }
+
+    #[test]
+    fn every_documented_stack_status_is_classified_on_purpose() {
+        use aws_sdk_cloudformation::types::StackStatus;
+        let info = |s: &str| {
+            Some(StackInfo {
+                status: s.into(),
+                ..Default::default()
+            })
+        };
+        let unknown = classify("S", info("SOMETHING_NEW")).unwrap_err();
+        let unknown_hint = |e: &DeployError| e.hint().unwrap_or_default().contains("does not know");
+        assert!(unknown_hint(&unknown));
+        for st in StackStatus::values() {
+            match classify("S", info(st)) {
+                Ok(state) => assert!(
+                    !st.ends_with("_IN_PROGRESS") || *st == "REVIEW_IN_PROGRESS",
+                    "{st} is busy, not {state:?}"
+                ),
+                Err(DeployError::StackBusy { .. }) => {
+                    assert!(st.ends_with("_IN_PROGRESS"), "{st}")
+                }
+                Err(e @ DeployError::StackNeedsAttention { .. }) => {
+                    assert!(!unknown_hint(&e), "{st} fell through to the unknown arm");
+                    assert!(
+                        e.hint().unwrap().contains("aws cloudformation"),
+                        "{st}: the fix names the CLI action: {:?}",
+                        e.hint()
+                    );
+                }
+                Err(e) => panic!("{st}: {e}"),
+            }
+        }
+        assert!(matches!(
+            classify("S", info("IMPORT_ROLLBACK_COMPLETE")).unwrap(),
+            StackState::Deployed(_)
+        ));
+        assert_eq!(
+            classify("S", info("DELETE_COMPLETE")).unwrap(),
+            StackState::New
+        );
+        let e = classify("S", info("UPDATE_FAILED")).unwrap_err();
+        assert!(e.hint().unwrap().contains("rollback-stack --stack-name S"));
+        let e = classify("S", info("ROLLBACK_FAILED")).unwrap_err();
+        assert!(e.hint().unwrap().contains("--retain-resources"));
     }
 
     #[test]

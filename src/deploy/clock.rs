@@ -77,9 +77,60 @@ pub fn elapsed_padded(from: EpochMs, to: EpochMs) -> String {
     }
 }
 
+/// A duration as people write it on a command line: `90m`, `1h30m`, `45s`, `2h` (units h, m,
+/// s; a bare number is minutes). `Err` says what is accepted.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let bad = || format!("'{text}' is not a duration; write it like 90m, 1h30m or 45s");
+    let t = text.trim();
+    if t.is_empty() {
+        return Err(bad());
+    }
+    if t.chars().all(|c| c.is_ascii_digit()) {
+        return t
+            .parse::<u64>()
+            .map(|m| Duration::from_secs(m * 60))
+            .map_err(|_| bad());
+    }
+    let mut total = 0u64;
+    let mut digits = String::new();
+    for c in t.chars() {
+        if c.is_ascii_digit() {
+            digits.push(c);
+            continue;
+        }
+        let unit = match c {
+            'h' => 3600,
+            'm' => 60,
+            's' => 1,
+            _ => return Err(bad()),
+        };
+        let n: u64 = digits.parse().map_err(|_| bad())?;
+        digits.clear();
+        total = n
+            .checked_mul(unit)
+            .and_then(|v| total.checked_add(v))
+            .ok_or_else(bad)?;
+    }
+    if !digits.is_empty() || total == 0 {
+        return Err(bad());
+    }
+    Ok(Duration::from_secs(total))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn durations_parse_as_written_on_a_command_line() {
+        assert_eq!(parse_duration("90m"), Ok(Duration::from_secs(5400)));
+        assert_eq!(parse_duration("1h30m"), Ok(Duration::from_secs(5400)));
+        assert_eq!(parse_duration("45s"), Ok(Duration::from_secs(45)));
+        assert_eq!(parse_duration("5"), Ok(Duration::from_secs(300)));
+        for bad in ["", "m", "10x", "1h30", "0m", "-5m"] {
+            assert!(parse_duration(bad).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn round_trips_cloudformation_timestamps() {

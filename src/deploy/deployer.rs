@@ -1,18 +1,22 @@
 //! The deployer: stacks in order (the primary stack, then `<stackName>-us-east-1`), in three
 //! phases a front end can put a confirmation between:
 //!
-//! 1. [`Deployer::plan`] stages large templates and creates one change set per stack (CREATE
-//!    for a new stack, UPDATE otherwise), and reports each diff;
+//! 1. [`Deployer::plan`] ([`super::plan`]) settles each stack (following an operation already
+//!    running on it), stages large templates, creates one change set per stack (CREATE for a new
+//!    stack, UPDATE otherwise) where one can be made, and reports each diff;
 //! 2. [`Deployer::discard`] deletes those change sets (and the empty stacks CREATE change sets
 //!    leave) when the user says no, or when the plan was only a diff;
-//! 3. [`Deployer::apply`] executes them one stack at a time, watching events until each stack
-//!    settles. Ctrl-C asks CloudFormation to cancel the update, or deletes a stack being
-//!    created, and keeps watching until that has happened too.
+//! 3. [`Deployer::apply`] runs them one stack at a time: it first makes the change sets that
+//!    had to wait (inputs from a stack deployed just before, a failed stack to delete first)
+//!    and checks them against the data-risk guard, executes ([`super::execute`]), and watches
+//!    events until each stack settles. Ctrl-C asks CloudFormation to cancel the update, or
+//!    deletes a stack being created, and keeps watching until that has happened too.
 //!
 //! Nothing here prints or prompts; everything is a [`DeployEvent`].
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::time::Duration;
 
 use super::StackTemplate;
 use super::cfn::{CloudFormation, SdkCloudFormation, StackInfo, status};
@@ -20,11 +24,12 @@ use super::changeset::{
     self, ChangeSetKind, DiffSummary, PreparedChangeSet, StackDiff, StackState,
 };
 use super::clock::Clock;
+use super::diagnose::{ServiceDiagnostics, ServiceWatch};
 use super::error::DeployError;
 use super::event::{CancelAction, DeployEvent, DeploySink, FailureRecap, PlannedResource, Time};
 use super::guard::{Risk, Severity};
 use super::monitor::{PollPolicy, Watch, WatchEnd, final_status};
-use super::staging::{S3TemplateStore, TemplateSource, TemplateStore, source_for};
+use super::staging::{S3TemplateStore, TemplateSource, TemplateStore};
 use crate::aws::AwsClients;
 use crate::engine::Cancel;
 
@@ -33,6 +38,8 @@ use crate::engine::Cancel;
 pub struct Backends {
     pub cloudformation: BTreeMap<String, Arc<dyn CloudFormation>>,
     pub store: Arc<dyn TemplateStore>,
+    /// ECS lookups for a service that does not stabilise; `None`: no diagnosis.
+    pub diagnostics: Option<Arc<dyn ServiceDiagnostics>>,
 }
 
 impl Backends {
@@ -47,10 +54,13 @@ impl Backends {
         Self {
             cloudformation,
             store: Arc::new(S3TemplateStore::new(aws.clone())),
+            // The ECS implementation over aws-sdk-ecs is not wired yet (see
+            // docs/deploy-engine.md, "A stack that makes no progress").
+            diagnostics: None,
         }
     }
 
-    fn cfn(&self, region: &str) -> &dyn CloudFormation {
+    pub(super) fn cfn(&self, region: &str) -> &dyn CloudFormation {
         self.cloudformation
             .get(region)
             .unwrap_or_else(|| panic!("no CloudFormation client for {region}"))
@@ -63,15 +73,28 @@ impl Backends {
 pub struct PlannedStack {
     pub template: StackTemplate,
     pub diff: StackDiff,
-    /// The change set to execute; `None` when a failed first create must be deleted first.
+    /// The change set to execute; `None` when it is made during the deploy: its inputs are
+    /// outputs of a stack deployed just before, or a failed first create is deleted first.
     pub change_set: Option<PreparedChangeSet>,
     /// A stack in ROLLBACK_COMPLETE that is deleted before it is created again.
     pub replace_failed: Option<StackInfo>,
     /// The stack before this deploy, if it was deployed.
     pub existing: Option<StackInfo>,
-    source: TemplateSource,
-    /// Values of the template's inputs the change set was made with.
-    parameters: Vec<(String, String)>,
+    /// The change set is made during the deploy; the diff shown is the template's.
+    pub deferred: bool,
+    pub(super) state: StackState,
+    pub(super) source: TemplateSource,
+    /// Values of the template's inputs the change set was (or will be) made with; inputs whose
+    /// value is not known yet are absent.
+    pub(super) parameters: Vec<(String, String)>,
+}
+
+impl PlannedStack {
+    /// True when this stack's part of the plan changes something (or may: a deferred change
+    /// set of a deployed stack is known only during the deploy).
+    pub fn has_changes(&self) -> bool {
+        self.deferred || !self.diff.changes.is_empty()
+    }
 }
 
 #[derive(Debug, Clone, Default)]
@@ -81,7 +104,7 @@ pub struct Plan {
 
 impl Plan {
     pub fn has_changes(&self) -> bool {
-        self.stacks.iter().any(|s| !s.diff.changes.is_empty())
+        self.stacks.iter().any(PlannedStack::has_changes)
     }
     pub fn diffs(&self) -> Vec<StackDiff> {
         self.stacks.iter().map(|s| s.diff.clone()).collect()
@@ -122,46 +145,44 @@ pub struct DeployReport {
     pub error: Option<DeployError>,
 }
 
-pub struct Deployer<'a> {
-    backends: &'a Backends,
-    clock: &'a dyn Clock,
-    sink: DeploySink,
-    policy: Option<(PollPolicy, u64)>,
+/// What a deploy may do beyond the plan's defaults (the command line's options).
+#[derive(Debug, Clone)]
+pub struct DeployOptions {
+    /// Execute change sets made during the deploy even when they put stored data at risk.
+    pub allow_data_risk: bool,
+    /// Follow an operation already running on a stack to its end, then plan (deploy); when
+    /// false such a stack is refused as busy (diff).
+    pub attach_busy: bool,
+    /// The service role CloudFormation acts as (CreateChangeSet, and DeleteStack of a stack the
+    /// engine deletes).
+    pub role_arn: Option<String>,
+    /// The longest any one wait on a stack lasts (an operation followed, a delete, an execution).
+    pub timeout: Duration,
+    /// How long an ECS service may stay in progress before its events and stopped tasks are
+    /// read and shown ([`super::diagnose`]).
+    pub diagnose_after: Duration,
 }
 
-/// The primary stack first, then the us-east-1 companion (it may read what the primary made).
-/// Placeholder for an input whose stack has not been deployed yet.
-fn placeholder(from_stack: &str, output: &str) -> String {
-    format!("pending:{from_stack}:{output}")
-}
-
-fn is_placeholder(v: &str) -> bool {
-    v.starts_with("pending:")
-}
-
-/// Values for `t`'s inputs from `known` outputs, and the inputs still pending.
-fn input_values(
-    t: &StackTemplate,
-    known: &BTreeMap<String, BTreeMap<String, String>>,
-) -> (Vec<(String, String)>, Vec<String>) {
-    let mut values = Vec::new();
-    let mut pending = Vec::new();
-    for i in &t.inputs {
-        match known.get(&i.from_stack).and_then(|o| o.get(&i.output)) {
-            Some(v) => values.push((i.parameter.clone(), v.clone())),
-            None => {
-                values.push((i.parameter.clone(), placeholder(&i.from_stack, &i.output)));
-                pending.push(i.parameter.clone());
-            }
+impl Default for DeployOptions {
+    fn default() -> Self {
+        Self {
+            allow_data_risk: false,
+            attach_busy: false,
+            role_arn: None,
+            timeout: Duration::from_secs(90 * 60),
+            diagnose_after: Duration::from_secs(5 * 60),
         }
     }
-    (values, pending)
 }
 
-fn ordered(stacks: &[StackTemplate]) -> Vec<StackTemplate> {
-    let mut v = stacks.to_vec();
-    v.sort_by_key(|s| s.name.ends_with("-us-east-1"));
-    v
+pub struct Deployer<'a> {
+    pub(super) backends: &'a Backends,
+    pub(super) clock: &'a dyn Clock,
+    pub(super) sink: DeploySink,
+    policy: Option<(PollPolicy, u64)>,
+    pub(super) options: DeployOptions,
+    /// Ctrl-C while planning (following a busy stack).
+    pub(super) cancel: Option<Cancel>,
 }
 
 fn planned_rows(diff: &StackDiff) -> Vec<PlannedResource> {
@@ -183,6 +204,8 @@ impl<'a> Deployer<'a> {
             clock,
             sink,
             policy: None,
+            options: DeployOptions::default(),
+            cancel: None,
         }
     }
 
@@ -192,7 +215,18 @@ impl<'a> Deployer<'a> {
         self
     }
 
-    fn watch<'w>(
+    pub fn with_options(mut self, options: DeployOptions) -> Self {
+        self.options = options;
+        self
+    }
+
+    /// Ctrl-C for the planning phase (following an operation already running).
+    pub fn with_cancel(mut self, cancel: Cancel) -> Self {
+        self.cancel = Some(cancel);
+        self
+    }
+
+    pub(super) fn watch<'w>(
         &'w self,
         cfn: &'w dyn CloudFormation,
         sink: &'w DeploySink,
@@ -200,110 +234,19 @@ impl<'a> Deployer<'a> {
         id: &str,
         since: i64,
     ) -> Watch<'w> {
-        let w = Watch::new(cfn, self.clock, sink, name, id, since);
+        let mut w = Watch::new(cfn, self.clock, sink, name, id, since)
+            .with_deadline(self.clock.now_ms() + self.options.timeout.as_millis() as i64);
+        if let Some(d) = &self.backends.diagnostics {
+            w = w.with_services(ServiceWatch::new(
+                d.as_ref(),
+                cfn.region(),
+                self.options.diagnose_after,
+            ));
+        }
         match self.policy {
             Some((p, seed)) => w.with_policy(p, seed),
             None => w,
         }
-    }
-
-    /// Creates a change set per stack and reports each diff. On an error, change sets already
-    /// made are deleted again.
-    pub async fn plan(&self, stacks: &[StackTemplate]) -> Result<Plan, DeployError> {
-        let mut plan = Plan::default();
-        for t in ordered(stacks) {
-            // Inputs come from the current outputs of the stacks planned before this one; a
-            // stack not deployed yet has none, so its dependants are planned with placeholders
-            // and made again with the real values once it has deployed (see `apply`).
-            let known: BTreeMap<String, BTreeMap<String, String>> = plan
-                .stacks
-                .iter()
-                .filter_map(|p| {
-                    p.existing
-                        .as_ref()
-                        .map(|e| (p.template.name.clone(), e.outputs.clone()))
-                })
-                .collect();
-            let (parameters, pending) = input_values(&t, &known);
-            match self.plan_one(&t, parameters, pending).await {
-                Ok(p) => {
-                    self.sink.emit(DeployEvent::ChangeSet {
-                        summary: p.diff.summary(),
-                        diff: p.diff.clone(),
-                    });
-                    plan.stacks.push(p);
-                }
-                Err(e) => {
-                    let _ = self.discard(&plan).await;
-                    return Err(e);
-                }
-            }
-        }
-        Ok(plan)
-    }
-
-    async fn plan_one(
-        &self,
-        t: &StackTemplate,
-        parameters: Vec<(String, String)>,
-        pending: Vec<String>,
-    ) -> Result<PlannedStack, DeployError> {
-        let cfn = self.backends.cfn(&t.region);
-        let info = cfn
-            .describe_stack(&t.name)
-            .await
-            .map_err(|e| DeployError::aws(&t.name, e))?;
-        let state = changeset::classify(&t.name, info)?;
-        let source = source_for(self.backends.store.as_ref(), t).await?;
-        if let TemplateSource::Url { url, .. } = &source {
-            self.sink
-                .note(Some(&t.name), format!("template staged at {url}"));
-        }
-        if let StackState::FailedCreate(info) = &state {
-            // CloudFormation cannot update a stack whose first create rolled back; it holds
-            // nothing, so it is deleted and created again, and the diff is the whole template.
-            let diff = StackDiff {
-                stack: t.name.clone(),
-                region: t.region.clone(),
-                kind: ChangeSetKind::Create,
-                changes: changeset::all_added(t),
-                note: Some(format!(
-                    "{} is in ROLLBACK_COMPLETE after a failed first create; it is deleted and created again",
-                    t.name
-                )),
-                // The stack holds nothing: every row is an add.
-                risks: Vec::new(),
-            };
-            return Ok(PlannedStack {
-                template: t.clone(),
-                diff,
-                change_set: None,
-                replace_failed: Some(info.clone()),
-                existing: None,
-                source,
-                parameters,
-            });
-        }
-        let (cs, mut diff) =
-            changeset::create(cfn, self.clock, t, &source, &state, &parameters).await?;
-        if !pending.is_empty() {
-            diff.note = Some(format!(
-                "{} come from stacks deployed before this one; the change set is made again with their values once they are",
-                pending.join(", ")
-            ));
-        }
-        Ok(PlannedStack {
-            template: t.clone(),
-            diff,
-            change_set: Some(cs),
-            replace_failed: None,
-            existing: match state {
-                StackState::Deployed(i) => Some(i),
-                _ => None,
-            },
-            source,
-            parameters,
-        })
     }
 
     /// Deletes the plan's change sets and the empty stacks CREATE change sets left.
@@ -319,6 +262,16 @@ impl<'a> Deployer<'a> {
         first_err.map_or(Ok(()), Err)
     }
 
+    async fn discard_rest(&self, rest: impl Iterator<Item = PlannedStack>) {
+        for s in rest {
+            let _ = changeset::discard_opt(
+                self.backends.cfn(&s.template.region),
+                s.change_set.as_ref(),
+            )
+            .await;
+        }
+    }
+
     /// Executes the plan, stack by stack, stopping at the first stack that does not succeed.
     pub async fn apply(&self, plan: Plan, cancel: &Cancel) -> DeployReport {
         let (sink, state) = self.sink.tracked();
@@ -331,29 +284,13 @@ impl<'a> Deployer<'a> {
             if cancel.is_cancelled() {
                 report.cancelled = true;
                 report.ok = false;
-                let _ = changeset::discard_opt(
-                    self.backends.cfn(&s.template.region),
-                    s.change_set.as_ref(),
-                )
-                .await;
+                self.discard_rest(std::iter::once(s)).await;
                 continue;
             }
-            let s = match self.refresh_inputs(&sink, s, &report).await {
-                Ok(s) => s,
-                Err(e) => {
-                    report.ok = false;
-                    report.error = Some(e);
-                    for s in rest.by_ref() {
-                        let _ = changeset::discard_opt(
-                            self.backends.cfn(&s.template.region),
-                            s.change_set.as_ref(),
-                        )
-                        .await;
-                    }
-                    continue;
-                }
+            let result = match self.prepare(&sink, s, &report).await {
+                Ok(s) => self.apply_one(&sink, s, cancel, &mut report).await,
+                Err(e) => Err(e),
             };
-            let result = self.apply_one(&sink, s, cancel, &mut report).await;
             match result {
                 Ok(r) => {
                     let ok = !r.changed || status::succeeded(&r.status);
@@ -369,13 +306,7 @@ impl<'a> Deployer<'a> {
             }
             if !report.ok {
                 // Later stacks are not started; their change sets are deleted.
-                for s in rest.by_ref() {
-                    let _ = changeset::discard_opt(
-                        self.backends.cfn(&s.template.region),
-                        s.change_set.as_ref(),
-                    )
-                    .await;
-                }
+                self.discard_rest(rest.by_ref()).await;
             }
         }
         report.failures = state.lock().expect("deploy state lock").failure_recap();
@@ -388,18 +319,16 @@ impl<'a> Deployer<'a> {
         report
     }
 
-    /// Before a stack with inputs runs, its inputs are read from the stacks this deploy has just
-    /// finished; when they differ from the values its change set was made with (the earlier
-    /// stack was new, or replaced what the input names), the change set is made again.
-    async fn refresh_inputs(
+    /// Makes the stack's change set when it must be made now: its inputs were unknown at plan
+    /// time or have changed (the earlier stack was new, or replaced what an input names), or a
+    /// failed first create is deleted first. A change set made here is shown and checked by the
+    /// data-risk guard as the plan's are.
+    async fn prepare(
         &self,
         sink: &DeploySink,
         mut s: PlannedStack,
         report: &DeployReport,
     ) -> Result<PlannedStack, DeployError> {
-        if s.template.inputs.is_empty() {
-            return Ok(s);
-        }
         let done: BTreeMap<String, BTreeMap<String, String>> = report
             .stacks
             .iter()
@@ -415,7 +344,6 @@ impl<'a> Deployer<'a> {
                         .iter()
                         .find(|(k, _)| *k == input.parameter)
                         .map(|(_, v)| v)
-                        .filter(|v| !is_placeholder(v))
                 })
                 .cloned()
                 .ok_or_else(|| DeployError::MissingInput {
@@ -425,33 +353,76 @@ impl<'a> Deployer<'a> {
                 })?;
             actual.push((input.parameter.clone(), value));
         }
-        if actual == s.parameters {
+        if s.change_set.is_some() && actual == s.parameters {
             return Ok(s);
         }
+        let name = s.template.name.clone();
         let cfn = self.backends.cfn(&s.template.region);
         if let Some(cs) = s.change_set.take() {
             changeset::discard(cfn, &cs).await?;
+            sink.note(
+                Some(&name),
+                format!("{name}: making the change set again with the outputs of the stacks just deployed"),
+            );
+        } else if !s.template.inputs.is_empty() {
+            sink.note(
+                Some(&name),
+                format!(
+                    "{name}: making its change set with the outputs of the stacks just deployed"
+                ),
+            );
         }
-        let state = match &s.existing {
-            Some(i) => StackState::Deployed(i.clone()),
-            None => StackState::New,
-        };
-        sink.note(
-            Some(&s.template.name),
-            format!(
-                "{}: making the change set again with the outputs of the stacks just deployed",
-                s.template.name
-            ),
-        );
-        let (cs, diff) =
-            changeset::create(cfn, self.clock, &s.template, &s.source, &state, &actual).await?;
+        if let Some(failed) = s.replace_failed.take() {
+            sink.note(
+                Some(&name),
+                format!("deleting {name} (ROLLBACK_COMPLETE) before creating it again"),
+            );
+            cfn.delete_stack(&failed.stack_id, self.options.role_arn.as_deref())
+                .await
+                .map_err(|e| DeployError::aws(&name, e))?;
+            super::settle::wait_deleted(
+                cfn,
+                self.clock,
+                &name,
+                &failed.stack_id,
+                self.options.timeout,
+            )
+            .await?;
+            s.state = StackState::New;
+        }
+        let (cs, diff) = changeset::create(
+            cfn,
+            self.clock,
+            &s.template,
+            &s.source,
+            &s.state,
+            &actual,
+            self.options.role_arn.as_deref(),
+        )
+        .await?;
         sink.emit(DeployEvent::ChangeSet {
             summary: diff.summary(),
             diff: diff.clone(),
         });
+        let mut blocking: Vec<String> = diff
+            .risks
+            .iter()
+            .filter(|r| r.severity == Severity::Blocking)
+            .map(|r| r.logical_id.clone())
+            .collect();
+        blocking.sort();
+        blocking.dedup();
+        if !blocking.is_empty() && !self.options.allow_data_risk {
+            changeset::discard(cfn, &cs).await?;
+            return Err(DeployError::DataAtRisk {
+                stack: name,
+                resources: blocking,
+            });
+        }
         s.change_set = Some(cs);
         s.diff = diff;
         s.parameters = actual;
+        s.deferred = false;
         Ok(s)
     }
 
@@ -464,10 +435,9 @@ impl<'a> Deployer<'a> {
     ) -> Result<StackResult, DeployError> {
         let name = s.template.name.clone();
         let cfn = self.backends.cfn(&s.template.region);
+        let cs = s.change_set.expect("prepare makes the change set");
         if s.diff.changes.is_empty() {
-            if let Some(cs) = &s.change_set {
-                changeset::discard(cfn, cs).await?;
-            }
+            changeset::discard(cfn, &cs).await?;
             sink.note(Some(&name), format!("{name}: no changes"));
             let existing = s.existing.unwrap_or_default();
             return Ok(StackResult {
@@ -480,32 +450,6 @@ impl<'a> Deployer<'a> {
                 changed: false,
             });
         }
-        let cs = match (s.change_set, &s.replace_failed) {
-            (Some(cs), _) => cs,
-            (None, Some(failed)) => {
-                sink.note(
-                    Some(&name),
-                    format!("deleting {name} (ROLLBACK_COMPLETE) before creating it again"),
-                );
-                cfn.delete_stack(&failed.stack_id)
-                    .await
-                    .map_err(|e| DeployError::aws(&name, e))?;
-                let quiet = DeploySink::discard();
-                let mut w = self.watch(cfn, &quiet, &name, &failed.stack_id, self.clock.now_ms());
-                w.run(None).await;
-                let (cs, _) = changeset::create(
-                    cfn,
-                    self.clock,
-                    &s.template,
-                    &s.source,
-                    &StackState::New,
-                    &s.parameters,
-                )
-                .await?;
-                cs
-            }
-            (None, None) => unreachable!("a plan without a change set replaces a failed stack"),
-        };
         sink.emit(DeployEvent::StackStarted {
             stack: name.clone(),
             region: cs.region.clone(),
@@ -514,12 +458,13 @@ impl<'a> Deployer<'a> {
             at: Time(self.clock.now_ms()),
             resources: planned_rows(&s.diff),
         });
-        if let Err(e) = cfn.execute_change_set(&cs.stack_id, &cs.id).await {
+        if let Err(e) = super::execute::run(cfn, self.clock, sink, &cs).await {
             let _ = changeset::discard(cfn, &cs).await;
-            return Err(DeployError::aws(&name, e));
+            return Err(e);
         }
         let mut watch = self.watch(cfn, sink, &name, &cs.stack_id, cs.created_ms);
-        if watch.run(Some(cancel)).await == WatchEnd::Interrupted {
+        let mut end = watch.run(Some(cancel)).await;
+        if end == WatchEnd::Interrupted {
             report.cancelled = true;
             let (action, call) = match cs.kind {
                 ChangeSetKind::Update => (
@@ -528,7 +473,8 @@ impl<'a> Deployer<'a> {
                 ),
                 ChangeSetKind::Create => (
                     CancelAction::DeleteStack,
-                    cfn.delete_stack(&cs.stack_id).await,
+                    cfn.delete_stack(&cs.stack_id, self.options.role_arn.as_deref())
+                        .await,
                 ),
             };
             let message = match (&action, &call) {
@@ -549,7 +495,13 @@ impl<'a> Deployer<'a> {
                 accepted: call.is_ok(),
                 message,
             });
-            watch.run(None).await;
+            end = watch.run(None).await;
+        }
+        if end == WatchEnd::TimedOut {
+            return Err(DeployError::Timeout {
+                what: format!("the {} of {name}", kind_word(cs.kind)),
+                minutes: self.options.timeout.as_secs() / 60,
+            });
         }
         let (status, reason, outputs, stack_id) =
             match final_status(cfn, self.clock, &cs.stack_id, &name).await {
@@ -581,6 +533,13 @@ impl<'a> Deployer<'a> {
     }
 }
 
+fn kind_word(kind: ChangeSetKind) -> &'static str {
+    match kind {
+        ChangeSetKind::Create => "create",
+        ChangeSetKind::Update => "update",
+    }
+}
+
 #[cfg(test)]
 #[path = "deployer_tests.rs"]
 mod tests;
@@ -588,3 +547,7 @@ mod tests;
 #[cfg(test)]
 #[path = "deployer_two_stacks_tests.rs"]
 mod two_stacks_tests;
+
+#[cfg(test)]
+#[path = "deployer_recovery_tests.rs"]
+mod recovery_tests;

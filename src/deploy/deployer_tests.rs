@@ -41,6 +41,7 @@ fn harness(cfn: impl FnOnce(Arc<FakeClock>) -> FakeCfn) -> Harness {
             cfn.clone() as Arc<dyn CloudFormation>,
         )]),
         store: store.clone(),
+        diagnostics: None,
     };
     Harness {
         clock,
@@ -120,9 +121,15 @@ async fn a_150_resource_create_plans_executes_and_completes() {
         .map(|c| c.split(' ').next().unwrap())
         .filter(|c| *c != "DescribeStacks")
         .collect();
+    // The second DescribeChangeSet checks the change set is AVAILABLE just before executing.
     assert_eq!(
-        ops[..3],
-        ["CreateChangeSet", "DescribeChangeSet", "ExecuteChangeSet"]
+        ops[..4],
+        [
+            "CreateChangeSet",
+            "DescribeChangeSet",
+            "DescribeChangeSet",
+            "ExecuteChangeSet"
+        ]
     );
     assert!(
         h.store.staged.lock().unwrap().is_empty(),
@@ -273,10 +280,14 @@ async fn discarding_a_create_plan_deletes_the_review_stack_too() {
         calls.iter().any(|c| c.starts_with("DeleteStack")),
         "{calls:?}"
     );
+    // Deletes are asynchronous, even of an empty shell: the name is taken until DELETE_COMPLETE.
+    let deleting = h.cfn.describe_stack(PRIMARY).await.unwrap().unwrap();
+    assert_eq!(deleting.status, "DELETE_IN_PROGRESS");
+    h.clock.advance(std::time::Duration::from_secs(5));
     assert_eq!(h.cfn.describe_stack(PRIMARY).await.unwrap(), None);
 }
 
-fn modify(id: &str, ty: &str, replacement: Replacement) -> ResourceChange {
+pub(super) fn modify(id: &str, ty: &str, replacement: Replacement) -> ResourceChange {
     ResourceChange {
         action: ChangeAction::Modify,
         logical_id: id.into(),

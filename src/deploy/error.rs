@@ -32,6 +32,19 @@ pub enum DeployError {
     },
     #[error("{what} did not finish within {minutes} minutes")]
     Timeout { what: String, minutes: u64 },
+    /// A change set made during the deploy (after the stack it depends on finished) puts stored
+    /// data at risk, and `--allow-data-risk` was not given.
+    #[error("not deploying {stack}: its change set puts stored data at risk ({})", resources.join(", "))]
+    DataAtRisk {
+        stack: String,
+        resources: Vec<String>,
+    },
+    /// ExecuteChangeSet would be refused: the change set is not AVAILABLE.
+    #[error("the change set for {stack} cannot be executed: its execution status is {status}")]
+    ChangeSetNotExecutable { stack: String, status: String },
+    /// Ctrl-C while following an operation that was already running.
+    #[error("interrupted while following the operation already running on {stack}")]
+    Interrupted { stack: String },
     /// A stack's input names an output the earlier stack does not have.
     #[error("{stack} needs output {output} of {from_stack}, which that stack does not have")]
     MissingInput {
@@ -56,8 +69,17 @@ impl DeployError {
                 "CloudFormation rejected the template before changing anything; fix the config and run the same command again".into(),
             ),
             DeployError::StackBusy { stack, .. } => Some(format!(
-                "wait for the running operation on {stack} to end (CloudFormation console, or `medplum-init deploy` again later), then re-run"
+                "an operation is running on {stack}: `medplum-init deploy` follows it to its end and then plans from where it settled; or wait for it (CloudFormation console) and re-run"
             )),
+            DeployError::DataAtRisk { .. } => Some(
+                "nothing of this stack was executed; keep the config values the diff names, or, having made a backup, run `medplum-init deploy --allow-data-risk`".into(),
+            ),
+            DeployError::ChangeSetNotExecutable { .. } => Some(
+                "the change set was executed or replaced by someone else meanwhile; run the same command again to plan from the stack's current state".into(),
+            ),
+            DeployError::Interrupted { .. } => Some(
+                "CloudFormation continues on its own; run `medplum-init deploy` again to follow it and deploy".into(),
+            ),
             DeployError::StackNeedsAttention { hint, .. } => Some(hint.clone()),
             DeployError::MissingInput { from_stack, .. } => Some(format!(
                 "deploy with templates from one synth (the stacks pass values to each other), and check that {from_stack} finished"

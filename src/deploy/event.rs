@@ -78,6 +78,19 @@ pub enum DeployEvent {
         at: Time,
         resources: Vec<PlannedResource>,
     },
+    /// An operation was already running on the stack when the deploy started (a deploy killed
+    /// mid-create, run again): the deploy follows it until it settles, then plans from there.
+    /// Its events follow as `Resource`, its end as `StackFinished`.
+    Attaching {
+        stack: String,
+        region: String,
+        stack_id: String,
+        /// The status found (CREATE_IN_PROGRESS, DELETE_IN_PROGRESS, ...).
+        status: String,
+        /// When the running operation began (events from then on are shown).
+        since: Time,
+        at: Time,
+    },
     /// One CloudFormation stack event: a resource, or the stack itself, changed status.
     Resource {
         stack: String,
@@ -88,6 +101,18 @@ pub enum DeployEvent {
         status: String,
         #[serde(skip_serializing_if = "Option::is_none")]
         reason: Option<String>,
+        at: Time,
+    },
+    /// Why an ECS service is not stabilising, from ECS itself (its latest events, its stopped
+    /// tasks' reasons), read once it has been in progress for `--diagnose-after`.
+    ServiceDiagnosis {
+        stack: String,
+        logical_id: String,
+        /// The service's ARN.
+        service: String,
+        in_progress_ms: i64,
+        events: Vec<String>,
+        stopped_tasks: Vec<String>,
         at: Time,
     },
     /// Time passed (after every poll): elapsed times and heartbeats move on.

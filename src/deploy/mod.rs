@@ -11,8 +11,9 @@
 //!
 //! The runtime side: change sets and their diff ([`changeset`]), the private staging bucket for
 //! large templates ([`staging`]), the stack-event monitor ([`monitor`]) behind a clock and an
-//! events source ([`clock`], [`cfn`]), the deployer that runs stacks in order and handles Ctrl-C
-//! ([`deployer`]), the progress model the panes draw ([`progress`]) and the typed events every
+//! events source ([`clock`], [`cfn`]), planning from each stack's settled state ([`plan`]), the
+//! deployer that runs stacks in order and handles Ctrl-C ([`deployer`]), safe execution with
+//! request tokens ([`execute`]), waits for deletes ([`settle`]), the progress model the panes draw ([`progress`]) and the typed events every
 //! renderer reads ([`event`]). Nothing in here draws, prints or prompts.
 //!
 //! Deviations from the CDK's output are deliberate and listed in `docs/deploy-engine.md`; the
@@ -23,11 +24,15 @@ pub mod changeset;
 pub mod clock;
 pub mod context;
 pub mod deployer;
+pub mod diagnose;
 pub mod error;
 pub mod event;
+pub mod execute;
 pub mod guard;
 pub mod monitor;
+pub mod plan;
 pub mod progress;
+pub mod settle;
 pub mod staging;
 pub mod summary;
 pub mod synth;

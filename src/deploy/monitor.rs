@@ -19,6 +19,7 @@ use rand::{Rng, SeedableRng};
 
 use super::cfn::{StackEventRecord, StackEventsSource, StackInfo, status};
 use super::clock::{Clock, EpochMs};
+use super::diagnose::ServiceWatch;
 use super::event::{DeployEvent, DeploySink, Time};
 use crate::aws::{AwsError, AwsErrorKind};
 use crate::engine::Cancel;
@@ -115,6 +116,8 @@ pub enum WatchEnd {
     Settled(String),
     /// Ctrl-C: the caller decides what to ask of CloudFormation, then watches again.
     Interrupted,
+    /// The deadline passed with the stack still in progress (`--timeout`).
+    TimedOut,
 }
 
 /// Polls one stack until it settles, sending every event to the sink.
@@ -128,6 +131,8 @@ pub struct Watch<'a> {
     rng: StdRng,
     throttles: u32,
     polls: u64,
+    deadline: Option<EpochMs>,
+    services: Option<ServiceWatch<'a>>,
 }
 
 impl<'a> Watch<'a> {
@@ -149,7 +154,21 @@ impl<'a> Watch<'a> {
             rng: StdRng::from_entropy(),
             throttles: 0,
             polls: 0,
+            deadline: None,
+            services: None,
         }
+    }
+
+    /// Diagnose ECS services that stay in progress ([`super::diagnose`]).
+    pub fn with_services(mut self, services: ServiceWatch<'a>) -> Self {
+        self.services = Some(services);
+        self
+    }
+
+    /// Stop waiting (and return [`WatchEnd::TimedOut`]) once the clock passes `at`.
+    pub fn with_deadline(mut self, at: EpochMs) -> Self {
+        self.deadline = Some(at);
+        self
     }
 
     /// Deterministic jitter and a chosen policy (tests, benchmarks).
@@ -188,6 +207,13 @@ impl<'a> Watch<'a> {
                         self.emit(e);
                         if e.is_stack() && !status::in_progress(&e.status) {
                             settled = Some(e.status.clone());
+                        }
+                    }
+                    if let Some(services) = &mut self.services {
+                        services.observe(&events);
+                        if settled.is_none() {
+                            let now = self.clock.now_ms();
+                            services.check(now, &self.stack_name, self.sink).await;
                         }
                     }
                 }
@@ -233,6 +259,9 @@ impl<'a> Watch<'a> {
             }
             if let Some(s) = settled {
                 return WatchEnd::Settled(s);
+            }
+            if self.deadline.is_some_and(|d| self.clock.now_ms() >= d) {
+                return WatchEnd::TimedOut;
             }
             let delay = self.policy.delay(self.throttles, self.rng.r#gen::<f64>());
             match cancel {

@@ -18,7 +18,11 @@ fn drain(rx: &mut tokio::sync::mpsc::UnboundedReceiver<DeployEvent>) -> Vec<Depl
 }
 
 /// A fake with `script` executed at T0 on a stack created by a change set.
-async fn executed(clock: &Arc<FakeClock>, script: Script) -> (FakeCfn, String) {
+async fn executed(clock: &Arc<FakeClock>, mut script: Script) -> (FakeCfn, String) {
+    if script.changes.is_empty() {
+        // Only a change set with changes can be executed.
+        script.changes = adds(&[("R".into(), "AWS::SSM::Parameter".into())]);
+    }
     let cfn = FakeCfn::new("us-east-1", clock.clone(), script);
     let ids = cfn
         .create_change_set(&crate::deploy::cfn::ChangeSetRequest {
@@ -29,10 +33,14 @@ async fn executed(clock: &Arc<FakeClock>, script: Script) -> (FakeCfn, String) {
             template: crate::deploy::staging::TemplateSource::Body("{}".into()),
             tags: vec![],
             description: String::new(),
+            role_arn: None,
         })
         .await
         .unwrap();
-    cfn.execute_change_set(&ids.stack_id, &ids.id)
+    cfn.describe_change_set(&ids.stack_id, &ids.id)
+        .await
+        .unwrap();
+    cfn.execute_change_set(&ids.stack_id, &ids.id, "token")
         .await
         .unwrap();
     (cfn, ids.stack_id)
@@ -161,6 +169,7 @@ fn record(i: usize, at_ms: i64) -> crate::deploy::cfn::StackEventRecord {
         status: "CREATE_COMPLETE".into(),
         reason: None,
         at_ms,
+        client_request_token: None,
     }
 }
 

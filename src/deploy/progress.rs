@@ -152,6 +152,9 @@ pub struct Row {
     pub failed_after_ms: Option<i64>,
     /// Touched while the stack rolled back (drawn in the rollback colour).
     pub rollback: bool,
+    /// What ECS says about a service that does not stabilise (stopped tasks' reasons first,
+    /// then its latest events); shown under the row until it completes.
+    pub diagnosis: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -174,6 +177,8 @@ pub struct StackProgress {
     pub cancel: Option<String>,
     pub ok: Option<bool>,
     pub outputs: BTreeMap<String, String>,
+    /// Followed, not started by this deploy: an operation was already running on it.
+    pub attached: bool,
 }
 
 impl StackProgress {
@@ -194,6 +199,7 @@ impl StackProgress {
             cancel: None,
             ok: None,
             outputs: BTreeMap::new(),
+            attached: false,
         }
     }
 
@@ -216,6 +222,7 @@ impl StackProgress {
                     failed_ms: None,
                     failed_after_ms: None,
                     rollback: false,
+                    diagnosis: Vec::new(),
                 });
                 self.index.insert(logical_id.into(), self.rows.len() - 1);
                 self.rows.len() - 1
@@ -349,6 +356,27 @@ impl DeployState {
                 }
                 None
             }
+            DeployEvent::Attaching {
+                stack,
+                region,
+                stack_id,
+                status: st,
+                since,
+                at,
+            } => {
+                self.tick(at.0);
+                self.started_ms.get_or_insert(since.0);
+                let i = self.stack_mut(stack, region);
+                self.current = i;
+                // A fresh row set: what an earlier operation showed does not apply.
+                self.stacks[i] = StackProgress::new(stack, region);
+                let s = &mut self.stacks[i];
+                s.stack_id = Some(stack_id.clone());
+                s.status = Some(st.clone());
+                s.started_ms = Some(since.0);
+                s.attached = true;
+                None
+            }
             DeployEvent::Resource {
                 stack,
                 logical_id,
@@ -415,6 +443,7 @@ impl DeployState {
                     RowState::Done => {
                         r.finished_ms = Some(at.0);
                         elapsed = r.started_ms.map(|t| at.0 - t);
+                        r.diagnosis.clear();
                     }
                     RowState::Pending => {}
                 }
@@ -437,6 +466,24 @@ impl DeployState {
                     elapsed_ms: elapsed,
                     rollback: r.rollback,
                 })
+            }
+            DeployEvent::ServiceDiagnosis {
+                stack,
+                logical_id,
+                events,
+                stopped_tasks,
+                at,
+                ..
+            } => {
+                self.tick(at.0);
+                let i = self.stack_mut(stack, "");
+                let r = self.stacks[i].row_mut(logical_id, crate::deploy::diagnose::ECS_SERVICE);
+                r.diagnosis = stopped_tasks
+                    .iter()
+                    .map(|t| format!("stopped task: {t}"))
+                    .chain(events.iter().take(2).map(|e| format!("ECS: {e}")))
+                    .collect();
+                None
             }
             DeployEvent::Tick { at } => {
                 self.tick(at.0);

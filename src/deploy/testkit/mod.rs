@@ -3,6 +3,7 @@
 //! staging store.
 
 mod fake_cfn;
+mod params;
 
 pub use fake_cfn::{FakeCfn, Script};
 
@@ -90,6 +91,8 @@ pub struct Scripted {
     pub resource_type: String,
     pub status: String,
     pub reason: Option<String>,
+    /// The resource's physical ID, when the timeline gives one (an ECS service's ARN).
+    pub physical_id: Option<String>,
 }
 
 pub fn ev(
@@ -105,6 +108,7 @@ pub fn ev(
         resource_type: resource_type.into(),
         status: status.into(),
         reason: reason.map(str::to_string),
+        physical_id: None,
     }
 }
 
@@ -137,6 +141,7 @@ pub fn from_cli_recording(json: &str) -> Vec<Scripted> {
                     resource_type: e["ResourceType"].as_str().unwrap().into(),
                     status: e["ResourceStatus"].as_str().unwrap().into(),
                     reason: e["ResourceStatusReason"].as_str().map(str::to_string),
+                    physical_id: None,
                 },
             )
         })
@@ -252,6 +257,14 @@ pub fn throttling() -> AwsError {
 #[derive(Default)]
 pub struct MemStore {
     pub staged: Mutex<Vec<(String, String)>>,
+    /// Bodies by URL, for the fake CloudFormation to read.
+    bodies: Mutex<std::collections::HashMap<String, String>>,
+}
+
+impl MemStore {
+    pub fn body(&self, url: &str) -> Option<String> {
+        self.bodies.lock().unwrap().get(url).cloned()
+    }
 }
 
 #[async_trait]
@@ -267,8 +280,13 @@ impl super::staging::TemplateStore for MemStore {
             .lock()
             .unwrap()
             .push((stack.into(), key.clone()));
+        let url = super::staging::template_url("mem", region, &key);
+        self.bodies
+            .lock()
+            .unwrap()
+            .insert(url.clone(), body.to_string());
         Ok(super::staging::TemplateSource::Url {
-            url: super::staging::template_url("mem", region, &key),
+            url,
             bucket: "mem".into(),
             key,
         })

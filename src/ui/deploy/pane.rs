@@ -102,6 +102,12 @@ pub fn draw_with(state: &DeployState, frame: &mut Frame, area: Rect, p: Palette)
 fn stack_phase(state: &DeployState, s: &StackProgress, p: Palette) -> Span<'static> {
     let status = s.status.clone().unwrap_or_else(|| "STARTING".into());
     let words = status_words(&status);
+    // Not this deploy's operation: it is followed until it settles, then planned from there.
+    let words = if s.attached && s.ok.is_none() {
+        format!("attached: {words} (already running)")
+    } else {
+        words
+    };
     match s.ok {
         Some(true) => Span::styled(format!("✓ {words}"), p.ok().add_modifier(Modifier::BOLD)),
         Some(false) => Span::styled(format!("✗ {words}"), p.bad().add_modifier(Modifier::BOLD)),
@@ -259,14 +265,35 @@ fn row_lines(state: &DeployState, r: &Row, width: usize, p: Palette) -> Vec<Line
             ]));
         }
     }
+    for chunk in diagnosis_lines(r, width) {
+        out.push(Line::from(vec![
+            Span::raw("      "),
+            Span::styled(chunk, p.fg(Color::Yellow)),
+        ]));
+    }
     out
+}
+
+/// What ECS said about a service that does not stabilise, wrapped (at most 4 lines: the panes
+/// are small; the plain log has it all).
+fn diagnosis_lines(r: &Row, width: usize) -> Vec<String> {
+    let mut lines: Vec<String> = r
+        .diagnosis
+        .iter()
+        .flat_map(|d| wrap(d, reason_width(width)))
+        .collect();
+    lines.truncate(4);
+    lines
 }
 
 /// Lines [`row_lines`] takes for a row: one, plus its wrapped reason when it failed.
 fn row_height(r: &Row, width: usize) -> usize {
+    let diagnosis = diagnosis_lines(r, width).len();
     match (&r.reason, r.state) {
-        (Some(reason), RowState::Failed) => 1 + wrap(&concise(reason), reason_width(width)).len(),
-        _ => 1,
+        (Some(reason), RowState::Failed) => {
+            1 + wrap(&concise(reason), reason_width(width)).len() + diagnosis
+        }
+        _ => 1 + diagnosis,
     }
 }
 

@@ -168,6 +168,20 @@ impl<E: Write + Send> DeployRenderer for PlainDeploy<E> {
                     count(ChangeAction::Remove),
                 );
             }
+            DeployEvent::Attaching {
+                stack,
+                region,
+                status,
+                at,
+                ..
+            } => {
+                self.last_heartbeat = at.0;
+                let _ = writeln!(
+                    self.err,
+                    "{} {stack} ({region}): an operation is already running ({status}); following it until it ends, then planning",
+                    s.bold("Attaching to"),
+                );
+            }
             DeployEvent::Resource {
                 stack,
                 logical_id,
@@ -193,6 +207,27 @@ impl<E: Write + Send> DeployRenderer for PlainDeploy<E> {
             DeployEvent::Resource { .. } => {
                 if let Some(t) = &transition {
                     self.transition(t);
+                }
+            }
+            DeployEvent::ServiceDiagnosis {
+                stack,
+                logical_id,
+                in_progress_ms,
+                events,
+                stopped_tasks,
+                ..
+            } => {
+                let _ = writeln!(
+                    self.err,
+                    "  {} {stack}/{logical_id} still in progress after {}; ECS says:",
+                    s.yellow("?"),
+                    elapsed(0, *in_progress_ms),
+                );
+                for t in stopped_tasks {
+                    let _ = writeln!(self.err, "      stopped task: {t}");
+                }
+                for e in events {
+                    let _ = writeln!(self.err, "      {}", s.dim(e));
                 }
             }
             DeployEvent::Tick { .. } => self.heartbeat(),
