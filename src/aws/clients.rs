@@ -134,6 +134,11 @@ impl AwsClients {
         aws_sdk_s3::Client::from_conf(conf)
     }
 
+    /// ECS in `region`: the deploy reads a stalled service's events and stopped tasks.
+    pub fn ecs(&self, region: &str) -> aws_sdk_ecs::Client {
+        aws_sdk_ecs::Client::new(&self.in_region(region))
+    }
+
     pub fn lambda(&self) -> aws_sdk_lambda::Client {
         aws_sdk_lambda::Client::new(&self.config)
     }

@@ -54,9 +54,9 @@ impl Backends {
         Self {
             cloudformation,
             store: Arc::new(S3TemplateStore::new(aws.clone())),
-            // The ECS implementation over aws-sdk-ecs is not wired yet (see
-            // docs/deploy-engine.md, "A stack that makes no progress").
-            diagnostics: None,
+            diagnostics: Some(Arc::new(super::diagnose_ecs::EcsDiagnostics::new(
+                aws.clone(),
+            ))),
         }
     }
 

@@ -1,11 +1,6 @@
 //! [`ServiceDiagnostics`] over the AWS SDK's ECS client.
 //!
-//! NOT COMPILED YET, and not declared in `deploy/mod.rs`: it needs `aws-sdk-ecs`
-//! (`default-features = false, features = ["default-https-client", "rt-tokio"]`) in Cargo.toml
-//! and an `AwsClients::ecs(region)` accessor, whose build did not fit in the session that wrote
-//! it. To wire it: add both, `mod diagnose_ecs;` in `deploy/mod.rs`, and
-//! `diagnostics: Some(Arc::new(diagnose_ecs::EcsDiagnostics::new(aws.clone())))` in
-//! `Backends::from_aws`.
+
 
 use async_trait::async_trait;
 

@@ -25,6 +25,7 @@ pub mod clock;
 pub mod context;
 pub mod deployer;
 pub mod diagnose;
+mod diagnose_ecs;
 pub mod error;
 pub mod event;
 pub mod execute;
