@@ -4,6 +4,7 @@ mod harness;
 
 mod cli;
 mod deploy;
+mod deploy_e2e;
 mod guided;
 mod keys;
 mod prereqs;
