@@ -7,6 +7,7 @@ mod deploy;
 mod guided;
 mod hosted_zone;
 mod keys;
+mod permissions;
 mod prereqs;
 mod synth_cli;
 mod synth_deviations;
