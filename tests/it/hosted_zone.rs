@@ -146,8 +146,9 @@ fn a_co_uk_domain_names_its_zone_and_our_synth_uses_it() {
     // this config (`domainName=<hostedZoneName>`).
     let out = run_against(&moto, dir.path(), &["synth"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stack = cfg["stackName"].as_str().unwrap().to_string();
     let template: Value = serde_json::from_str(
-        &std::fs::read_to_string(dir.path().join("cdk.out/MedplumStagingStack.template.json"))
+        &std::fs::read_to_string(dir.path().join(format!("cdk.out/{stack}.template.json")))
             .unwrap(),
     )
     .unwrap();
