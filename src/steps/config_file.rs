@@ -111,14 +111,13 @@ fn put_hosted_zone(doc: &mut ConfigDocument, domain: &str, zone: &str, notes: &m
         }
         None => {}
         Some(v) if ExternalSecret::from_value(v).is_some() => {}
-        Some(Value::String(have)) if is_within(domain, have) => {
-            if have != zone {
-                notes.push(format!(
-                    "hostedZoneName in the file is {have}, but the DNS records went to the zone {zone}; \
-                     Medplum's CDK will use {have}"
-                ));
-            }
+        Some(Value::String(have)) if is_within(domain, have) && have != zone => {
+            notes.push(format!(
+                "hostedZoneName in the file is {have}, but the DNS records went to the zone {zone}; \
+                 Medplum's CDK will use {have}"
+            ));
         }
+        Some(Value::String(have)) if is_within(domain, have) => {}
         Some(have) => {
             let have = have
                 .as_str()
