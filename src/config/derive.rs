@@ -1,4 +1,5 @@
-//! Values derived from others, the way Medplum derives them, trailing slashes included.
+//! Values derived from others, the way Medplum derives them, trailing slashes included; and the
+//! hosted zone Medplum's CDK would guess, to know when the config must name it.
 
 /// `https://<host>/`: Medplum's base URLs always end with a slash.
 pub fn https_base(host: &str) -> String {
@@ -30,6 +31,21 @@ pub fn default_stack_name(name: &str) -> String {
         Some(f) => format!("Medplum{}{}", f.to_uppercase(), c.as_str()),
         None => "Medplum".into(),
     }
+}
+
+/// The zone Medplum's CDK (4.0.2) looks up when the config has no `hostedZoneName`: the last two
+/// labels of `domainName` (`HostedZone.fromLookup` with `domainName.split('.').slice(-2)`).
+pub fn cdk_guessed_zone(domain: &str) -> String {
+    let labels: Vec<&str> = domain.trim_end_matches('.').split('.').collect();
+    labels[labels.len().saturating_sub(2)..].join(".")
+}
+
+/// Whether the config must name `zone` as `hostedZoneName` for Medplum's CDK to use it: true
+/// unless the CDK's last-two-labels guess already is that zone (`acme.example.co.uk` in
+/// `example.co.uk`, or a delegated `staging.example.com`, need it; `example.com` does not).
+/// DNS names compare case-insensitively, with or without the trailing dot.
+pub fn needs_hosted_zone_name(domain: &str, zone: &str) -> bool {
+    !cdk_guessed_zone(domain).eq_ignore_ascii_case(zone.trim_end_matches('.'))
 }
 
 /// The server-side OAuth URLs, all derived from `baseUrl` unless set explicitly.
@@ -65,6 +81,43 @@ mod tests {
         assert_eq!(urls[0], ("issuer", "https://api.example.com/".to_string()));
         assert_eq!(urls[1].1, "https://api.example.com/.well-known/jwks.json");
         assert_eq!(urls[6].1, "https://api.example.com/oauth2/register");
+    }
+
+    #[test]
+    fn the_cdk_guesses_the_last_two_labels() {
+        assert_eq!(cdk_guessed_zone("acme.example.co.uk"), "co.uk");
+        assert_eq!(cdk_guessed_zone("staging.example.com."), "example.com");
+        assert_eq!(cdk_guessed_zone("example.com"), "example.com");
+        assert_eq!(cdk_guessed_zone("localhost"), "localhost");
+    }
+
+    #[test]
+    fn hosted_zone_name_is_needed_only_when_the_guess_is_wrong() {
+        // The guess is right: the config stays as Medplum's own `aws init` writes it.
+        assert!(!needs_hosted_zone_name("example.com", "example.com"));
+        assert!(!needs_hosted_zone_name(
+            "staging.example.com",
+            "example.com"
+        ));
+        assert!(!needs_hosted_zone_name(
+            "Staging.Example.COM",
+            "example.com."
+        ));
+        assert!(!needs_hosted_zone_name("example.com.", "EXAMPLE.com"));
+        // A public suffix of two labels, and delegated sub-zones.
+        assert!(needs_hosted_zone_name(
+            "acme.example.co.uk",
+            "example.co.uk"
+        ));
+        assert!(needs_hosted_zone_name("example.co.uk", "example.co.uk."));
+        assert!(needs_hosted_zone_name(
+            "staging.example.com",
+            "staging.example.com"
+        ));
+        assert!(needs_hosted_zone_name(
+            "a.staging.example.com",
+            "Staging.Example.com."
+        ));
     }
 
     #[test]

@@ -10,7 +10,8 @@ use crate::aws::{AwsClients, AwsError};
 use crate::engine::ctx::announced_call;
 use crate::engine::{Ctx, EventSink, StepError, StepId};
 
-const GLOBAL: &str = "us-east-1";
+/// Route53 is global; its calls are signed for us-east-1.
+pub const GLOBAL: &str = "us-east-1";
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Zone {
