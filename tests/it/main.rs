@@ -5,6 +5,7 @@ mod harness;
 mod cli;
 mod deploy;
 mod guided;
+mod hostile;
 mod keys;
 mod prereqs;
 mod synth_cli;
