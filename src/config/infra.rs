@@ -293,7 +293,7 @@ impl ConfigDocument {
             });
         }
         let mut values = Vec::new();
-        let mut remember = |s: &ExternalSecret| {
+        let mut remember = |s: &ExternalSecret| -> Result<String, String> {
             let v = resolve(s)?;
             values.push(v.clone());
             Ok(v)

@@ -73,7 +73,7 @@ fn a_dry_run_leaves_an_existing_config_byte_identical() {
     assert_eq!(copy["accountNumber"], "123456789012");
     assert!(!dir.path().join(".medplum-init/staging/state.json").exists());
 
-    // With a journal that names a key, the same holds.
+    // A config that names a registered key keeps its id: the dry run's key is only a stand-in.
     let dir2 = tempfile::tempdir().unwrap();
     let config2 = dir2.path().join("medplum.staging.config.json");
     let mut edited: serde_json::Value = serde_json::from_slice(&original).unwrap();
