@@ -31,7 +31,8 @@ fn interactive() -> bool {
 
 fn report_invalid(e: &AnswersInvalid, mode: OutputMode) {
     if mode == OutputMode::Json {
-        let v = serde_json::json!({ "event": "invalid_answers", "source": e.origin, "errors": e.errors });
+        let (errors, more) = e.reported();
+        let v = serde_json::json!({ "event": "invalid_answers", "source": e.origin, "errors": errors, "more": more });
         println!("{v}");
     }
     let style = Style::for_stderr();
@@ -97,7 +98,11 @@ async fn run_async(g: &Global, args: &InitArgs) -> u8 {
             if let Some(h) = e.hint() {
                 eprintln!("  hint: {h}");
             }
-            return exit::FAILURE;
+            return if e.is_usage() {
+                exit::USAGE
+            } else {
+                exit::FAILURE
+            };
         }
     };
     let aws = if g.dry_run {
@@ -175,8 +180,11 @@ async fn run_async(g: &Global, args: &InitArgs) -> u8 {
     if mode != OutputMode::Json && report.ok {
         let path = config_path(&dir, &env);
         if g.dry_run {
+            let review = medplum_init::engine::journal::dry_run_dir(&dir, &env)
+                .join(medplum_init::config::infra::config_file_name(&env));
             eprintln!(
-                "dry run: wrote {} for review; nothing in AWS was touched",
+                "dry run: wrote {} for review; {} and everything in AWS were left as they are",
+                review.display(),
                 path.display()
             );
         } else if !report.awaiting_confirmation.is_empty() {

@@ -13,6 +13,14 @@ use medplum_init::exit;
 
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
+    // The environment names files and folders (`.medplum-init/<env>/`): checked once, here,
+    // before any command builds a path from it.
+    if let Some(env) = &cli.global.env
+        && let Err((problem, fix)) = medplum_init::answers::validators::env_name(env)
+    {
+        eprintln!("error: --env: {problem}\n  fix: {fix}");
+        return ExitCode::from(exit::USAGE);
+    }
     let code = match &cli.command {
         Some(cli::Command::AnswersTemplate) => {
             let mut out = std::io::stdout().lock();

@@ -175,10 +175,17 @@ fn distance(a: &str, b: &str) -> usize {
 }
 
 /// The closest candidate, if it is close enough to be a plausible typo.
+/// Longest word a typo suggestion is computed for.
+pub const MAX_SUGGESTED_LEN: usize = 64;
+
 pub fn did_you_mean<'a>(
     word: &str,
     candidates: impl IntoIterator<Item = &'a str>,
 ) -> Option<&'a str> {
+    // The edit distance is quadratic; no key is this long, so nothing this long is a typo of one.
+    if word.len() > MAX_SUGGESTED_LEN {
+        return None;
+    }
     let limit = (word.chars().count() / 3).max(2);
     candidates
         .into_iter()
@@ -200,6 +207,14 @@ mod tests {
         );
         assert_eq!(did_you_mean("apiport", top_level_names()), Some("apiPort"));
         assert_eq!(did_you_mean("zzzzzzzzzzzz", top_level_names()), None);
+    }
+
+    #[test]
+    fn a_huge_word_gets_no_suggestion_and_costs_nothing() {
+        let huge = format!("domainName{}", "x".repeat(2 << 20));
+        let t = std::time::Instant::now();
+        assert_eq!(did_you_mean(&huge, top_level_names()), None);
+        assert!(t.elapsed() < std::time::Duration::from_millis(100));
     }
 
     #[test]

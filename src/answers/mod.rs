@@ -60,6 +60,37 @@ pub struct AnswersInvalid {
     pub errors: Vec<AnswerError>,
 }
 
+/// How many problems are shown; a file with more gets "and N more" instead of a flood.
+pub const MAX_REPORTED_ERRORS: usize = 20;
+/// Longest problem or fix shown; values echoed inside them are user input.
+const MAX_MESSAGE_CHARS: usize = 240;
+
+impl AnswersInvalid {
+    /// Every message made terminal-safe: the keys, problems and fixes quote what the file says,
+    /// so control characters are escaped and long values cut (see [`validators::shown`]).
+    pub fn new(origin: impl Into<String>, errors: Vec<AnswerError>) -> Self {
+        let clean = |s: &str, max| validators::escape_controls(s, max);
+        Self {
+            origin: clean(&origin.into(), 400),
+            errors: errors
+                .into_iter()
+                .map(|e| AnswerError {
+                    key: clean(&e.key, validators::SHOWN_MAX_CHARS),
+                    line: e.line,
+                    problem: clean(&e.problem, MAX_MESSAGE_CHARS),
+                    fix: clean(&e.fix, MAX_MESSAGE_CHARS),
+                })
+                .collect(),
+        }
+    }
+
+    /// The problems to report, at most [`MAX_REPORTED_ERRORS`], and how many were left out.
+    pub fn reported(&self) -> (&[AnswerError], usize) {
+        let n = self.errors.len().min(MAX_REPORTED_ERRORS);
+        (&self.errors[..n], self.errors.len() - n)
+    }
+}
+
 impl std::fmt::Display for AnswersInvalid {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let n = self.errors.len();
@@ -69,8 +100,12 @@ impl std::fmt::Display for AnswersInvalid {
             self.origin,
             if n == 1 { "" } else { "s" }
         )?;
-        for e in &self.errors {
+        let (shown, more) = self.reported();
+        for e in shown {
             writeln!(f, "  {}", e.to_string().replace('\n', "\n  "))?;
+        }
+        if more > 0 {
+            writeln!(f, "  ...and {more} more (fix the ones above first)")?;
         }
         Ok(())
     }
@@ -179,6 +214,9 @@ pub struct Answers {
     pub warnings: Vec<AnswerError>,
 }
 
+/// Largest answers file read: the template is a few KiB, so anything near this is not one.
+pub const MAX_ANSWERS_BYTES: u64 = 1024 * 1024;
+
 /// Medplum's container image when the answers name none.
 pub const DEFAULT_SERVER_IMAGE: &str = "medplum/medplum-server:latest";
 /// Redis node type written when none is given: Medplum's CDK default, cache.t2.medium, is rejected
@@ -188,14 +226,54 @@ pub const DEFAULT_CACHE_NODE_TYPE: &str = "cache.t4g.medium";
 impl Answers {
     pub fn load(path: &Path, overrides: &Overrides) -> Result<Self, AnswersInvalid> {
         let source = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|e| AnswersInvalid {
-            origin: source.clone(),
-            errors: vec![AnswerError::new(
-                "(file)",
-                None,
+        let file_error = |problem: String, fix: &str| {
+            AnswersInvalid::new(
+                source.clone(),
+                vec![AnswerError::new("(file)", None, problem, fix)],
+            )
+        };
+        let file = std::fs::File::open(path).map_err(|e| {
+            file_error(
                 format!("cannot read it: {e}"),
                 "check the path given to --answers",
-            )],
+            )
+        })?;
+        // Read one byte past the limit, so a huge file (or /dev/zero) is refused without being
+        // read whole.
+        let mut bytes = Vec::new();
+        std::io::Read::read_to_end(
+            &mut std::io::Read::take(file, MAX_ANSWERS_BYTES + 1),
+            &mut bytes,
+        )
+        .map_err(|e| {
+            file_error(
+                format!("cannot read it: {e}"),
+                "check the path given to --answers",
+            )
+        })?;
+        if bytes.len() as u64 > MAX_ANSWERS_BYTES {
+            return Err(file_error(
+                format!(
+                    "it is larger than {} KiB; an answers file is a few dozen lines",
+                    MAX_ANSWERS_BYTES / 1024
+                ),
+                "give the answers file itself (start from `medplum-init answers-template`)",
+            ));
+        }
+        if bytes.contains(&0) {
+            return Err(file_error(
+                "it is a binary file, not TOML text".into(),
+                "give the answers file itself (start from `medplum-init answers-template`)",
+            ));
+        }
+        let text = String::from_utf8(bytes).map_err(|e| {
+            file_error(
+                format!(
+                    "it is not UTF-8 text (invalid byte at offset {})",
+                    e.utf8_error().valid_up_to()
+                ),
+                "save the file as UTF-8",
+            )
         })?;
         Self::from_toml(&text, &source, overrides)
     }
@@ -205,10 +283,7 @@ impl Answers {
         source: &str,
         overrides: &Overrides,
     ) -> Result<Self, AnswersInvalid> {
-        let invalid = |errors| AnswersInvalid {
-            origin: source.to_string(),
-            errors,
-        };
+        let invalid = |errors| AnswersInvalid::new(source, errors);
         let table = source::parse(text).map_err(invalid)?;
         let mut v = validate::Validator::default();
         let answers = v.run(&table, source, overrides);
@@ -219,6 +294,27 @@ impl Answers {
         } else {
             Err(invalid(v.errors))
         }
+    }
+
+    /// The config a run would write when `existing` (a config file's keys) is already there:
+    /// answers given explicitly win, the file's values stay, defaults fill the rest; checked
+    /// with the answers' rules so a hand-edited `region = "mars-1"` is refused, not kept.
+    pub fn check_config_file(&self, existing: &Map<String, Value>, file: &str) -> Vec<AnswerError> {
+        let mut merged = self.cdk.clone();
+        for (k, v) in existing {
+            if !self.given.iter().any(|g| g == k) {
+                merged.insert(k.clone(), v.clone());
+            }
+        }
+        validate::config_values(&merged, file)
+            .into_iter()
+            .map(|e| AnswerError {
+                key: validators::escape_controls(&e.key, validators::SHOWN_MAX_CHARS),
+                line: None,
+                problem: validators::escape_controls(&e.problem, 240),
+                fix: validators::escape_controls(&e.fix, 240),
+            })
+            .collect()
     }
 
     pub fn str(&self, key: &str) -> Option<&str> {

@@ -217,3 +217,151 @@ fn misplaced_keys_are_pointed_to_their_table() {
         "{text}"
     );
 }
+
+#[test]
+fn integers_that_would_wrap_are_out_of_range_not_accepted() {
+    // 4294967552 = 2^32 + 256: as a u32 it would wrap to 256, a valid Fargate size.
+    for (key, value) in [
+        ("serverCpu", "4294967552"),
+        ("serverMemory", "4294967808"),
+        ("serverCpu", "-256"),
+    ] {
+        let text = MINIMAL.replace("[server]", &format!("{key} = {value}\n[server]"));
+        let err = load(&text).unwrap_err();
+        let e = err
+            .errors
+            .iter()
+            .find(|e| e.key == key)
+            .unwrap_or_else(|| panic!("{err}"));
+        assert!(e.problem.contains("out of range"), "{e}");
+        assert!(e.fix.starts_with("use ") && e.fix.contains(" to "), "{e}");
+        assert_eq!(e.line, Some(3));
+    }
+}
+
+#[test]
+fn echoed_values_cannot_drive_the_terminal_or_flood_it() {
+    // TOML escapes: the parsed value holds raw ESC and BEL characters.
+    let text = MINIMAL.replace(
+        "[server]",
+        "region = \"\\u001b]0;pwned\\u0007\\u001b[2J\"\n[server]",
+    );
+    let err = load(&text).unwrap_err();
+    let shown = err.to_string();
+    assert!(
+        !shown.chars().any(|c| c.is_control() && c != '\n'),
+        "{shown:?}"
+    );
+    assert!(shown.contains("\\u{1b}[2J"), "{shown}");
+    // Raw control characters are a TOML syntax error; its message is made safe as well.
+    let raw = MINIMAL.replace("[server]", "region = \"\u{1b}[2J\"\n[server]");
+    let shown = load(&raw).unwrap_err().to_string();
+    assert!(
+        !shown.chars().any(|c| c.is_control() && c != '\n'),
+        "{shown:?}"
+    );
+
+    let long = "x".repeat(100_000);
+    let text = MINIMAL.replace("[server]", &format!("region = \"{long}\"\n[server]"));
+    let shown = load(&text).unwrap_err().to_string();
+    assert!(shown.len() < 2_000, "{} bytes", shown.len());
+    assert!(shown.contains('…'));
+}
+
+#[test]
+fn a_huge_unknown_key_is_reported_quickly_and_briefly() {
+    let key = "k".repeat(2 << 20);
+    let text = MINIMAL.replace("[server]", &format!("{key} = 1\n[server]"));
+    let t = std::time::Instant::now();
+    let err = load(&text).unwrap_err();
+    assert!(
+        t.elapsed() < std::time::Duration::from_secs(2),
+        "{:?}",
+        t.elapsed()
+    );
+    let shown = err.to_string();
+    assert!(shown.len() < 2_000, "{} bytes", shown.len());
+    assert!(shown.contains("unknown key"), "{shown}");
+}
+
+#[test]
+fn many_problems_are_capped_with_a_count_of_the_rest() {
+    let bogus: String = (0..50).map(|i| format!("bogus{i} = 1\n")).collect();
+    let text = MINIMAL.replace("[server]", &format!("{bogus}[server]"));
+    let err = load(&text).unwrap_err();
+    assert_eq!(err.errors.len(), 50);
+    let (shown, more) = err.reported();
+    assert_eq!((shown.len(), more), (MAX_REPORTED_ERRORS, 30));
+    let text = err.to_string();
+    assert!(
+        text.contains("has 50 problems") && text.contains("...and 30 more"),
+        "{text}"
+    );
+    assert_eq!(text.matches("unknown key").count(), MAX_REPORTED_ERRORS);
+}
+
+#[test]
+fn a_file_that_is_too_big_binary_or_not_utf8_is_refused_plainly() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("answers.toml");
+    for (bytes, says) in [
+        (
+            vec![b'#'; (MAX_ANSWERS_BYTES + 1) as usize],
+            "larger than 1024 KiB",
+        ),
+        (b"name = \"x\"\n\0\0\x7fELF".to_vec(), "binary file"),
+        (b"name = \"caf\xe9\"\n".to_vec(), "not UTF-8"),
+    ] {
+        std::fs::write(&p, &bytes).unwrap();
+        let err = Answers::load(&p, &Overrides::default()).unwrap_err();
+        assert_eq!(err.errors.len(), 1, "{err}");
+        assert!(err.errors[0].problem.contains(says), "{err}");
+    }
+}
+
+#[test]
+fn configs_written_by_medplum_and_by_us_pass_the_file_checks() {
+    for text in [
+        include_str!("../../tests/fixtures/reference/medplum.staging.config.json"),
+        include_str!("../../tests/fixtures/cdk-4.0.2/features/medplum.prod.config.json"),
+        include_str!("../../tests/fixtures/cdk-4.0.2/byo/medplum.dev.config.json"),
+        include_str!("../../tests/fixtures/cdk-4.0.2/eu/medplum.staging.config.json"),
+    ] {
+        let map: Map<String, Value> = serde_json::from_str(text).unwrap();
+        let errors = validate::config_values(&map, "medplum.x.config.json");
+        assert!(errors.is_empty(), "{errors:#?}");
+    }
+}
+
+#[test]
+fn a_hand_edited_value_in_the_config_file_is_checked_like_an_answer() {
+    let a = load(MINIMAL).unwrap();
+    let mut file = Map::new();
+    file.insert("region".into(), Value::String("mars-1".into()));
+    file.insert("serverCpu".into(), Value::from(4294967552_i64));
+    file.insert("maxAzs".into(), Value::String("2".into()));
+    file.insert("vpcId".into(), Value::String(String::new()));
+    file.insert("myOwnKey".into(), Value::String("kept".into()));
+    let errors = a.check_config_file(&file, "medplum.staging.config.json");
+    let keys: Vec<&str> = errors.iter().map(|e| e.key.as_str()).collect();
+    assert_eq!(keys, ["maxAzs", "region", "serverCpu"], "{errors:#?}");
+    assert!(
+        errors[1]
+            .problem
+            .contains("'mars-1' is not an AWS region (in medplum.staging.config.json)"),
+        "{}",
+        errors[1]
+    );
+    assert!(
+        errors[1]
+            .fix
+            .contains("fix region in medplum.staging.config.json"),
+        "{}",
+        errors[1]
+    );
+    // An answer given explicitly wins over the file, so the file's value is not the one used.
+    let given = load(&MINIMAL.replace("[server]", "region = \"eu-west-1\"\n[server]")).unwrap();
+    let mut file = Map::new();
+    file.insert("region".into(), Value::String("mars-1".into()));
+    assert!(given.check_config_file(&file, "f").is_empty());
+}

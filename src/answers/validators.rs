@@ -61,14 +61,46 @@ pub fn fargate_memory_for(cpu: u32) -> Vec<u32> {
 
 pub const FARGATE_CPUS: &[u32] = &[256, 512, 1024, 2048, 4096, 8192, 16384];
 
+/// Longest value echoed back in a message; the rest is cut with an ellipsis.
+pub const SHOWN_MAX_CHARS: usize = 80;
+
+/// A value from a file or the command line, safe to echo to a terminal: control characters
+/// (escape sequences, NUL, newlines) written as `\u{..}` escapes, and cut to
+/// [`SHOWN_MAX_CHARS`] with an ellipsis, so hostile input can neither drive the terminal nor
+/// flood it.
+pub fn shown(s: &str) -> String {
+    escape_controls(s, SHOWN_MAX_CHARS)
+}
+
+/// [`shown`] with a limit of one's own.
+pub fn escape_controls(s: &str, max_chars: usize) -> String {
+    let mut out = String::new();
+    for (n, c) in s.chars().enumerate() {
+        if n == max_chars {
+            out.push('…');
+            break;
+        }
+        if c.is_control() {
+            out.extend(c.escape_unicode());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+pub const ENV_NAME_FIX: &str =
+    "use 1-32 lower-case letters, digits or hyphens, starting with a letter (e.g. prod, staging)";
+
 pub fn env_name(s: &str) -> Check {
-    let fix = "use 1-32 lower-case letters, digits or hyphens, starting with a letter (e.g. prod, staging)";
+    let fix = ENV_NAME_FIX;
+    let shown = shown(s);
     if s.is_empty() || s.len() > 32 {
-        return bad(format!("'{s}' must be 1 to 32 characters"), fix);
+        return bad(format!("'{shown}' must be 1 to 32 characters"), fix);
     }
     if !s.starts_with(|c: char| c.is_ascii_lowercase()) || s.ends_with('-') {
         return bad(
-            format!("'{s}' must start with a lower-case letter and not end with '-'"),
+            format!("'{shown}' must start with a lower-case letter and not end with '-'"),
             fix,
         );
     }
@@ -76,7 +108,7 @@ pub fn env_name(s: &str) -> Check {
         .chars()
         .find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '-'))
     {
-        return bad(format!("'{s}' contains '{c}'"), fix);
+        return bad(format!("'{shown}' contains '{}'", c.escape_debug()), fix);
     }
     Ok(())
 }

@@ -144,15 +144,21 @@ impl ExternalSecret {
                     .find(|&(i, c)| !(c.is_ascii_digit() || (i == 0 && (c == '-' || c == '+'))))
                     .map(|(i, _)| i)
                     .unwrap_or(t.len());
-                t[..end]
-                    .parse::<i64>()
-                    .map(Value::from)
-                    .map_err(|_| format!("'{raw}' is not a number"))
+                // Never echo the value: it lives in SSM because it may be secret.
+                t[..end].parse::<i64>().map(Value::from).map_err(|_| {
+                    format!(
+                        "SSM parameter {} does not start with an integer, and the config says \"type\": \"number\" (its value is not shown)",
+                        self.key
+                    )
+                })
             }
             ExternalSecretType::Boolean => match raw {
                 "true" => Ok(Value::Bool(true)),
                 "false" => Ok(Value::Bool(false)),
-                _ => Err(format!("'{raw}' is not true or false")),
+                _ => Err(format!(
+                    "SSM parameter {} is neither true nor false, and the config says \"type\": \"boolean\" (its value is not shown)",
+                    self.key
+                )),
             },
         }
     }
@@ -188,10 +194,13 @@ pub struct ConfigDocument {
 }
 
 impl ConfigDocument {
+    /// Reads the file; `None` when there is none. A symbolic link there is refused rather than
+    /// followed: the run would otherwise read (and its write replace) a file chosen by whoever
+    /// planted the link.
     pub fn read(path: &Path) -> Result<Option<Self>, ConfigFileError> {
-        let text = match std::fs::read_to_string(path) {
-            Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        let text = match fsutil::read_to_string_nofollow(path) {
+            Ok(Some(t)) => t,
+            Ok(None) => return Ok(None),
             Err(source) => {
                 return Err(ConfigFileError::Read {
                     path: path.into(),
@@ -283,11 +292,27 @@ impl ConfigDocument {
                 message: "region cannot be an external secret; write the region itself".into(),
             });
         }
+        let mut values = Vec::new();
+        let mut remember = |s: &ExternalSecret| -> Result<String, String> {
+            let v = resolve(s)?;
+            values.push(v.clone());
+            Ok(v)
+        };
         let mut map = Map::new();
         for (k, v) in &self.map {
-            map.insert(k.clone(), resolve_value(k, v, &mut resolve)?);
+            map.insert(k.clone(), resolve_value(k, v, &mut remember)?);
         }
-        InfraConfig::from_map(map)
+        // serde quotes the value it could not use ("invalid type: string \"…\""); a value
+        // from SSM may be secret, so it never reaches a message.
+        InfraConfig::from_map(map).map_err(|e| match e {
+            ConfigFileError::Invalid { key, mut message } => {
+                for v in values.iter().filter(|v| !v.is_empty()) {
+                    message = message.replace(v.as_str(), "<value from SSM, not shown>");
+                }
+                ConfigFileError::Invalid { key, message }
+            }
+            other => other,
+        })
     }
 }
 
@@ -516,8 +541,32 @@ mod tests {
         let v = json!({"system": "aws_ssm_parameter_store", "key": "/x/apiPort", "type": "number"});
         let s = ExternalSecret::from_value(&v).unwrap();
         assert_eq!(s.coerce("8103abc").unwrap(), json!(8103));
-        assert!(s.coerce("abc").is_err());
+        let e = s.coerce("hunter2-secret").unwrap_err();
+        assert!(!e.contains("hunter2"), "{e}");
+        assert!(e.contains("/x/apiPort") && e.contains("number"), "{e}");
+        let b = ExternalSecret::from_value(
+            &json!({"system": "aws_ssm_parameter_store", "key": "/x/flag", "type": "boolean"}),
+        )
+        .unwrap();
+        let e = b.coerce("hunter2-secret").unwrap_err();
+        assert!(!e.contains("hunter2") && e.contains("/x/flag"), "{e}");
         assert!(ExternalSecret::from_value(&json!({"system": "x", "key": "y"})).is_none());
+    }
+
+    #[test]
+    fn a_secret_value_of_the_wrong_type_is_not_echoed() {
+        let text = include_str!("../../tests/fixtures/reference/medplum.staging.config.json");
+        let mut doc = ConfigDocument {
+            map: serde_json::from_str(text).unwrap(),
+        };
+        doc.map.insert(
+            "apiPort".into(),
+            json!({"system": "aws_ssm_parameter_store", "key": "/x/apiPort", "type": "string"}),
+        );
+        let e = doc.resolve(|_| Ok("hunter2-secret".into())).unwrap_err();
+        let msg = e.to_string();
+        assert!(!msg.contains("hunter2"), "{msg}");
+        assert!(msg.contains("not shown"), "{msg}");
     }
 
     #[test]

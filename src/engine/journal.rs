@@ -47,13 +47,42 @@ pub enum JournalError {
     },
     #[error("another medplum-init run holds {path}")]
     Locked { path: PathBuf },
+    /// A step's record no longer parses: using a default instead would forget what it recorded
+    /// (a CallerReference, an idempotency token) and create duplicates.
+    #[error("the journal {path} holds a record for step '{step}' that cannot be read: {problem}")]
+    Record {
+        path: PathBuf,
+        step: String,
+        problem: String,
+    },
+    #[error("the state folder {path} cannot be used: {source}")]
+    StateDir {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("the environment name {shown} cannot name a state folder: {problem}")]
+    BadEnv { shown: String, problem: String },
 }
 
 impl JournalError {
+    /// Local state the user must fix before anything runs (exit code 2, nothing written).
+    pub fn is_usage(&self) -> bool {
+        match self {
+            JournalError::StateDir { .. } | JournalError::BadEnv { .. } => true,
+            // fsutil refuses a link at our own path with PermissionDenied.
+            JournalError::Read { source, .. } | JournalError::Write { source, .. } => {
+                source.kind() == std::io::ErrorKind::PermissionDenied
+            }
+            _ => false,
+        }
+    }
+
     pub fn hint(&self) -> Option<String> {
         match self {
             JournalError::Locked { .. } => Some("wait for the other run to finish; if none is running, the lock is stale and is released when its process exits".into()),
-            JournalError::Parse { path, .. } => Some(format!("move {} aside to start over; AWS resources are found again by name and tag", path.display())),
+            JournalError::Parse { path, .. } => Some(format!("restore {} from a backup, or move it aside to start over (AWS resources are found again by name and tag, but a create that was in flight may be repeated)", path.display())),
+            JournalError::Record { path, step, .. } => Some(format!("restore {} from a backup, or fix or remove the \"{step}\" entry under \"steps\" by hand; medplum-init will not guess, because a lost record can mean duplicate resources", path.display())),
+            JournalError::BadEnv { .. } => Some(crate::answers::validators::ENV_NAME_FIX.into()),
             _ => None,
         }
     }
@@ -94,6 +123,8 @@ pub struct State {
 #[derive(Clone, Debug)]
 pub struct Journal {
     path: Option<PathBuf>,
+    /// The file a read-only journal was loaded from, for messages.
+    source: Option<PathBuf>,
     state: Arc<Mutex<State>>,
     /// Held for the life of the run: one run per environment at a time.
     _lock: Option<Arc<File>>,
@@ -103,13 +134,49 @@ pub fn state_dir(dir: &Path, env: &str) -> PathBuf {
     dir.join(STATE_DIR).join(env)
 }
 
+/// Where a dry run writes what it would write: never over a real file.
+pub fn dry_run_dir(dir: &Path, env: &str) -> PathBuf {
+    state_dir(dir, env).join("dry-run")
+}
+
+/// The environment names a folder: refuse anything but a plain name (no `/`, `..`, NUL or
+/// control characters), whatever path it came by.
+fn check_env(env: &str) -> Result<(), JournalError> {
+    crate::answers::validators::env_name(env).map_err(|(problem, _)| JournalError::BadEnv {
+        shown: crate::answers::validators::shown(env),
+        problem,
+    })
+}
+
+/// Creates (or checks) `.medplum-init/` and `.medplum-init/<env>/`: private folders of the
+/// current user (0700), never a link, never writable by others, with a `.gitignore` of `*` in
+/// `.medplum-init/` so the journal and a pending key are never committed.
+pub fn prepare_state_dir(dir: &Path, env: &str) -> Result<PathBuf, JournalError> {
+    check_env(env)?;
+    let root = dir.join(STATE_DIR);
+    let sdir = state_dir(dir, env);
+    let fail = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| JournalError::StateDir { path, source }
+    };
+    if !dir.as_os_str().is_empty() {
+        std::fs::create_dir_all(dir).map_err(fail(dir))?;
+    }
+    fsutil::ensure_private_dir(&root).map_err(fail(&root))?;
+    fsutil::ensure_gitignore(&root).map_err(fail(&root))?;
+    fsutil::ensure_private_dir(&sdir).map_err(fail(&sdir))?;
+    Ok(sdir)
+}
+
 impl Journal {
     /// Reads (or starts) the journal without taking the lock: for dry runs, status and plans.
     pub fn read_only(dir: &Path, env: &str) -> Result<Self, JournalError> {
+        check_env(env)?;
         let path = state_dir(dir, env).join("state.json");
         let state = Self::load(&path, env)?;
         Ok(Self {
             path: None,
+            source: Some(path),
             state: Arc::new(Mutex::new(state)),
             _lock: None,
         })
@@ -117,22 +184,14 @@ impl Journal {
 
     /// Opens the journal for writing and takes the environment's lock.
     pub fn open(dir: &Path, env: &str) -> Result<Self, JournalError> {
-        let sdir = state_dir(dir, env);
-        std::fs::create_dir_all(&sdir).map_err(|source| JournalError::Write {
-            path: sdir.clone(),
-            source,
-        })?;
-        set_private(&sdir);
+        let sdir = prepare_state_dir(dir, env)?;
         let lock_path = sdir.join("lock");
-        let lock = File::options()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&lock_path)
-            .map_err(|source| JournalError::Write {
+        let lock = fsutil::open_append_private(&lock_path, 0o600).map_err(|source| {
+            JournalError::Write {
                 path: lock_path.clone(),
                 source,
-            })?;
+            }
+        })?;
         match lock.try_lock() {
             Ok(()) => {}
             Err(std::fs::TryLockError::WouldBlock) => {
@@ -148,6 +207,7 @@ impl Journal {
         let path = sdir.join("state.json");
         let state = Self::load(&path, env)?;
         Ok(Self {
+            source: Some(path.clone()),
             path: Some(path),
             state: Arc::new(Mutex::new(state)),
             _lock: Some(Arc::new(lock)),
@@ -158,6 +218,7 @@ impl Journal {
     pub fn in_memory(env: &str) -> Self {
         Self {
             path: None,
+            source: None,
             state: Arc::new(Mutex::new(State {
                 version: VERSION,
                 env: env.into(),
@@ -168,8 +229,8 @@ impl Journal {
     }
 
     fn load(path: &Path, env: &str) -> Result<State, JournalError> {
-        match std::fs::read_to_string(path) {
-            Ok(text) => {
+        match fsutil::read_to_string_nofollow(path) {
+            Ok(Some(text)) => {
                 let state: State =
                     serde_json::from_str(&text).map_err(|source| JournalError::Parse {
                         path: path.into(),
@@ -190,7 +251,7 @@ impl Journal {
                 }
                 Ok(state)
             }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(State {
+            Ok(None) => Ok(State {
                 version: VERSION,
                 env: env.into(),
                 ..Default::default()
@@ -224,14 +285,39 @@ impl Journal {
             .unwrap_or_default()
     }
 
-    /// The step's record, if it has one that parses as `T`.
-    pub fn data<T: DeserializeOwned>(&self, step: StepId) -> Option<T> {
+    /// The step's record, if it has one. A record that does not parse as `T` is an error, never
+    /// a silent `None`: the step would start over and repeat creates the record guards.
+    pub fn data<T: DeserializeOwned>(&self, step: StepId) -> Result<Option<T>, JournalError> {
         let state = self.state.lock().expect("journal lock");
-        let rec = state.steps.get(&step)?;
-        if rec.data.is_null() {
-            return None;
+        let Some(rec) = state.steps.get(&step) else {
+            return Ok(None);
+        };
+        self.parse_record(step, &rec.data)
+    }
+
+    fn parse_record<T: DeserializeOwned>(
+        &self,
+        step: StepId,
+        data: &Value,
+    ) -> Result<Option<T>, JournalError> {
+        if data.is_null() {
+            return Ok(None);
         }
-        serde_json::from_value(rec.data.clone()).ok()
+        serde_json::from_value(data.clone())
+            .map(Some)
+            .map_err(|e| JournalError::Record {
+                path: self.shown_path(),
+                step: step.to_string(),
+                problem: e.to_string(),
+            })
+    }
+
+    /// The file, for messages (a read-only journal keeps no path of its own).
+    fn shown_path(&self) -> PathBuf {
+        self.path
+            .clone()
+            .or_else(|| self.source.clone())
+            .unwrap_or_else(|| PathBuf::from("(in memory)"))
     }
 
     /// Read-modify-write of a step's record, persisted before returning.
@@ -241,12 +327,12 @@ impl Journal {
         F: FnOnce(&mut T),
     {
         let mut state = self.state.lock().expect("journal lock");
-        let rec = state.steps.entry(step).or_default();
-        let mut data: T = if rec.data.is_null() {
-            T::default()
-        } else {
-            serde_json::from_value(rec.data.clone()).unwrap_or_default()
+        let current = state.steps.get(&step).map(|r| r.data.clone());
+        let mut data: T = match current {
+            Some(v) => self.parse_record(step, &v)?.unwrap_or_default(),
+            None => T::default(),
         };
+        let rec = state.steps.entry(step).or_default();
         f(&mut data);
         rec.data = serde_json::to_value(&data).expect("journal records serialise");
         rec.updated = Some(super::time::now_rfc3339());
@@ -262,7 +348,8 @@ impl Journal {
         self.persist(&state)
     }
 
-    /// Records of later stages (deploy outputs), by name.
+    /// Records of later stages (deploy outputs), by name. Their writers re-derive them from AWS
+    /// when they are missing, so one that does not parse reads as absent.
     pub fn extra<T: DeserializeOwned>(&self, key: &str) -> Option<T> {
         let state = self.state.lock().expect("journal lock");
         state
@@ -294,14 +381,6 @@ impl Journal {
     }
 }
 
-fn set_private(dir: &Path) {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        let _ = std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700));
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -327,7 +406,7 @@ mod tests {
         let j = Journal::open(dir.path(), "staging").unwrap();
         assert_eq!(j.status(StepId::SigningKey), StepStatus::Done);
         assert_eq!(
-            j.data::<Rec>(StepId::SigningKey),
+            j.data::<Rec>(StepId::SigningKey).unwrap(),
             Some(Rec {
                 id: Some("K123".into()),
                 n: 1
@@ -365,5 +444,109 @@ mod tests {
             Journal::open(dir.path(), "prod"),
             Err(JournalError::WrongEnv { .. })
         ));
+    }
+
+    #[test]
+    fn a_record_that_does_not_parse_is_refused_not_forgotten() {
+        let dir = tempfile::tempdir().unwrap();
+        let sdir = prepare_state_dir(dir.path(), "staging").unwrap();
+        // The shape a step recorded, damaged by hand: `n` is no longer a number.
+        let text = r#"{"version":1,"env":"staging","steps":{"signing_key":{"status":"done","data":{"id":"K1","n":"x"}}}}"#;
+        std::fs::write(sdir.join("state.json"), text).unwrap();
+        let j = Journal::open(dir.path(), "staging").unwrap();
+        let e = j.data::<Rec>(StepId::SigningKey).unwrap_err();
+        let msg = e.to_string();
+        assert!(
+            msg.contains("state.json") && msg.contains("signing_key"),
+            "{msg}"
+        );
+        assert!(e.hint().unwrap().contains("will not guess"));
+        // An update must not replace the record with a default either.
+        assert!(j.update::<Rec, _>(StepId::SigningKey, |r| r.n = 1).is_err());
+        assert_eq!(
+            std::fs::read_to_string(sdir.join("state.json")).unwrap(),
+            text
+        );
+        let ro = Journal::read_only(dir.path(), "staging").unwrap();
+        assert!(
+            ro.data::<Rec>(StepId::SigningKey)
+                .unwrap_err()
+                .to_string()
+                .contains("state.json")
+        );
+    }
+
+    #[test]
+    fn a_truncated_journal_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let sdir = prepare_state_dir(dir.path(), "staging").unwrap();
+        std::fs::write(
+            sdir.join("state.json"),
+            r#"{"version":1,"env":"staging","steps":{"cert"#,
+        )
+        .unwrap();
+        let e = Journal::open(dir.path(), "staging").unwrap_err();
+        assert!(matches!(e, JournalError::Parse { .. }), "{e}");
+        assert!(Journal::read_only(dir.path(), "staging").is_err());
+    }
+
+    #[test]
+    fn an_env_that_is_not_a_plain_name_never_names_a_folder() {
+        let dir = tempfile::tempdir().unwrap();
+        for env in ["../../x", "a/b", "a\0b", "x\u{1b}[2J", ""] {
+            assert!(
+                matches!(
+                    Journal::open(dir.path(), env),
+                    Err(JournalError::BadEnv { .. })
+                ),
+                "{env:?}"
+            );
+            assert!(matches!(
+                Journal::read_only(dir.path(), env),
+                Err(JournalError::BadEnv { .. })
+            ));
+        }
+        assert!(!dir.path().join(STATE_DIR).exists());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn the_state_folder_is_private_ignored_by_git_and_refused_when_others_can_write() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        drop(Journal::open(dir.path(), "staging").unwrap());
+        let root = dir.path().join(STATE_DIR);
+        for d in [&root, &state_dir(dir.path(), "staging")] {
+            assert_eq!(
+                std::fs::metadata(d).unwrap().permissions().mode() & 0o777,
+                0o700
+            );
+        }
+        assert_eq!(
+            std::fs::read_to_string(root.join(".gitignore"))
+                .unwrap()
+                .lines()
+                .last(),
+            Some("*")
+        );
+        std::fs::set_permissions(&root, std::fs::Permissions::from_mode(0o777)).unwrap();
+        let e = Journal::open(dir.path(), "staging").unwrap_err();
+        assert!(matches!(e, JournalError::StateDir { .. }), "{e}");
+        assert!(e.to_string().contains("writable by other users"), "{e}");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_linked_journal_is_refused_and_its_target_untouched() {
+        let dir = tempfile::tempdir().unwrap();
+        let sdir = prepare_state_dir(dir.path(), "staging").unwrap();
+        let victim = dir.path().join("victim.json");
+        let text = r#"{"version":1,"env":"staging","steps":{}}"#;
+        std::fs::write(&victim, text).unwrap();
+        std::os::unix::fs::symlink(&victim, sdir.join("state.json")).unwrap();
+        let e = Journal::open(dir.path(), "staging").unwrap_err();
+        assert!(e.to_string().contains("symbolic link"), "{e}");
+        assert!(Journal::read_only(dir.path(), "staging").is_err());
+        assert_eq!(std::fs::read_to_string(&victim).unwrap(), text);
     }
 }

@@ -92,6 +92,14 @@ impl StepError {
     }
 
     pub fn is_invalid(&self) -> bool {
-        matches!(self, StepError::Invalid { .. })
+        match self {
+            StepError::Invalid { .. } => true,
+            StepError::Journal(e) => e.is_usage(),
+            // A refused local file (a link at our own path) is the user's to fix, like answers.
+            StepError::Config(ConfigFileError::Read { source, .. }) => {
+                source.kind() == std::io::ErrorKind::PermissionDenied
+            }
+            _ => false,
+        }
     }
 }

@@ -14,7 +14,8 @@ use serde_json::Value;
 use super::dns;
 use crate::answers::validators::is_within;
 use crate::config::derive::needs_hosted_zone_name;
-use crate::config::infra::{ConfigDocument, ExternalSecret, config_path};
+use crate::config::infra::{ConfigDocument, ExternalSecret, config_file_name, config_path};
+use crate::engine::journal::{dry_run_dir, prepare_state_dir};
 use crate::engine::{Ctx, Event, Outcome, PlannedCall, Step, StepError, StepId};
 
 const ID: StepId = StepId::ConfigFile;
@@ -82,6 +83,13 @@ pub fn build(ctx: &Ctx, existing: Option<ConfigDocument>) -> (ConfigDocument, Ve
             doc.set("signingKeyId", Value::String(id.clone()));
             doc.set("storagePublicKey", Value::String(pem.clone()));
         }
+        // A dry run's throwaway key never replaces a key the file already holds: only a real
+        // run can tell which key SSM has.
+        (None, Some(_))
+            if ctx.dry_run
+                && ["signingKeyId", "storagePublicKey"]
+                    .iter()
+                    .any(|k| doc.get_str(k).is_some_and(|s| !s.is_empty())) => {}
         (None, Some(pem)) => {
             // No key id yet (dry run): an empty id makes the CDK register storagePublicKey itself.
             if !doc.map.contains_key("signingKeyId") || ctx.dry_run {
@@ -164,6 +172,37 @@ async fn find_zone(ctx: &Ctx) {
     }
 }
 
+/// Values the file keeps (those the answers do not give) get the answers' checks: a
+/// hand-edited `region = "mars-1"` is refused here, before any AWS call, not deployed.
+fn check_kept_values(
+    ctx: &Ctx,
+    doc: &ConfigDocument,
+    path: &std::path::Path,
+) -> Result<(), StepError> {
+    // Placeholders of an older dry run are replaced by this run, not kept.
+    let mut kept = doc.map.clone();
+    kept.retain(|_, v| v.as_str() != Some(DRY_RUN_PLACEHOLDER));
+    let file = path.display().to_string();
+    let errors = ctx.answers.check_config_file(&kept, &file);
+    let Some(first) = errors.first() else {
+        return Ok(());
+    };
+    let mut problem = format!(
+        "{file} holds {} value(s) medplum-init cannot use:",
+        errors.len()
+    );
+    for e in errors.iter().take(crate::answers::MAX_REPORTED_ERRORS) {
+        problem.push_str(&format!("\n  {}: {}", e.key, e.problem));
+    }
+    if errors.len() > crate::answers::MAX_REPORTED_ERRORS {
+        problem.push_str(&format!(
+            "\n  ...and {} more",
+            errors.len() - crate::answers::MAX_REPORTED_ERRORS
+        ));
+    }
+    Err(StepError::invalid(problem, first.fix.clone()))
+}
+
 #[async_trait]
 impl Step for ConfigFile {
     fn id(&self) -> StepId {
@@ -172,7 +211,10 @@ impl Step for ConfigFile {
 
     fn validate(&self, ctx: &Ctx) -> Result<(), StepError> {
         // A damaged file is the user's to fix: never overwrite what cannot be read.
-        ConfigDocument::read(&config_path(&ctx.dir, ctx.env()))?;
+        let path = config_path(&ctx.dir, ctx.env());
+        if let Some(doc) = ConfigDocument::read(&path)? {
+            check_kept_values(ctx, &doc, &path)?;
+        }
         Ok(())
     }
 
@@ -191,14 +233,31 @@ impl Step for ConfigFile {
         ]
     }
 
+    /// The file a run would write, written beside the journal for review
+    /// (`.medplum-init/<env>/dry-run/`): a dry run changes no existing file, and its placeholders
+    /// and throwaway key never land where the CDK or a deploy would read them.
     async fn dry_run(&self, ctx: &Ctx) -> Result<Outcome, StepError> {
-        self.apply(ctx).await.map(|o| {
-            if o == Outcome::Done {
-                Outcome::Planned
-            } else {
-                o
+        let path = config_path(&ctx.dir, ctx.env());
+        let existing = ConfigDocument::read(&path)?;
+        let (doc, notes) = build(ctx, existing);
+        for n in notes {
+            ctx.events.warn(ID, n, None);
+        }
+        prepare_state_dir(&ctx.dir, ctx.env())?;
+        let out_dir = dry_run_dir(&ctx.dir, ctx.env());
+        crate::fsutil::ensure_private_dir(&out_dir).map_err(|source| {
+            crate::engine::JournalError::StateDir {
+                path: out_dir.clone(),
+                source,
             }
-        })
+        })?;
+        let out = out_dir.join(config_file_name(ctx.env()));
+        doc.write(&out)?;
+        ctx.events.emit(Event::FileWritten {
+            step: ID,
+            path: out.display().to_string(),
+        });
+        Ok(Outcome::Planned)
     }
 
     async fn apply(&self, ctx: &Ctx) -> Result<Outcome, StepError> {

@@ -166,7 +166,7 @@ pub async fn preview(ctx: &Ctx) -> Result<Preview, StepError> {
     }
 
     let current = ssm::get_path(ctx, StepId::Parameters, &parameter_path(ctx.env())).await?;
-    let (signing_key, key_id, public_pem) = plan_key(ctx, &current);
+    let (signing_key, key_id, public_pem) = plan_key(ctx, &current)?;
     ctx.outputs.update(|o| {
         o.signing_key_id = Some(key_id);
         o.public_key_pem = Some(public_pem);
@@ -284,7 +284,7 @@ pub async fn preview(ctx: &Ctx) -> Result<Preview, StepError> {
 }
 
 async fn plan_certificates(ctx: &Ctx, notes: &mut Vec<String>) -> Result<Vec<CertPlan>, StepError> {
-    let record: certificates::Record = ctx.journal.data(StepId::Certificates).unwrap_or_default();
+    let record: certificates::Record = ctx.journal.data(StepId::Certificates)?.unwrap_or_default();
     let mut out = Vec::new();
     for w in wanted(ctx) {
         let acm = ctx.aws()?.acm(&w.region);
@@ -333,8 +333,8 @@ async fn plan_certificates(ctx: &Ctx, notes: &mut Vec<String>) -> Result<Vec<Cer
 fn plan_key(
     ctx: &Ctx,
     current: &std::collections::BTreeMap<String, ssm::Current>,
-) -> (KeyPlan, String, String) {
-    let record: KeyRecord = ctx.journal.data(StepId::SigningKey).unwrap_or_default();
+) -> Result<(KeyPlan, String, String), StepError> {
+    let record: KeyRecord = ctx.journal.data(StepId::SigningKey)?.unwrap_or_default();
     if let Some(id) = ctx.answers.str("signingKeyId") {
         let pem = ctx
             .answers
@@ -342,10 +342,10 @@ fn plan_key(
             .map(str::to_string)
             .or(record.public_key_pem)
             .unwrap_or_else(|| "(the public key CloudFront holds for it)".into());
-        return (KeyPlan::Given { id: id.to_string() }, id.to_string(), pem);
+        return Ok((KeyPlan::Given { id: id.to_string() }, id.to_string(), pem));
     }
     if let (Some(id), Some(pem)) = (record.key_id.clone(), record.public_key_pem.clone()) {
-        return (KeyPlan::Recorded { id: id.clone() }, id, pem);
+        return Ok((KeyPlan::Recorded { id: id.clone() }, id, pem));
     }
     let key = current.get(&parameter_name(ctx.env(), "signingKey"));
     let pass = current.get(&parameter_name(ctx.env(), "signingKeyPassphrase"));
@@ -356,7 +356,7 @@ fn plan_key(
             .get(&parameter_name(ctx.env(), "signingKeyId"))
             .map(|c| c.value.expose().to_string())
             .unwrap_or_else(|| NEW_KEY_ID.into());
-        return (KeyPlan::InSsm, id, pem);
+        return Ok((KeyPlan::InSsm, id, pem));
     }
-    (KeyPlan::Generate, NEW_KEY_ID.into(), NEW_PUBLIC_KEY.into())
+    Ok((KeyPlan::Generate, NEW_KEY_ID.into(), NEW_PUBLIC_KEY.into()))
 }

@@ -4,25 +4,18 @@
 //! Only medplum-init's targets are logged: the SDK's wire-level traces could carry request
 //! bodies, which is where secrets travel.
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::Write;
 use std::path::Path;
 
 use super::Renderer;
 use crate::engine::Event;
 
+/// Our own log files: 0600 from creation, a link at the path refused rather than followed (an
+/// append through a planted link would write into someone else's file). The folder is the
+/// journal's, already checked private by the time a log is opened.
 fn open_private(path: &Path) -> std::io::Result<File> {
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)?;
-    }
-    let mut opts = OpenOptions::new();
-    opts.create(true).append(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        opts.mode(0o600);
-    }
-    opts.open(path)
+    crate::fsutil::open_append_private(path, 0o600)
 }
 
 /// Appends every event to `events.log`.

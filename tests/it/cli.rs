@@ -27,10 +27,21 @@ fn dry_run_of_the_shipped_example_works_offline() {
         assert!(stdout.contains(planned), "plan lacks {planned}:\n{stdout}");
     }
     assert!(stdout.contains("/medplum/staging/signingKey"));
-    let config: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(out_dir.path().join("medplum.staging.config.json")).unwrap(),
-    )
-    .unwrap();
+    // The review copy lives beside the journal; the real path is left alone.
+    let review = out_dir
+        .path()
+        .join(".medplum-init/staging/dry-run/medplum.staging.config.json");
+    assert!(
+        text(&out.stderr).contains(&review.display().to_string()),
+        "the run does not say where it wrote: {}",
+        text(&out.stderr)
+    );
+    assert!(
+        !out_dir.path().join("medplum.staging.config.json").exists(),
+        "a dry run wrote the real config"
+    );
+    let config: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&review).unwrap()).unwrap();
     for key in [
         "name",
         "stackName",
@@ -65,7 +76,10 @@ fn dry_run_of_the_shipped_example_works_offline() {
     );
     assert_eq!(config["stackName"], "MedplumStaging");
     assert!(
-        !out_dir.path().join(".medplum-init").exists(),
+        !out_dir
+            .path()
+            .join(".medplum-init/staging/state.json")
+            .exists(),
         "a dry run keeps no journal"
     );
     let all = format!("{stdout}{}", text(&out.stderr));

@@ -7,6 +7,7 @@ mod deploy;
 mod deploy_e2e;
 mod guided;
 mod hosted_zone;
+mod hostile;
 mod keys;
 mod permissions;
 mod prereqs;

@@ -104,8 +104,14 @@ impl Validator {
                     _ => Ok(()),
                 };
                 // A default that fails (storageBucketName from a long storage domain, say).
+                let in_file = self.in_file.clone();
                 let r = r.map_err(|(p, f)| {
-                    if line.is_none() {
+                    if let Some(file) = &in_file {
+                        (
+                            format!("{p} (in {file})"),
+                            format!("fix {key} in {file}, or give it in the answers; {f}"),
+                        )
+                    } else if line.is_none() {
                         (
                             format!("{p} (the default)"),
                             format!("set {key} explicitly; {f}"),
@@ -139,9 +145,34 @@ impl Validator {
                 self.check(key, line, r);
             }
         }
-        let int = |k: &str| cdk.get(k).and_then(Value::as_i64);
+        // Checked as u32 only once each fits: a cast would wrap 4294967552 to 256 and pass.
+        let mut int = |k: &str| {
+            let n = cdk.get(k).and_then(Value::as_i64)?;
+            match u32::try_from(n) {
+                Ok(n) => Some(n),
+                Err(_) => {
+                    let (what, allowed) = if k == "serverCpu" {
+                        (
+                            "CPU units",
+                            "256 to 16384 (256, 512, 1024, 2048, 4096, 8192 or 16384)",
+                        )
+                    } else {
+                        ("MiB", "512 to 122880 (what Fargate allows for serverCpu)")
+                    };
+                    self.err(
+                        k,
+                        line_of(table, k),
+                        (
+                            format!("{n} {what} is out of range"),
+                            format!("use {allowed}"),
+                        ),
+                    );
+                    None
+                }
+            }
+        };
         if let (Some(cpu), Some(mem)) = (int("serverCpu"), int("serverMemory")) {
-            let r = validators::fargate(cpu as u32, mem as u32);
+            let r = validators::fargate(cpu, mem);
             let line = line_of(table, "serverMemory").or(line_of(table, "serverCpu"));
             self.check(
                 if table.get("serverMemory").is_some() {

@@ -18,6 +18,68 @@ use crate::config::{derive, server};
 pub(super) struct Validator {
     pub(super) errors: Vec<AnswerError>,
     pub(super) warnings: Vec<AnswerError>,
+    /// Set when the values checked come from this config file rather than from answers.
+    pub(super) in_file: Option<String>,
+}
+
+/// Keys a config file cannot leave empty: the stack is named, placed and addressed by them.
+const REQUIRED_IN_FILE: &[&str] = &[
+    "name",
+    "stackName",
+    "region",
+    "domainName",
+    "apiDomainName",
+    "appDomainName",
+    "storageDomainName",
+    "storageBucketName",
+];
+
+/// Checks the CDK values a config file holds with the rules answers get: its types, each value,
+/// the cross-field rules. External secrets are the CDK's to resolve and keys medplum-init does
+/// not know are the user's; both are left alone.
+pub(super) fn config_values(map: &Map<String, Value>, file: &str) -> Vec<AnswerError> {
+    let mut v = Validator {
+        in_file: Some(file.to_string()),
+        ..Default::default()
+    };
+    let mut typed = Map::new();
+    for (key, value) in map {
+        let Some(spec) = keys::cdk_key(key) else {
+            continue;
+        };
+        if crate::config::infra::ExternalSecret::from_value(value).is_some() {
+            continue;
+        }
+        // `medplum aws init` writes "" for what it leaves unset (vpcId, signingKeyId, ...), and
+        // the CDK reads "" as unset; only the keys every stack needs must hold something.
+        if value.as_str() == Some("") && !REQUIRED_IN_FILE.contains(&key.as_str()) {
+            continue;
+        }
+        let ok = match spec.ty {
+            Ty::Str => value.is_string(),
+            Ty::Int => value.is_i64(),
+            Ty::Bool => value.is_boolean(),
+            Ty::StrMap => value
+                .as_object()
+                .is_some_and(|m| m.values().all(Value::is_string)),
+            Ty::Table => value.is_object(),
+            Ty::Array => value.is_array(),
+        };
+        if ok {
+            typed.insert(key.clone(), value.clone());
+        } else {
+            v.err(
+                key,
+                None,
+                (
+                    format!("expected {} in {file}", spec.ty.describe()),
+                    format!("fix {key} in {file}, or give it in the answers"),
+                ),
+            );
+        }
+    }
+    v.check_cdk_values(&typed, &Table::default());
+    v.errors
 }
 
 /// The line of a top-level key, for cross-field errors.

@@ -88,6 +88,13 @@ impl Step for Certificates {
         ID
     }
 
+    fn validate(&self, ctx: &Ctx) -> Result<(), StepError> {
+        // A record that does not parse would lose the idempotency tokens and ARNs that keep a
+        // re-run from requesting duplicate certificates: refuse before the first AWS call.
+        ctx.journal.data::<Record>(ID)?;
+        Ok(())
+    }
+
     fn plan(&self, ctx: &Ctx) -> Vec<PlannedCall> {
         let mut calls = Vec::new();
         let dns = ctx.answers.certificates.dns_records && !ctx.answers.skip_dns();
@@ -161,7 +168,7 @@ impl Step for Certificates {
 
     async fn dry_run(&self, ctx: &Ctx) -> Result<Outcome, StepError> {
         // An ARN the answers give, or one a previous run recorded, is known offline.
-        let record: Record = ctx.journal.data(ID).unwrap_or_default();
+        let record: Record = ctx.journal.data(ID)?.unwrap_or_default();
         for w in wanted(ctx) {
             let arn = match &w.choice {
                 CertChoice::Arn(a) => Some(a.clone()),
@@ -235,7 +242,7 @@ impl Step for Certificates {
 /// Handles one certificate; returns whether anything was created or written.
 async fn one(ctx: &Ctx, w: &Want) -> Result<bool, StepError> {
     let acm = ctx.aws()?.acm(&w.region);
-    let record: Record = ctx.journal.data(ID).unwrap_or_default();
+    let record: Record = ctx.journal.data(ID)?.unwrap_or_default();
     let mut changed = false;
     let (arn, requested) = match &w.choice {
         CertChoice::Skip => {

@@ -78,7 +78,7 @@ pub(super) async fn ensure_cloudfront_key(
     public_pem: &str,
 ) -> Result<(String, bool), StepError> {
     let cf = ctx.aws()?.cloudfront();
-    let record: KeyRecord = ctx.journal.data(ID).unwrap_or_default();
+    let record: KeyRecord = ctx.journal.data(ID)?.unwrap_or_default();
     if let Some(id) = &record.key_id {
         match registered_key(ctx, &cf, id).await {
             Ok(k) => {

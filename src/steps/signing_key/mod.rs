@@ -18,7 +18,7 @@ use super::ssm;
 use crate::config::server::parameter_name;
 use crate::crypto::keypair::{public_key_fingerprint, public_pem_of_encrypted, same_public_key};
 use crate::crypto::{SigningKeyPair, pending};
-use crate::engine::journal::state_dir;
+use crate::engine::journal::{prepare_state_dir, state_dir};
 use crate::engine::{Ctx, Outcome, PlannedCall, Step, StepError, StepId};
 
 const ID: StepId = StepId::SigningKey;
@@ -60,6 +60,13 @@ impl Step for SigningKey {
         ID
     }
 
+    fn validate(&self, ctx: &Ctx) -> Result<(), StepError> {
+        // A record that does not parse would lose the CallerReference that guards against a
+        // second CloudFront key: refuse before the first AWS call of the run.
+        ctx.journal.data::<KeyRecord>(ID)?;
+        Ok(())
+    }
+
     fn plan(&self, ctx: &Ctx) -> Vec<PlannedCall> {
         let region = ctx.region();
         if let Some(id) = ctx.answers.str("signingKeyId") {
@@ -73,7 +80,8 @@ impl Step for SigningKey {
                 ),
             ];
         }
-        let record: KeyRecord = ctx.journal.data(ID).unwrap_or_default();
+        // A record that does not parse was refused by `validate` before any plan is shown.
+        let record: KeyRecord = ctx.journal.data(ID).ok().flatten().unwrap_or_default();
         if let Some(id) = record.key_id {
             return vec![
                 PlannedCall::read(
@@ -140,7 +148,7 @@ impl Step for SigningKey {
             });
             return Ok(Outcome::Planned);
         }
-        let record: KeyRecord = ctx.journal.data(ID).unwrap_or_default();
+        let record: KeyRecord = ctx.journal.data(ID)?.unwrap_or_default();
         if let Some(pem) = record.public_key_pem {
             ctx.events
                 .progress(ID, "keeping the key recorded in the journal");
@@ -280,7 +288,7 @@ async fn use_existing(ctx: &Ctx, id: &str) -> Result<Outcome, StepError> {
 /// anything was written.
 async fn ensure_private_key_in_ssm(ctx: &Ctx) -> Result<(String, bool), StepError> {
     let names = secret_names(ctx);
-    let record: KeyRecord = ctx.journal.data(ID).unwrap_or_default();
+    let record: KeyRecord = ctx.journal.data(ID)?.unwrap_or_default();
     let current = ssm::get_many(ctx, ID, &names).await?;
     if let (Some(k), Some(p)) = (current.get(&names[0]), current.get(&names[1])) {
         match public_pem_of_encrypted(&k.value, &p.value) {
@@ -324,7 +332,9 @@ async fn ensure_private_key_in_ssm(ctx: &Ctx) -> Result<(String, bool), StepErro
     // holds both halves, the pair waits in a 0600 file, so a crash between the two writes
     // neither loses the key nor makes a second one.
     let pending_path = pending_path(ctx);
-    let (pair, fresh) = match pending::load(&pending_path)? {
+    let pending = pending::load(&pending_path, record.fingerprint.as_deref())
+        .map_err(|e| StepError::invalid(e.to_string(), e.fix()))?;
+    let pair = match pending {
         Some(p) => {
             ctx.events.progress(
                 ID,
@@ -333,12 +343,23 @@ async fn ensure_private_key_in_ssm(ctx: &Ctx) -> Result<(String, bool), StepErro
                     &p.fingerprint()[..16]
                 ),
             );
-            (p, false)
+            p
         }
         None => {
             let p = tokio::task::spawn_blocking(SigningKeyPair::generate)
                 .await
                 .map_err(|e| StepError::failed(e.to_string(), None))??;
+            // The journal learns the fingerprint before the file exists: a pending file is
+            // trusted only when it holds the key the journal recorded first.
+            let fp = p.fingerprint();
+            ctx.journal.update::<KeyRecord, _>(ID, |r| {
+                *r = KeyRecord {
+                    fingerprint: Some(fp.clone()),
+                    public_key_pem: Some(p.public_pem.clone()),
+                    ..Default::default()
+                };
+            })?;
+            prepare_state_dir(&ctx.dir, ctx.env())?;
             pending::save(&pending_path, &p).map_err(|e| {
                 StepError::failed(
                     format!("cannot write {}: {e}", pending_path.display()),
@@ -349,19 +370,9 @@ async fn ensure_private_key_in_ssm(ctx: &Ctx) -> Result<(String, bool), StepErro
                 ID,
                 format!("generated an RSA-2048 key {}", &p.fingerprint()[..16]),
             );
-            (p, true)
+            p
         }
     };
-    let fp = pair.fingerprint();
-    if fresh || record.fingerprint.as_deref() != Some(fp.as_str()) {
-        ctx.journal.update::<KeyRecord, _>(ID, |r| {
-            *r = KeyRecord {
-                fingerprint: Some(fp.clone()),
-                public_key_pem: Some(pair.public_pem.clone()),
-                ..Default::default()
-            };
-        })?;
-    }
     // Compare before write: after a crash one of the two may already be there. The passphrase
     // goes first, so a private key in SSM always has its passphrase beside it.
     for (name, value) in [

@@ -101,8 +101,14 @@ async fn a_scripted_install_checks_answers_goes_back_and_saves_them() {
     }
     let a = Answers::from_toml(&saved, "saved", &Overrides::default()).unwrap();
     assert_eq!(a.env(), "prod");
+    // A dry run writes its config for review beside the journal, never at the real path.
+    assert!(!dir.path().join("medplum.prod.config.json").exists());
     let config: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(dir.path().join("medplum.prod.config.json")).unwrap(),
+        &std::fs::read_to_string(
+            dir.path()
+                .join(".medplum-init/prod/dry-run/medplum.prod.config.json"),
+        )
+        .unwrap(),
     )
     .unwrap();
     assert_eq!(config["maxAzs"], 3);

@@ -94,10 +94,18 @@ pub fn load(dir: &Path, env: &str) -> (Draft, Option<Resume>, Vec<String>) {
             Ok(j) => {
                 let state = j.snapshot();
                 resume.statuses = state.steps.iter().map(|(k, r)| (*k, r.status)).collect();
-                recorded.signing_key = j
-                    .data::<KeyRecord>(StepId::SigningKey)
-                    .is_some_and(|r| r.key_id.is_some());
-                if let Some(certs) = j.data::<certificates::Record>(StepId::Certificates) {
+                // A damaged record is reported here and refused by the run itself.
+                match j.data::<KeyRecord>(StepId::SigningKey) {
+                    Ok(r) => recorded.signing_key = r.is_some_and(|r| r.key_id.is_some()),
+                    Err(e) => notes.push(e.to_string()),
+                }
+                let certs = j
+                    .data::<certificates::Record>(StepId::Certificates)
+                    .unwrap_or_else(|e| {
+                        notes.push(e.to_string());
+                        None
+                    });
+                if let Some(certs) = certs {
                     recorded.certificates = certs
                         .certificates
                         .into_iter()
