@@ -29,6 +29,7 @@ const CONSTRUCTORS: &[(&str, &str)] = &[
     ("route53", "route53"),
     ("s3", "s3"),
     ("lambda", "lambda"),
+    ("ecs", "ecs"),
     ("cloudformation", "cloudformation"),
 ];
 
