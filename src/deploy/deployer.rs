@@ -28,6 +28,7 @@ use super::diagnose::{ServiceDiagnostics, ServiceWatch};
 use super::error::DeployError;
 use super::event::{CancelAction, DeployEvent, DeploySink, FailureRecap, PlannedResource, Time};
 use super::guard::{Risk, Severity};
+use super::leftovers::{self, EmptyBuckets, Removal, S3EmptyBuckets};
 use super::monitor::{PollPolicy, Watch, WatchEnd, final_status};
 use super::staging::{S3TemplateStore, TemplateSource, TemplateStore};
 use crate::aws::AwsClients;
@@ -40,6 +41,8 @@ pub struct Backends {
     pub store: Arc<dyn TemplateStore>,
     /// ECS lookups for a service that does not stabilise; `None`: no diagnosis.
     pub diagnostics: Option<Arc<dyn ServiceDiagnostics>>,
+    /// Removes the empty buckets a cancelled create's delete kept; `None`: they stay.
+    pub empty_buckets: Option<Arc<dyn EmptyBuckets>>,
 }
 
 impl Backends {
@@ -57,6 +60,7 @@ impl Backends {
             diagnostics: Some(Arc::new(super::diagnose_ecs::EcsDiagnostics::new(
                 aws.clone(),
             ))),
+            empty_buckets: Some(Arc::new(S3EmptyBuckets::new(aws.clone()))),
         }
     }
 
@@ -319,6 +323,52 @@ impl<'a> Deployer<'a> {
         report
     }
 
+    /// After a cancelled create was deleted: removes the empty buckets the delete kept (see
+    /// [`super::leftovers`]), so the next deploy can create them again; says what it kept.
+    async fn remove_retained(
+        &self,
+        cfn: &dyn CloudFormation,
+        sink: &DeploySink,
+        name: &str,
+        region: &str,
+        stack_id: &str,
+        since_ms: i64,
+    ) {
+        let Some(buckets) = &self.backends.empty_buckets else {
+            return;
+        };
+        let events = match leftovers::all_events(cfn, stack_id).await {
+            Ok(e) => e,
+            Err(e) => {
+                sink.note(
+                    Some(name),
+                    format!("could not read what the delete kept: {}", e.message),
+                );
+                return;
+            }
+        };
+        for r in leftovers::retained_buckets(&events, since_ms) {
+            let message = match buckets.remove_if_empty(region, &r.bucket).await {
+                Ok(Removal::Removed) => format!(
+                    "removed the empty bucket {} ({}) that the cancelled create had made; its \
+                     DeletionPolicy keeps it on delete, and it would block the next create",
+                    r.bucket, r.logical_id
+                ),
+                Ok(Removal::Missing) => continue,
+                Ok(Removal::NotEmpty) => format!(
+                    "kept the bucket {} ({}): it holds objects; delete it yourself before the \
+                     next deploy creates the stack again",
+                    r.bucket, r.logical_id
+                ),
+                Err(e) => format!(
+                    "could not remove the bucket {} ({}): {}; delete it before the next deploy",
+                    r.bucket, r.logical_id, e.message
+                ),
+            };
+            sink.note(Some(name), message);
+        }
+    }
+
     /// Makes the stack's change set when it must be made now: its inputs were unknown at plan
     /// time or have changed (the earlier stack was new, or replaced what an input names), or a
     /// failed first create is deleted first. A change set made here is shown and checked by the
@@ -489,6 +539,7 @@ impl<'a> Deployer<'a> {
                     e.message
                 ),
             };
+            let deleting = action == CancelAction::DeleteStack && call.is_ok();
             sink.emit(DeployEvent::Cancelling {
                 stack: name.clone(),
                 action,
@@ -496,6 +547,10 @@ impl<'a> Deployer<'a> {
                 message,
             });
             end = watch.run(None).await;
+            if deleting && end != WatchEnd::TimedOut {
+                self.remove_retained(cfn, sink, &name, &cs.region, &cs.stack_id, cs.created_ms)
+                    .await;
+            }
         }
         if end == WatchEnd::TimedOut {
             return Err(DeployError::Timeout {

@@ -19,6 +19,7 @@ fn one_region(cfn: &Arc<FakeCfn>) -> Backends {
         )]),
         store: Arc::new(MemStore::default()),
         diagnostics: None,
+        empty_buckets: None,
     }
 }
 

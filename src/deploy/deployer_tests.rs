@@ -42,6 +42,7 @@ fn harness(cfn: impl FnOnce(Arc<FakeClock>) -> FakeCfn) -> Harness {
         )]),
         store: store.clone(),
         diagnostics: None,
+        empty_buckets: None,
     };
     Harness {
         clock,

@@ -23,6 +23,7 @@ fn two_regions(primary: &Arc<FakeCfn>, companion: &Arc<FakeCfn>) -> Backends {
         ]),
         store: Arc::new(MemStore::default()),
         diagnostics: None,
+        empty_buckets: None,
     }
 }
 

@@ -1,7 +1,6 @@
 //! [`ServiceDiagnostics`] over the AWS SDK's ECS client.
 //!
 
-
 use async_trait::async_trait;
 
 use super::diagnose::{KEEP, ServiceDiagnostics, ServiceReport, cluster_of};
@@ -95,4 +94,3 @@ impl ServiceDiagnostics for EcsDiagnostics {
         Ok(report)
     }
 }
-

@@ -30,6 +30,7 @@ pub mod error;
 pub mod event;
 pub mod execute;
 pub mod guard;
+pub mod leftovers;
 pub mod monitor;
 pub mod plan;
 pub mod progress;

@@ -226,13 +226,15 @@ fn scenario_2_a_deploy_in_eu_west_1_wires_the_identities_into_both_stacks() {
     assert_journal_matches(&emu, dir.path(), "us-east-1", EDGE, 1);
     let primary: std::collections::BTreeMap<String, String> =
         outputs(&emu, "eu-west-1", STACK).into_iter().collect();
-    let app_oai = primary.get("AppOriginAccessIdentity").expect("app OAI output");
+    let app_oai = primary
+        .get("AppOriginAccessIdentity")
+        .expect("app OAI output");
     let storage_oai = primary
         .get("StorageOriginAccessIdentity")
         .expect("storage OAI output");
     // The edge stack was created with those values.
+    let c = cfn(&emu, "us-east-1");
     let edge_params: Vec<(String, String)> = rt().block_on(async {
-        let c = cfn(&emu, "us-east-1");
         let out = c.describe_stacks().stack_name(EDGE).send().await.unwrap();
         out.stacks()[0]
             .parameters()
@@ -267,27 +269,42 @@ fn scenario_2_a_deploy_in_eu_west_1_wires_the_identities_into_both_stacks() {
             .force_path_style(true)
             .build(),
     );
+    let cf = aws_sdk_cloudfront::Client::new(&rt().block_on(emu.sdk("us-east-1")));
     for (logical, bucket) in &buckets {
         let policy = rt()
             .block_on(s3.get_bucket_policy().bucket(bucket).send())
             .unwrap_or_else(|e| panic!("GetBucketPolicy {bucket}: {e:?}"));
         let policy: Value = serde_json::from_str(policy.policy().unwrap()).unwrap();
-        let granted: Vec<String> = policy["Statement"]
+        let granted: std::collections::BTreeSet<String> = policy["Statement"]
             .as_array()
             .unwrap()
             .iter()
             .filter(|s| s["Effect"] == "Allow")
-            .filter_map(|s| s["Principal"]["AWS"].as_str().map(str::to_string))
+            .map(|s| s["Principal"].to_string())
             .collect();
         let want = if logical.starts_with("FrontEnd") {
             app_oai
         } else {
             storage_oai
         };
-        assert!(!granted.is_empty(), "{logical}: {policy}");
-        for g in &granted {
-            assert!(g.ends_with(&format!("Origin Access Identity {want}")), "{logical}: {g}");
-        }
+        // The grant names the identity's S3 canonical user, as CloudFront reports it.
+        let canonical = rt().block_on(async {
+            let out = cf
+                .get_cloud_front_origin_access_identity()
+                .id(want)
+                .send()
+                .await
+                .unwrap();
+            out.cloud_front_origin_access_identity()
+                .unwrap()
+                .s3_canonical_user_id()
+                .to_string()
+        });
+        assert_eq!(
+            granted,
+            std::collections::BTreeSet::from([json!({"CanonicalUser": canonical}).to_string()]),
+            "{logical}: {policy}"
+        );
     }
 }
 
@@ -304,7 +321,10 @@ fn scenario_3_an_update_changes_exactly_the_service() {
 
     let (code, out, err) = run(&emu, dir.path(), &["diff"]);
     assert_eq!(code, 3, "stdout:\n{out}\nstderr:\n{err}");
-    assert!(out.contains("Plan: 0 to add, 1 to change, 0 to remove."), "{out}");
+    assert!(
+        out.contains("Plan: 0 to add, 1 to change, 0 to remove."),
+        "{out}"
+    );
     // One changed row, the service; nothing added, removed or replaced.
     let rows: Vec<&str> = out
         .lines()
@@ -355,7 +375,10 @@ fn scenario_4_a_failed_create_rolls_back_and_the_next_deploy_recreates_the_stack
 
     let (code, out, err) = run(&emu, dir.path(), &["deploy", "--yes"]);
     assert_eq!(code, 0, "stdout:\n{out}\nstderr:\n{err}");
-    assert!(out.contains("ROLLBACK_COMPLETE"), "the re-run says why it re-creates:\n{out}");
+    assert!(
+        out.contains("ROLLBACK_COMPLETE"),
+        "the re-run says why it re-creates:\n{out}"
+    );
     assert_eq!(
         stack_status(&emu, "us-east-1", STACK).as_deref(),
         Some("CREATE_COMPLETE")
@@ -379,7 +402,10 @@ fn scenario_5_a_failed_update_keeps_the_old_stack_and_the_next_deploy_works() {
     let (code, out, err) = run(&emu, dir.path(), &["deploy", "--yes"]);
     assert_eq!(code, 1, "stdout:\n{out}\nstderr:\n{err}");
     let all = format!("{out}\n{err}");
-    assert!(all.contains("Injected: the new tasks failed their health checks"), "{all}");
+    assert!(
+        all.contains("Injected: the new tasks failed their health checks"),
+        "{all}"
+    );
     assert_eq!(
         stack_status(&emu, "us-east-1", STACK).as_deref(),
         Some("UPDATE_ROLLBACK_COMPLETE")
@@ -445,7 +471,11 @@ fn scenario_6_ctrl_c_during_a_create_and_an_update_leaves_a_consistent_stack() {
     let mut child = spawn_deploy(&emu, dir.path());
     assert!(
         wait_until(Duration::from_secs(120), || resource_in(
-            &emu, "us-east-1", STACK, SERVICE, "CREATE_IN_PROGRESS"
+            &emu,
+            "us-east-1",
+            STACK,
+            SERVICE,
+            "CREATE_IN_PROGRESS"
         )),
         "the create never reached the service"
     );
@@ -453,10 +483,18 @@ fn scenario_6_ctrl_c_during_a_create_and_an_update_leaves_a_consistent_stack() {
     let status = child.wait().unwrap();
     let err = std::fs::read_to_string(dir.path().join("deploy.err")).unwrap();
     assert_eq!(status.code(), Some(130), "{err}");
-    assert!(err.to_lowercase().contains("cancel") || err.contains("delet"), "{err}");
+    assert!(
+        err.to_lowercase().contains("cancel") || err.contains("delet"),
+        "{err}"
+    );
     // The create was abandoned and its stack deleted.
     assert!(
-        wait_until(Duration::from_secs(120), || stack_status(&emu, "us-east-1", STACK).is_none()),
+        wait_until(Duration::from_secs(120), || stack_status(
+            &emu,
+            "us-east-1",
+            STACK
+        )
+        .is_none()),
         "stack left as {:?}",
         stack_status(&emu, "us-east-1", STACK)
     );
@@ -472,7 +510,11 @@ fn scenario_6_ctrl_c_during_a_create_and_an_update_leaves_a_consistent_stack() {
     let mut child = spawn_deploy(&emu, dir.path());
     assert!(
         wait_until(Duration::from_secs(120), || resource_in(
-            &emu, "us-east-1", STACK, SERVICE, "UPDATE_IN_PROGRESS"
+            &emu,
+            "us-east-1",
+            STACK,
+            SERVICE,
+            "UPDATE_IN_PROGRESS"
         )),
         "the update never reached the service"
     );
@@ -480,7 +522,12 @@ fn scenario_6_ctrl_c_during_a_create_and_an_update_leaves_a_consistent_stack() {
     let status = child.wait().unwrap();
     let err = std::fs::read_to_string(dir.path().join("deploy.err")).unwrap();
     assert_eq!(status.code(), Some(130), "{err}");
-    assert!(wait_for_status(&emu, "us-east-1", STACK, "UPDATE_ROLLBACK_COMPLETE"));
+    assert!(wait_for_status(
+        &emu,
+        "us-east-1",
+        STACK,
+        "UPDATE_ROLLBACK_COMPLETE"
+    ));
     assert_eq!(resources(&emu, "us-east-1", STACK), before);
 
     emu.set_faults(json!([]));
@@ -501,8 +548,12 @@ fn scenario_8_a_killed_deploy_is_followed_to_the_end_by_the_next_one() {
     let (emu, dir) = installed_with("us-east-1", &[("MEDPLUM_EMULATOR_RESOURCE_DELAY", "0.2")]);
     let mut child = spawn_deploy(&emu, dir.path());
     assert!(
-        wait_until(Duration::from_secs(120), || stack_status(&emu, "us-east-1", STACK)
-            .as_deref()
+        wait_until(Duration::from_secs(120), || stack_status(
+            &emu,
+            "us-east-1",
+            STACK
+        )
+        .as_deref()
             == Some("CREATE_IN_PROGRESS")),
         "the create never started"
     );

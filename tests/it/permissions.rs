@@ -62,6 +62,7 @@ fn iam_actions(prefix: &str, op: &str) -> Vec<String> {
         // STS answers GetCallerIdentity for any credentials; it cannot be denied.
         ("sts", "GetCallerIdentity") => vec![],
         ("s3", "HeadBucket" | "ListObjectsV2" | "ListObjects") => vec!["s3:ListBucket".into()],
+        ("s3", "ListObjectVersions") => vec!["s3:ListBucketVersions".into()],
         ("s3", "HeadObject") => vec!["s3:GetObject".into()],
         ("s3", "PutPublicAccessBlock") => vec!["s3:PutBucketPublicAccessBlock".into()],
         ("s3", "GetPublicAccessBlock") => vec!["s3:GetBucketPublicAccessBlock".into()],
