@@ -23,8 +23,15 @@ pub fn venv_tool(name: &str) -> PathBuf {
 
 /// The port in the emulator's ready line (`emulator: listening on http://127.0.0.1:N`).
 fn ready_port(log: &str) -> Option<u16> {
-    let line = log.lines().find(|l| l.contains("listening on http://127.0.0.1:"))?;
-    line.rsplit(':').next()?.trim().trim_end_matches('/').parse().ok()
+    let line = log
+        .lines()
+        .find(|l| l.contains("listening on http://127.0.0.1:"))?;
+    line.rsplit(':')
+        .next()?
+        .trim()
+        .trim_end_matches('/')
+        .parse()
+        .ok()
 }
 
 /// A request to a loopback port with an optional JSON body; the whole response, or None.
@@ -132,7 +139,12 @@ impl Moto {
     /// Replaces the emulator's fault rules (see docs/testing.md), e.g.
     /// `[{"logicalId": "X", "on": "create", "reason": "..."}]`.
     pub fn set_faults(&self, rules: serde_json::Value) {
-        control(self.port, "POST", "/medplum-emulator/faults", Some(&rules.to_string()));
+        control(
+            self.port,
+            "POST",
+            "/medplum-emulator/faults",
+            Some(&rules.to_string()),
+        );
     }
 
     /// Every CloudFormation call the emulator received with `action`, oldest first.
