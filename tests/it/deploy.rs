@@ -1,18 +1,13 @@
-//! `medplum-init diff` and `deploy` against moto.
+//! `medplum-init diff` and `deploy` of small templates against the emulator.
 //!
-//! Moto 5.2.5 runs the CloudFormation API sequence (CreateChangeSet, DescribeChangeSet,
-//! ExecuteChangeSet, DescribeStackEvents, DescribeStacks) but not CloudFormation's behaviour:
-//! it executes change sets synchronously, reports stack-level events only (no per-resource
-//! progress, never *_FAILED or ROLLBACK_*), never fills in Replacement details, completes an
-//! empty change set with 0 changes instead of failing it, silently skips most of Medplum's
-//! resource types (CloudFront, WAF, Aurora, ElastiCache, ACM, Secrets Manager) and answers 500
-//! for some (Fn::Cidr, Custom::, Route53 records without a zone). It also keeps stack outputs
-//! out of stacks created through a change set.
-//!
-//! So these tests deploy small templates of types moto really creates (SSM parameters, S3
-//! buckets, log groups) and check what reaches moto. Live progress, failures with rollback,
-//! throttling, replacement rendering and Ctrl-C are tested at unit level, with recorded event
-//! streams and a fake clock (src/deploy/*_tests.rs, src/ui/deploy/).
+//! Medplum's whole stacks are deployed end to end in `deploy_e2e.rs`. These tests keep small
+//! templates of a few types (SSM parameters, S3 buckets, log groups) for what is easier to see on
+//! them: both stacks created in order with their tags, a second deploy with no changes, a diff
+//! with add/modify/remove rows that changes nothing and leaves no change set or empty stack, the
+//! private staging bucket for large templates, the refusal without a terminal, JSON lines, and the
+//! refusal of a plan that removes the storage bucket. Live progress, throttling and the panes are
+//! also tested at unit level with recorded event streams and a fake clock (src/deploy/*_tests.rs,
+//! src/ui/deploy/).
 
 use std::path::Path;
 
