@@ -5,6 +5,7 @@ mod harness;
 mod cli;
 mod deploy;
 mod deploy_e2e;
+mod deploy_takeover;
 mod guided;
 mod hosted_zone;
 mod hostile;
