@@ -332,6 +332,8 @@ fn scenario_3_an_update_changes_exactly_the_service() {
         .collect();
     assert_eq!(rows.len(), 1, "{out}");
     assert!(rows[0].contains(SERVICE), "{out}");
+    // ... and under it the one property that changes, with its values.
+    assert!(out.contains("DesiredCount: 1 -> 2"), "{out}");
 
     let (code, out, err) = run(&emu, dir.path(), &["deploy", "--yes"]);
     assert_eq!(code, 0, "stdout:\n{out}\nstderr:\n{err}");

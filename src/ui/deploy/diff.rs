@@ -2,6 +2,7 @@
 //! `+` add, `~` modify, `-` remove, `-/+` replace (highlighted, with the properties that force
 //! it), then a summary line per stack and one for the whole plan.
 
+use crate::answers::validators::escape_controls;
 use crate::deploy::changeset::{
     ChangeAction, ChangeSetKind, DiffSummary, ResourceChange, StackDiff,
 };
@@ -77,10 +78,37 @@ pub fn render_stack(d: &StackDiff, s: Style) -> String {
                 s.dim(&c.resource_type),
                 remark(c, s),
             ));
+            out.push_str(&render_properties(c, s));
         }
     }
     out.push_str(&format!("  {}\n", d.summary().line()));
     out.push_str(&render_risks(&d.risks, s));
+    out
+}
+
+/// Longest property value shown; longer ones (a task definition's container list) are cut.
+const VALUE_CHARS: usize = 60;
+
+/// Under a modified row, what it changes: one line per property, with the values when
+/// CloudFormation gives them (`DesiredCount: 1 -> 2`), so an update says what it updates.
+fn render_properties(c: &ResourceChange, s: Style) -> String {
+    if !matches!(c.action, ChangeAction::Modify | ChangeAction::Dynamic) {
+        return String::new();
+    }
+    let value = |v: &Option<String>| {
+        v.as_deref()
+            .map(|v| escape_controls(v, VALUE_CHARS))
+            .unwrap_or_else(|| "(unset)".into())
+    };
+    let mut out = String::new();
+    for p in &c.properties {
+        let line = if p.before.is_none() && p.after.is_none() {
+            p.name.clone()
+        } else {
+            format!("{}: {} -> {}", p.name, value(&p.before), value(&p.after))
+        };
+        out.push_str(&format!("        {}\n", s.dim(&line)));
+    }
     out
 }
 
@@ -160,6 +188,52 @@ mod tests {
             scope: vec![],
             properties: Vec::new(),
         }
+    }
+
+    #[test]
+    fn a_modified_row_lists_its_properties_with_their_values() {
+        use crate::deploy::changeset::PropertyChange;
+        let mut service = c(
+            ChangeAction::Modify,
+            "BackEndFargateService",
+            "AWS::ECS::Service",
+            Some(Replacement::Never),
+            &[],
+        );
+        service.properties = vec![
+            PropertyChange {
+                name: "DesiredCount".into(),
+                before: Some("1".into()),
+                after: Some("2".into()),
+            },
+            PropertyChange {
+                name: "Tags".into(),
+                before: None,
+                after: None,
+            },
+            PropertyChange {
+                name: "Note".into(),
+                before: None,
+                after: Some(format!("\u{1b}[31m{}", "x".repeat(80))),
+            },
+        ];
+        let diff = StackDiff {
+            stack: "MedplumStaging".into(),
+            region: "us-east-1".into(),
+            kind: ChangeSetKind::Update,
+            changes: vec![service],
+            note: None,
+            risks: Vec::new(),
+        };
+        insta::assert_snapshot!(render_stack(&diff, Style::plain()), @r"
+        MedplumStaging (us-east-1, update)
+          Service
+            ~ BackEndFargateService  AWS::ECS::Service
+                DesiredCount: 1 -> 2
+                Tags
+                Note: (unset) -> \u{1b}[31mxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx…
+          0 to add, 1 to change, 0 to remove
+        ");
     }
 
     #[test]
