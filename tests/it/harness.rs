@@ -72,6 +72,8 @@ pub struct Moto {
     pub port: u16,
     pub url: String,
     child: Child,
+    /// The emulator's stderr, removed on drop.
+    log: PathBuf,
 }
 
 impl Moto {
@@ -122,6 +124,7 @@ impl Moto {
                     port,
                     url: format!("http://127.0.0.1:{port}"),
                     child,
+                    log,
                 };
             }
             if let Ok(Some(status)) = child.try_wait() {
@@ -130,10 +133,16 @@ impl Moto {
             std::thread::sleep(Duration::from_millis(50));
         }
         let _ = child.kill();
+        let _ = child.wait();
         panic!(
             "scripts/emulator did not come up:\n{}",
             std::fs::read_to_string(&log).unwrap_or_default()
         );
+    }
+
+    /// What the emulator wrote to stderr so far (its ready line, and any crash).
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
     /// Replaces the emulator's fault rules (see docs/testing.md), e.g.
@@ -192,6 +201,7 @@ impl Drop for Moto {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        let _ = std::fs::remove_file(&self.log);
     }
 }
 
