@@ -13,7 +13,7 @@ use std::path::Path;
 
 use serde_json::{Value, json};
 
-use crate::harness::{Moto, rt, run_against, text};
+use crate::harness::{Moto, cfn, rt, run_against, stack_status, text};
 
 const STACK: &str = "MedplumStagingStack";
 const COMPANION: &str = "MedplumStagingStack-us-east-1";
@@ -126,22 +126,6 @@ fn run(moto: &Moto, dir: &Path, args: &[&str]) -> (i32, String, String) {
         text(&out.stdout),
         text(&out.stderr),
     )
-}
-
-fn cfn(moto: &Moto, region: &str) -> aws_sdk_cloudformation::Client {
-    aws_sdk_cloudformation::Client::new(&rt().block_on(moto.sdk(region)))
-}
-
-/// The stack's status, or None when it does not exist.
-fn stack_status(moto: &Moto, region: &str, name: &str) -> Option<String> {
-    let c = cfn(moto, region);
-    rt().block_on(async {
-        let out = c.describe_stacks().stack_name(name).send().await.ok()?;
-        out.stacks()
-            .first()
-            .and_then(|s| s.stack_status())
-            .map(|s| s.as_str().to_string())
-    })
 }
 
 fn change_set_count(moto: &Moto, region: &str, name: &str) -> usize {

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::harness::{Moto, answers, rt, run_against, text, wait_until};
+use crate::harness::{Moto, answers, cfn, rt, run_against, stack_status, text, wait_until};
 
 /// A small install: the reference answers with `region`, certificates waited for.
 fn answers_for(region: &str) -> String {
@@ -66,22 +66,6 @@ fn run(emu: &Moto, dir: &Path, args: &[&str]) -> (i32, String, String) {
         text(&out.stdout),
         text(&out.stderr),
     )
-}
-
-fn cfn(emu: &Moto, region: &str) -> aws_sdk_cloudformation::Client {
-    aws_sdk_cloudformation::Client::new(&rt().block_on(emu.sdk(region)))
-}
-
-/// The stack's status, or None when it does not exist.
-fn stack_status(emu: &Moto, region: &str, name: &str) -> Option<String> {
-    let c = cfn(emu, region);
-    rt().block_on(async {
-        let out = c.describe_stacks().stack_name(name).send().await.ok()?;
-        out.stacks()
-            .first()
-            .and_then(|s| s.stack_status())
-            .map(|s| s.as_str().to_string())
-    })
 }
 
 /// The stack's outputs.
@@ -464,32 +448,44 @@ fn interrupt(child: &std::process::Child) {
     assert!(ok);
 }
 
+/// A deploy whose `op` ("create" or "update") hangs on the service, interrupted (SIGINT, as
+/// Ctrl-C) once the service is in progress; asserts exit 130 and returns its stderr.
+fn interrupted_deploy(emu: &Moto, dir: &Path, op: &str) -> String {
+    emu.set_faults(json!([{"logicalId": SERVICE, "on": op, "hang": true}]));
+    let mut child = spawn_deploy(emu, dir);
+    let status = format!("{}_IN_PROGRESS", op.to_uppercase());
+    assert!(
+        wait_until(Duration::from_secs(120), || resource_in(
+            emu,
+            "us-east-1",
+            STACK,
+            SERVICE,
+            &status
+        )),
+        "the {op} never reached the service"
+    );
+    interrupt(&child);
+    let exit = child.wait().unwrap();
+    let err = std::fs::read_to_string(dir.join("deploy.err")).unwrap();
+    assert_eq!(exit.code(), Some(130), "{err}");
+    err
+}
+
 /// Scenario 6: Ctrl-C once during a create deletes the half-made stack, and during an update
 /// cancels it (CloudFormation rolls back); both exit 130 and a re-run converges.
 #[test]
 fn scenario_6_ctrl_c_during_a_create_and_an_update_leaves_a_consistent_stack() {
     let (emu, dir) = installed("us-east-1");
-    emu.set_faults(json!([{"logicalId": SERVICE, "on": "create", "hang": true}]));
-    let mut child = spawn_deploy(&emu, dir.path());
+    let err = interrupted_deploy(&emu, dir.path(), "create");
     assert!(
-        wait_until(Duration::from_secs(120), || resource_in(
-            &emu,
-            "us-east-1",
-            STACK,
-            SERVICE,
-            "CREATE_IN_PROGRESS"
-        )),
-        "the create never reached the service"
-    );
-    interrupt(&child);
-    let status = child.wait().unwrap();
-    let err = std::fs::read_to_string(dir.path().join("deploy.err")).unwrap();
-    assert_eq!(status.code(), Some(130), "{err}");
-    assert!(
-        err.to_lowercase().contains("cancel") || err.contains("delet"),
+        err.contains(&format!("deleting {STACK}, which was being created")),
         "{err}"
     );
-    // The create was abandoned and its stack deleted.
+    // The delete kept the storage bucket (DeletionPolicy Retain); it was empty, so it is gone.
+    assert!(
+        err.contains("removed the empty bucket storage.example.com"),
+        "{err}"
+    );
     assert!(
         wait_until(Duration::from_secs(120), || stack_status(
             &emu,
@@ -508,22 +504,11 @@ fn scenario_6_ctrl_c_during_a_create_and_an_update_leaves_a_consistent_stack() {
     // Now an update, interrupted while the service is updating.
     let before = resources(&emu, "us-east-1", STACK);
     set_config(dir.path(), "desiredServerCount", json!(2));
-    emu.set_faults(json!([{"logicalId": SERVICE, "on": "update", "hang": true}]));
-    let mut child = spawn_deploy(&emu, dir.path());
+    let err = interrupted_deploy(&emu, dir.path(), "update");
     assert!(
-        wait_until(Duration::from_secs(120), || resource_in(
-            &emu,
-            "us-east-1",
-            STACK,
-            SERVICE,
-            "UPDATE_IN_PROGRESS"
-        )),
-        "the update never reached the service"
+        err.contains(&format!("cancelling the update of {STACK}")),
+        "{err}"
     );
-    interrupt(&child);
-    let status = child.wait().unwrap();
-    let err = std::fs::read_to_string(dir.path().join("deploy.err")).unwrap();
-    assert_eq!(status.code(), Some(130), "{err}");
     assert!(wait_for_status(
         &emu,
         "us-east-1",
@@ -574,4 +559,126 @@ fn scenario_8_a_killed_deploy_is_followed_to_the_end_by_the_next_one() {
     );
     // One stack, one create: the re-run made no second stack or change set execution.
     assert_eq!(emu.requests("ExecuteChangeSet").len(), 1);
+}
+
+/// A stack that makes no progress: the service never stabilises (a `hang` fault: the service
+/// exists and stays CREATE_IN_PROGRESS), one of its tasks stopped with a reason, so after
+/// `--diagnose-after` the deploy reads ECS and shows that reason under the service's row, and
+/// `--timeout` ends the wait with exit 1 while CloudFormation carries on. Moto launches no tasks
+/// for a service and ignores ListTasks' `serviceName`, so the test runs and stops a task in the
+/// service's cluster itself; it checks the wiring to the real ECS API (what the lines say with
+/// several events and tasks is tested with a fake in src/deploy/).
+#[test]
+fn a_service_that_never_stabilises_is_diagnosed_and_the_timeout_ends_the_wait() {
+    let (emu, dir) = installed("us-east-1");
+    emu.set_faults(json!([{"logicalId": SERVICE, "on": "create", "hang": true}]));
+    let d = dir.path().to_str().unwrap().to_string();
+    let mut c = crate::harness::cmd(dir.path());
+    c.envs(emu.env())
+        .args([
+            "deploy",
+            "--yes",
+            "--dir",
+            &d,
+            "--output",
+            "json",
+            "--diagnose-after",
+            "3s",
+            "--timeout",
+            "60s",
+        ])
+        .stdout(std::fs::File::create(dir.path().join("deploy.out")).unwrap())
+        .stderr(std::fs::File::create(dir.path().join("deploy.err")).unwrap());
+    let mut child = c.spawn().unwrap();
+    assert!(
+        wait_until(Duration::from_secs(120), || resource_in(
+            &emu,
+            "us-east-1",
+            STACK,
+            SERVICE,
+            "CREATE_IN_PROGRESS"
+        ) && physical(&emu, SERVICE)
+            .is_some()),
+        "the service never started"
+    );
+    let cluster = physical(&emu, "BackEndCluster6B6DC4A8").expect("the cluster");
+    let subnet = physical(&emu, "BackEndVPCPrivateSubnet1SubnetD50C9513").expect("a subnet");
+    let group = physical(&emu, "BackEndServiceSecurityGroupAB991791").expect("a group");
+    let ecs = aws_sdk_ecs::Client::new(&rt().block_on(emu.sdk("us-east-1")));
+    rt().block_on(async {
+        use aws_sdk_ecs::types::{AwsVpcConfiguration, ContainerDefinition, NetworkConfiguration};
+        let td = ecs
+            .register_task_definition()
+            .family("medplum-probe")
+            .container_definitions(
+                ContainerDefinition::builder()
+                    .name("medplum-server")
+                    .image("medplum/medplum-server:latest")
+                    .memory(512)
+                    .cpu(256)
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+        let task = ecs
+            .run_task()
+            .cluster(&cluster)
+            .launch_type(aws_sdk_ecs::types::LaunchType::Fargate)
+            .task_definition(td.task_definition().unwrap().task_definition_arn().unwrap())
+            .network_configuration(
+                NetworkConfiguration::builder()
+                    .awsvpc_configuration(
+                        AwsVpcConfiguration::builder()
+                            .subnets(&subnet)
+                            .security_groups(&group)
+                            .build()
+                            .unwrap(),
+                    )
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+        ecs.stop_task()
+            .cluster(&cluster)
+            .task(task.tasks()[0].task_arn().unwrap())
+            .reason("Essential container in task exited")
+            .send()
+            .await
+            .unwrap();
+    });
+    let status = child.wait().unwrap();
+    let stdout = std::fs::read_to_string(dir.path().join("deploy.out")).unwrap();
+    let stderr = std::fs::read_to_string(dir.path().join("deploy.err")).unwrap();
+    assert_eq!(status.code(), Some(1), "{stdout}\n{stderr}");
+    let events: Vec<Value> = stdout
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    let diagnosis = events
+        .iter()
+        .find(|e| e["event"] == "service_diagnosis")
+        .unwrap_or_else(|| panic!("no service_diagnosis event:\n{stdout}"));
+    assert_eq!(diagnosis["logical_id"], SERVICE, "{diagnosis}");
+    assert!(
+        diagnosis["stopped_tasks"]
+            .to_string()
+            .contains("Essential container in task exited"),
+        "{diagnosis}"
+    );
+    // The deploy stopped waiting; CloudFormation (the emulator) is still creating.
+    assert_eq!(
+        stack_status(&emu, "us-east-1", STACK).as_deref(),
+        Some("CREATE_IN_PROGRESS")
+    );
+}
+
+/// The physical id of `logical` in the stack, once it has one.
+fn physical(emu: &Moto, logical: &str) -> Option<String> {
+    resources(emu, "us-east-1", STACK)
+        .into_iter()
+        .find(|r| r.0 == logical)
+        .map(|r| r.2)
+        .filter(|p| !p.is_empty())
 }

@@ -258,6 +258,23 @@ pub fn rt() -> tokio::runtime::Runtime {
         .unwrap()
 }
 
+/// A CloudFormation client of `moto` in `region`, for assertions.
+pub fn cfn(moto: &Moto, region: &str) -> aws_sdk_cloudformation::Client {
+    aws_sdk_cloudformation::Client::new(&rt().block_on(moto.sdk(region)))
+}
+
+/// The stack's status, or None when it does not exist.
+pub fn stack_status(moto: &Moto, region: &str, name: &str) -> Option<String> {
+    let c = cfn(moto, region);
+    rt().block_on(async {
+        let out = c.describe_stacks().stack_name(name).send().await.ok()?;
+        out.stacks()
+            .first()
+            .and_then(|s| s.stack_status())
+            .map(|s| s.as_str().to_string())
+    })
+}
+
 /// Writes an answers file into `dir` and returns its path.
 pub fn answers(dir: &Path, text: &str) -> PathBuf {
     let p = dir.join("answers.toml");

@@ -608,15 +608,17 @@ def _run(
                 pending.remove(lid)
                 phase.begun.add(lid)
                 fault = FAULTS.take(stack.name, lid, steps[lid].on) if inject else None
+                # Only a cancellable phase can hang: nothing could ever end a hung delete.
+                hangs = fault is not None and fault.hang and cancellable
                 with LOCK:
                     try:
-                        seconds = steps[lid].begin(fault is not None)
+                        # A hung resource does its real work first, as a service that never
+                        # stabilises does: it exists, with its physical id, and never completes.
+                        seconds = steps[lid].begin(fault is not None and not hangs)
                     except StepFailed as e:
                         steps[lid].fail(e.reason)
                         failed.append(lid)
                         break
-                # Only a cancellable phase can hang: nothing could ever end a hung delete.
-                hangs = fault is not None and fault.hang and cancellable
                 running[lid] = (math.inf if hangs else time.monotonic() + seconds, fault)
             stopping = bool(failed)
         if stopping or (cancellable and op.cancel.is_set()):
