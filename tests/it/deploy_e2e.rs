@@ -590,6 +590,8 @@ fn a_service_that_never_stabilises_is_diagnosed_and_the_timeout_ends_the_wait() 
         .stdout(std::fs::File::create(dir.path().join("deploy.out")).unwrap())
         .stderr(std::fs::File::create(dir.path().join("deploy.err")).unwrap());
     let mut child = c.spawn().unwrap();
+    // The deploy looks at ECS 10 s after the service started and then once a minute: the task
+    // is stopped well within those 10 s, so the first look finds it.
     assert!(
         wait_until(Duration::from_secs(120), || resource_in(
             &emu,
