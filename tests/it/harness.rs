@@ -275,6 +275,27 @@ pub fn stack_status(moto: &Moto, region: &str, name: &str) -> Option<String> {
     })
 }
 
+/// Starts a headless install in `dir` that stops dead right after `point` (see
+/// `MEDPLUM_INIT_TEST_PAUSE_AFTER`), then SIGKILLs it: no destructors, no flush, no cleanup.
+/// Returns whether the point was reached.
+pub fn kill_install_at(moto: &Moto, dir: &Path, point: &str) -> bool {
+    use std::io::BufRead;
+    let mut child = cmd(dir)
+        .envs(moto.env())
+        .env("MEDPLUM_INIT_TEST_PAUSE_AFTER", point)
+        .args(["--answers", "answers.toml", "--yes"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let reached = std::io::BufReader::new(child.stderr.take().unwrap())
+        .lines()
+        .any(|l| l.unwrap().starts_with("test-pause:"));
+    child.kill().unwrap();
+    child.wait().unwrap();
+    reached
+}
+
 /// Writes an answers file into `dir` and returns its path.
 pub fn answers(dir: &Path, text: &str) -> PathBuf {
     let p = dir.join("answers.toml");

@@ -2,11 +2,10 @@
 //! others can write to, a tampered pending key, values that would wrap or escape, and an existing
 //! config that a dry run must leave byte for byte as it was.
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Output, Stdio};
+use std::process::Output;
 
-use crate::harness::{Moto, answers, cmd, root, run_against, text};
+use crate::harness::{Moto, answers, cmd, kill_install_at, root, run_against, text};
 
 const MINIMAL: &str = "name = \"staging\"\ndomainName = \"example.com\"\n[certificates]\nwait = true\nwait_timeout_minutes = 1\n[server]\nsupportEmail = \"support@example.com\"\n";
 
@@ -311,20 +310,10 @@ fn a_hand_edited_config_value_is_refused_naming_the_key_and_the_file() {
 
 /// Runs the install until `point`, then SIGKILLs it: the pending key is left on disk.
 fn kill_at(moto: &Moto, dir: &Path, point: &str) {
-    let mut child = cmd(dir)
-        .envs(moto.env())
-        .env("MEDPLUM_INIT_TEST_PAUSE_AFTER", point)
-        .args(["--answers", "answers.toml", "--yes"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let reached = BufReader::new(child.stderr.take().unwrap())
-        .lines()
-        .any(|l| l.unwrap().starts_with("test-pause:"));
-    child.kill().unwrap();
-    child.wait().unwrap();
-    assert!(reached, "the run never reached {point}");
+    assert!(
+        kill_install_at(moto, dir, point),
+        "the run never reached {point}"
+    );
 }
 
 fn cloudfront_keys(moto: &Moto) -> usize {

@@ -1,15 +1,13 @@
 //! The prerequisite steps end to end: the real binary, headless, against moto in server mode.
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::Stdio;
 use std::time::Duration;
 
 use medplum_init::crypto::Secret;
 use medplum_init::crypto::keypair::{public_pem_of_encrypted, same_public_key};
 
-use crate::harness::{Moto, answers, cmd, rt, run_against, text};
+use crate::harness::{Moto, answers, cmd, kill_install_at, rt, run_against, text};
 
 const MINIMAL: &str = "name = \"staging\"\ndomainName = \"example.com\"\n[certificates]\nwait = true\nwait_timeout_minutes = 1\n[server]\nsupportEmail = \"support@example.com\"\n";
 
@@ -252,22 +250,9 @@ fn eu_west_1_puts_the_api_certificate_and_parameters_in_the_region() {
     assert!(world(&moto, "us-east-1", "staging").params.is_empty());
 }
 
-/// Starts a run that stops dead right after `point` (see `MEDPLUM_INIT_TEST_PAUSE_AFTER`), then
-/// SIGKILLs it. Returns whether the point was reached.
+/// [`kill_install_at`], then waits until moto has finished what the killed run left in flight.
 fn kill_at(moto: &Moto, dir: &Path, point: &str) -> bool {
-    let mut child = cmd(dir)
-        .envs(moto.env())
-        .env("MEDPLUM_INIT_TEST_PAUSE_AFTER", point)
-        .args(["--answers", "answers.toml", "--yes"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let reached = BufReader::new(child.stderr.take().unwrap())
-        .lines()
-        .any(|l| l.unwrap().starts_with("test-pause:"));
-    child.kill().unwrap(); // SIGKILL: no destructors, no flush, no cleanup
-    child.wait().unwrap();
+    let reached = kill_install_at(moto, dir, point);
     settle(moto);
     reached
 }
