@@ -13,7 +13,7 @@ use std::path::Path;
 
 use serde_json::{Value, json};
 
-use crate::harness::{Moto, cfn, rt, run_against, stack_status, text};
+use crate::harness::{Moto, cfn, rt, run_against, stack_resources, stack_status, text};
 
 const STACK: &str = "MedplumStagingStack";
 const COMPANION: &str = "MedplumStagingStack-us-east-1";
@@ -305,28 +305,6 @@ fn diff_lists_adds_modifies_and_removes_and_changes_nothing() {
     );
 }
 
-/// The stack's resources as (logical id, type).
-fn stack_resources(moto: &Moto, region: &str, name: &str) -> Vec<(String, String)> {
-    let c = cfn(moto, region);
-    rt().block_on(async {
-        let out = c
-            .describe_stack_resources()
-            .stack_name(name)
-            .send()
-            .await
-            .unwrap();
-        out.stack_resources()
-            .iter()
-            .map(|r| {
-                (
-                    r.logical_resource_id().unwrap_or_default().to_string(),
-                    r.resource_type().unwrap_or_default().to_string(),
-                )
-            })
-            .collect()
-    })
-}
-
 // Moto reports removals but never replacements or property values: the other risks (a replaced
 // cluster, a major engine upgrade) are tested in src/deploy/guard_tests.rs.
 #[test]
@@ -336,7 +314,7 @@ fn a_plan_that_removes_the_storage_bucket_is_refused_unless_allowed() {
     assert_eq!(code, 0, "{err}");
     let deployed = stack_resources(&moto, "us-east-1", STACK);
     assert!(
-        deployed.iter().any(|(id, _)| id == "StorageBucket"),
+        deployed.iter().any(|(id, ..)| id == "StorageBucket"),
         "{deployed:?}"
     );
     let change_sets = change_set_count(&moto, "us-east-1", STACK);
@@ -380,7 +358,7 @@ fn a_plan_that_removes_the_storage_bucket_is_refused_unless_allowed() {
     assert_eq!(code, 0, "{err}");
     let after = stack_resources(&moto, "us-east-1", STACK);
     assert!(
-        !after.iter().any(|(id, _)| id == "StorageBucket"),
+        !after.iter().any(|(id, ..)| id == "StorageBucket"),
         "{after:?}"
     );
 }

@@ -11,7 +11,9 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::harness::{Moto, answers, cfn, rt, run_against, stack_status, text, wait_until};
+use crate::harness::{
+    Moto, answers, cfn, rt, run_against, stack_resources, stack_status, text, wait_until,
+};
 
 /// A small install: the reference answers with `region`, certificates waited for.
 fn answers_for(region: &str) -> String {
@@ -86,29 +88,6 @@ fn outputs(emu: &Moto, region: &str, name: &str) -> Vec<(String, String)> {
     })
 }
 
-/// Logical id to (type, physical id) of the stack's resources.
-fn resources(emu: &Moto, region: &str, name: &str) -> Vec<(String, String, String)> {
-    let c = cfn(emu, region);
-    rt().block_on(async {
-        let out = c
-            .describe_stack_resources()
-            .stack_name(name)
-            .send()
-            .await
-            .unwrap();
-        out.stack_resources()
-            .iter()
-            .map(|r| {
-                (
-                    r.logical_resource_id().unwrap_or_default().to_string(),
-                    r.resource_type().unwrap_or_default().to_string(),
-                    r.physical_resource_id().unwrap_or_default().to_string(),
-                )
-            })
-            .collect()
-    })
-}
-
 fn journal(dir: &Path) -> Value {
     serde_json::from_str(
         &std::fs::read_to_string(dir.join(".medplum-init/staging/state.json")).unwrap(),
@@ -160,7 +139,7 @@ fn scenario_1_a_deploy_in_us_east_1_creates_the_stack_then_finds_nothing_to_do()
         Some("CREATE_COMPLETE"),
         "stdout:\n{out}\nstderr:\n{err}"
     );
-    let types: std::collections::BTreeSet<String> = resources(&emu, "us-east-1", STACK)
+    let types: std::collections::BTreeSet<String> = stack_resources(&emu, "us-east-1", STACK)
         .into_iter()
         .map(|r| r.1)
         .collect();
@@ -241,7 +220,7 @@ fn scenario_2_a_deploy_in_eu_west_1_wires_the_identities_into_both_stacks() {
     );
 
     // Each bucket's policy grants its identity, and no other.
-    let buckets: Vec<(String, String)> = resources(&emu, "eu-west-1", STACK)
+    let buckets: Vec<(String, String)> = stack_resources(&emu, "eu-west-1", STACK)
         .into_iter()
         .filter(|r| r.1 == "AWS::S3::Bucket")
         .filter(|r| r.0.starts_with("FrontEndAppBucket") || r.0.starts_with("StorageStorageBucket"))
@@ -299,7 +278,7 @@ fn scenario_3_an_update_changes_exactly_the_service() {
     let (emu, dir) = installed("us-east-1");
     let (code, out, err) = run(&emu, dir.path(), &["deploy", "--yes"]);
     assert_eq!(code, 0, "stdout:\n{out}\nstderr:\n{err}");
-    let before = resources(&emu, "us-east-1", STACK);
+    let before = stack_resources(&emu, "us-east-1", STACK);
 
     set_config(dir.path(), "desiredServerCount", json!(2));
 
@@ -326,7 +305,7 @@ fn scenario_3_an_update_changes_exactly_the_service() {
         Some("UPDATE_COMPLETE")
     );
     // Same resources, same physical ids: nothing was replaced.
-    assert_eq!(resources(&emu, "us-east-1", STACK), before);
+    assert_eq!(stack_resources(&emu, "us-east-1", STACK), before);
 }
 
 /// Waits until `name` in `region` reaches `status`.
@@ -379,7 +358,7 @@ fn scenario_5_a_failed_update_keeps_the_old_stack_and_the_next_deploy_works() {
     let (emu, dir) = installed("us-east-1");
     let (code, out, err) = run(&emu, dir.path(), &["deploy", "--yes"]);
     assert_eq!(code, 0, "stdout:\n{out}\nstderr:\n{err}");
-    let before = resources(&emu, "us-east-1", STACK);
+    let before = stack_resources(&emu, "us-east-1", STACK);
     set_config(dir.path(), "desiredServerCount", json!(2));
     emu.set_faults(json!([{
         "logicalId": SERVICE, "on": "update", "times": 1,
@@ -396,7 +375,7 @@ fn scenario_5_a_failed_update_keeps_the_old_stack_and_the_next_deploy_works() {
         stack_status(&emu, "us-east-1", STACK).as_deref(),
         Some("UPDATE_ROLLBACK_COMPLETE")
     );
-    assert_eq!(resources(&emu, "us-east-1", STACK), before);
+    assert_eq!(stack_resources(&emu, "us-east-1", STACK), before);
 
     let (code, out, err) = run(&emu, dir.path(), &["deploy", "--yes"]);
     assert_eq!(code, 0, "stdout:\n{out}\nstderr:\n{err}");
@@ -502,7 +481,7 @@ fn scenario_6_ctrl_c_during_a_create_and_an_update_leaves_a_consistent_stack() {
     assert_eq!(code, 0, "stdout:\n{out}\nstderr:\n{err}");
 
     // Now an update, interrupted while the service is updating.
-    let before = resources(&emu, "us-east-1", STACK);
+    let before = stack_resources(&emu, "us-east-1", STACK);
     set_config(dir.path(), "desiredServerCount", json!(2));
     let err = interrupted_deploy(&emu, dir.path(), "update");
     assert!(
@@ -515,7 +494,7 @@ fn scenario_6_ctrl_c_during_a_create_and_an_update_leaves_a_consistent_stack() {
         STACK,
         "UPDATE_ROLLBACK_COMPLETE"
     ));
-    assert_eq!(resources(&emu, "us-east-1", STACK), before);
+    assert_eq!(stack_resources(&emu, "us-east-1", STACK), before);
 
     emu.set_faults(json!([]));
     let (code, out, err) = run(&emu, dir.path(), &["deploy", "--yes"]);
@@ -678,7 +657,7 @@ fn a_service_that_never_stabilises_is_diagnosed_and_the_timeout_ends_the_wait() 
 
 /// The physical id of `logical` in the stack, once it has one.
 fn physical(emu: &Moto, logical: &str) -> Option<String> {
-    resources(emu, "us-east-1", STACK)
+    stack_resources(emu, "us-east-1", STACK)
         .into_iter()
         .find(|r| r.0 == logical)
         .map(|r| r.2)

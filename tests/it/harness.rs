@@ -275,6 +275,29 @@ pub fn stack_status(moto: &Moto, region: &str, name: &str) -> Option<String> {
     })
 }
 
+/// The stack's resources as (logical id, type, physical id).
+pub fn stack_resources(moto: &Moto, region: &str, name: &str) -> Vec<(String, String, String)> {
+    let c = cfn(moto, region);
+    rt().block_on(async {
+        let out = c
+            .describe_stack_resources()
+            .stack_name(name)
+            .send()
+            .await
+            .unwrap();
+        out.stack_resources()
+            .iter()
+            .map(|r| {
+                (
+                    r.logical_resource_id().unwrap_or_default().to_string(),
+                    r.resource_type().unwrap_or_default().to_string(),
+                    r.physical_resource_id().unwrap_or_default().to_string(),
+                )
+            })
+            .collect()
+    })
+}
+
 /// Starts a headless install in `dir` that stops dead right after `point` (see
 /// `MEDPLUM_INIT_TEST_PAUSE_AFTER`), then SIGKILLs it: no destructors, no flush, no cleanup.
 /// Returns whether the point was reached.
