@@ -12,9 +12,9 @@ use medplum_init::deploy::changeset::{ChangeAction, ChangeSetKind};
 use medplum_init::deploy::clock::{Clock, SystemClock, parse_rfc3339};
 use medplum_init::deploy::event::{DeployEvent, DeploySink, PlannedResource, Time};
 use medplum_init::engine::Cancel;
+use medplum_init::printer::style::Style;
 use medplum_init::ui::deploy::plain::write_recap;
 use medplum_init::ui::deploy::tui;
-use medplum_init::ui::style::Style;
 use serde_json::Value;
 
 #[tokio::main]

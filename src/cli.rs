@@ -1,9 +1,12 @@
-//! The command line: commands and global options (clap derive). Help texts are the docs.
+//! The command line (clap derive): the commands and the option groups they share. Each command
+//! takes only the options that mean something to it; help texts are the docs. Parsing only: what
+//! the options mean is resolved in [`crate::commands`].
 
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
-use medplum_init::ui::OutputMode;
+
+use crate::printer::OutputMode;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -11,58 +14,16 @@ use medplum_init::ui::OutputMode;
     version,
     about = "From an empty AWS account to a running, self-hosted Medplum.",
     long_about = "From an empty AWS account to a running, self-hosted Medplum.\n\n\
-        Without a command, runs the guided install. With --answers FILE it runs headless and never prompts.\n\
-        Exit codes: 0 success, 1 failure, 2 usage error or invalid answers, 130 interrupted."
+        Without a command, runs the guided install (`init`). With --answers FILE it runs headless and never prompts.\n\
+        Exit codes: 0 success, 1 failure, 2 usage error or invalid input, 3 diff found changes, 130 interrupted.",
+    args_conflicts_with_subcommands = true
 )]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,
+    /// The options of `init`, the default command.
     #[command(flatten)]
-    pub global: Global,
-}
-
-#[derive(Debug, Args, Clone)]
-pub struct Global {
-    /// Answers file (TOML). Makes the run headless: it never prompts.
-    #[arg(long, global = true, value_name = "FILE")]
-    pub answers: Option<PathBuf>,
-
-    /// Environment name (the CDK config's `name`).
-    #[arg(long = "env", global = true, value_name = "NAME")]
-    pub env: Option<String>,
-
-    /// Where medplum.<env>.config.json and the state folder .medplum-init/<env>/ live.
-    #[arg(long, global = true, value_name = "DIR", default_value = ".")]
-    pub dir: PathBuf,
-
-    /// Plan only: print every AWS call it would make, write the config file, call nothing.
-    #[arg(long, global = true)]
-    pub dry_run: bool,
-
-    /// AWS profile (shared config / SSO).
-    #[arg(long, global = true, value_name = "NAME", env = "AWS_PROFILE")]
-    pub profile: Option<String>,
-
-    /// Default AWS region when the answers name none.
-    #[arg(long, global = true, value_name = "REGION")]
-    pub region: Option<String>,
-
-    /// Send every AWS call to this endpoint (an emulator such as moto).
-    #[arg(long, global = true, value_name = "URL", env = "AWS_ENDPOINT_URL")]
-    pub endpoint_url: Option<String>,
-
-    /// How to show progress [default: tui on a terminal, plain otherwise].
-    #[arg(long, global = true, value_enum)]
-    pub output: Option<OutputMode>,
-
-    /// Guided install: also write the answers given to FILE (never secrets), to replay the same
-    /// install headless with `--answers FILE --yes`.
-    #[arg(long, global = true, value_name = "FILE")]
-    pub save_answers: Option<PathBuf>,
-
-    /// Apply changes without asking (parameter writes, deploys).
-    #[arg(long, short = 'y', global = true)]
-    pub yes: bool,
+    pub init: InitArgs,
 }
 
 #[derive(Debug, Subcommand)]
@@ -75,18 +36,97 @@ pub enum Command {
     Synth(SynthArgs),
     /// Show what a deploy would change (a change set per stack, deleted again).
     /// Exit codes: 0 no changes, 3 changes present, 1 failure, 2 usage.
-    Diff(DeployArgs),
+    Diff(DiffArgs),
     /// Deploy the stacks: show the diff, confirm (or --yes), execute, follow progress.
     /// Ctrl-C once cancels the deploy (rolls back); twice leaves CloudFormation to finish.
-    Deploy(DeployCmdArgs),
+    Deploy(DeployArgs),
+}
+
+/// Which environment: `--env`/`--dir`, or `--config FILE`.
+#[derive(Debug, Args, Default, Clone)]
+pub struct TargetArgs {
+    /// Environment name (the CDK config's `name`). Commands that read a config take the only
+    /// medplum.<env>.config.json in --dir without it.
+    #[arg(long = "env", value_name = "NAME")]
+    pub env: Option<String>,
+
+    /// Where medplum.<env>.config.json and the state folder .medplum-init/<env>/ live.
+    #[arg(
+        long,
+        value_name = "DIR",
+        default_value = ".",
+        conflicts_with = "config"
+    )]
+    pub dir: PathBuf,
+
+    /// The CDK config file, medplum.<env>.config.json: its folder is the --dir and its name
+    /// gives the --env.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+}
+
+/// How to reach AWS.
+#[derive(Debug, Args, Default, Clone)]
+pub struct AwsArgs {
+    /// AWS profile (shared config / SSO).
+    #[arg(long, value_name = "NAME", env = "AWS_PROFILE")]
+    pub profile: Option<String>,
+
+    /// Default AWS region when the answers or the config name none.
+    #[arg(long, value_name = "REGION")]
+    pub region: Option<String>,
+
+    /// Send every AWS call to this endpoint (an emulator such as moto).
+    #[arg(long, value_name = "URL", env = "AWS_ENDPOINT_URL")]
+    pub endpoint_url: Option<String>,
+}
+
+#[derive(Debug, Args, Default, Clone)]
+pub struct OutputArgs {
+    /// How to show progress [default: tui on a terminal, plain otherwise].
+    #[arg(long, value_enum)]
+    pub output: Option<OutputMode>,
+}
+
+#[derive(Debug, Args, Default, Clone)]
+pub struct InitArgs {
+    #[command(flatten)]
+    pub target: TargetArgs,
+
+    /// Answers file (TOML). Makes the run headless: it never prompts.
+    #[arg(long, value_name = "FILE")]
+    pub answers: Option<PathBuf>,
+
+    /// Plan only: print every AWS call it would make and write the config it would write to
+    /// .medplum-init/<env>/dry-run/ for review; no AWS call, no file of yours changed.
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Guided install: also write the answers given to FILE (never secrets), to replay the same
+    /// install headless with `--answers FILE --yes`.
+    #[arg(long, value_name = "FILE")]
+    pub save_answers: Option<PathBuf>,
+
+    /// Write the server parameters without asking.
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+
+    /// Run only these steps (repeatable): identity, certificates, signing_key, email,
+    /// logging_bucket, bot_layer, config_file, parameters.
+    #[arg(long = "only", value_name = "STEP", value_parser = parse_step)]
+    pub only: Vec<crate::engine::StepId>,
+
+    #[command(flatten)]
+    pub aws: AwsArgs,
+
+    #[command(flatten)]
+    pub output: OutputArgs,
 }
 
 #[derive(Debug, Args, Default, Clone)]
 pub struct SynthArgs {
-    /// The CDK config [default: <dir>/medplum.<env>.config.json, or the only
-    /// medplum.*.config.json in <dir>].
-    #[arg(long, value_name = "FILE")]
-    pub config: Option<PathBuf>,
+    #[command(flatten)]
+    pub target: TargetArgs,
 
     /// Where to write <stackName>.template.json [default: cdk.out next to the config].
     #[arg(long, value_name = "DIR")]
@@ -96,10 +136,17 @@ pub struct SynthArgs {
     /// external secrets.
     #[arg(long)]
     pub offline: bool,
+
+    #[command(flatten)]
+    pub aws: AwsArgs,
+
+    #[command(flatten)]
+    pub output: OutputArgs,
 }
 
+/// What `diff` and `deploy` share: where the templates come from and who CloudFormation acts as.
 #[derive(Debug, Args, Default, Clone)]
-pub struct DeployArgs {
+pub struct StackArgs {
     /// Use the templates in DIR (`<StackName>.template.json`, as `medplum-init synth --out DIR`
     /// writes them) instead of synthesising from the config.
     #[arg(long, value_name = "DIR")]
@@ -112,18 +159,32 @@ pub struct DeployArgs {
     pub role_arn: Option<String>,
 }
 
-fn parse_role_arn(s: &str) -> Result<String, String> {
-    medplum_init::deploy::cfn::check_role_arn(s).map(|()| s.to_string())
-}
-
-fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
-    medplum_init::deploy::clock::parse_duration(s)
-}
-
 #[derive(Debug, Args, Default, Clone)]
-pub struct DeployCmdArgs {
+pub struct DiffArgs {
     #[command(flatten)]
-    pub stacks: DeployArgs,
+    pub target: TargetArgs,
+
+    #[command(flatten)]
+    pub stacks: StackArgs,
+
+    #[command(flatten)]
+    pub aws: AwsArgs,
+
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct DeployArgs {
+    #[command(flatten)]
+    pub target: TargetArgs,
+
+    #[command(flatten)]
+    pub stacks: StackArgs,
+
+    /// Deploy without asking.
+    #[arg(long, short = 'y')]
+    pub yes: bool,
 
     /// Deploy even when the plan replaces or removes a resource that holds data (the database
     /// cluster, a bucket, Redis) or moves the database to a new major version. The diff marks
@@ -140,22 +201,82 @@ pub struct DeployCmdArgs {
     /// stopped tasks and shows why it is not stabilising.
     #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "5m")]
     pub diagnose_after: std::time::Duration,
+
+    #[command(flatten)]
+    pub aws: AwsArgs,
+
+    #[command(flatten)]
+    pub output: OutputArgs,
 }
 
-#[derive(Debug, Args, Default, Clone)]
-pub struct InitArgs {
-    /// Run only these steps (repeatable): identity, certificates, signing_key, email,
-    /// logging_bucket, bot_layer, config_file, parameters.
-    #[arg(long = "only", value_name = "STEP", value_parser = parse_step)]
-    pub only: Vec<medplum_init::engine::StepId>,
+impl DeployArgs {
+    /// The deploy that ends an install: the defaults of every option, for one environment;
+    /// `yes` when the install's answers were the consent (`[deploy] enabled = true`).
+    pub fn for_environment(
+        dir: PathBuf,
+        env: String,
+        yes: bool,
+        aws: AwsArgs,
+        output: OutputArgs,
+    ) -> Self {
+        Self {
+            target: TargetArgs {
+                env: Some(env),
+                dir,
+                config: None,
+            },
+            stacks: StackArgs::default(),
+            yes,
+            // Never allowed from the install: a risky plan there is a surprise, and the refusal
+            // says to run `medplum-init deploy --allow-data-risk` after reading the diff.
+            allow_data_risk: false,
+            timeout: DEFAULT_TIMEOUT,
+            diagnose_after: DEFAULT_DIAGNOSE_AFTER,
+            aws,
+            output,
+        }
+    }
 }
 
-fn parse_step(s: &str) -> Result<medplum_init::engine::StepId, String> {
-    medplum_init::engine::StepId::parse(s).ok_or_else(|| {
-        let all: Vec<_> = medplum_init::engine::StepId::ALL
+/// The defaults of `deploy`'s `--timeout` and `--diagnose-after` (as the clap defaults say).
+pub const DEFAULT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(90 * 60);
+pub const DEFAULT_DIAGNOSE_AFTER: std::time::Duration = std::time::Duration::from_secs(5 * 60);
+
+fn parse_role_arn(s: &str) -> Result<String, String> {
+    crate::deploy::cfn::check_role_arn(s).map(|()| s.to_string())
+}
+
+fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    crate::deploy::clock::parse_duration(s)
+}
+
+fn parse_step(s: &str) -> Result<crate::engine::StepId, String> {
+    crate::engine::StepId::parse(s).ok_or_else(|| {
+        let all: Vec<_> = crate::engine::StepId::ALL
             .iter()
             .map(|s| s.as_str())
             .collect();
         format!("unknown step '{s}'; steps are {}", all.join(", "))
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn the_clap_defaults_are_the_constants() {
+        let cli = Cli::try_parse_from(["medplum-init", "deploy"]).unwrap();
+        let Some(Command::Deploy(d)) = cli.command else {
+            panic!("deploy")
+        };
+        assert_eq!(d.timeout, DEFAULT_TIMEOUT);
+        assert_eq!(d.diagnose_after, DEFAULT_DIAGNOSE_AFTER);
+    }
 }

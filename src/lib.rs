@@ -7,11 +7,16 @@
 
 pub mod answers;
 pub mod aws;
+pub mod cli;
+pub mod commands;
 pub mod config;
 pub mod crypto;
 pub mod deploy;
 pub mod engine;
+pub mod error;
 pub mod exit;
 pub mod fsutil;
+pub mod outcome;
+pub mod printer;
 pub mod steps;
 pub mod ui;

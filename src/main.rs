@@ -1,57 +1,43 @@
-//! The binary: parse the command line, pick the front end, run, map the result to an exit code.
+//! The binary: parse the command line and dispatch to the command (`medplum_init::commands`),
+//! with the terminal as the front end; the command's outcome is the exit code.
 
-mod cli;
-mod deploy_cmd;
-mod init;
-mod synth_cmd;
-
-use std::io::Write;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use clap::Parser;
-use medplum_init::exit;
+use medplum_init::cli::{AwsArgs, Cli, Command, OutputArgs};
+use medplum_init::commands::{self, Cx};
+use medplum_init::ui::frontend::Terminal;
 
 fn main() -> ExitCode {
-    let cli = cli::Cli::parse();
-    // The environment names files and folders (`.medplum-init/<env>/`): checked once, here,
-    // before any command builds a path from it.
-    if let Some(env) = &cli.global.env
-        && let Err((problem, fix)) = medplum_init::answers::validators::env_name(env)
-    {
-        eprintln!("error: --env: {problem}\n  fix: {fix}");
-        return ExitCode::from(exit::USAGE);
-    }
-    let code = match &cli.command {
-        Some(cli::Command::AnswersTemplate) => {
-            let mut out = std::io::stdout().lock();
-            match out.write_all(medplum_init::answers::template::TEMPLATE.as_bytes()) {
-                Ok(()) => exit::OK,
-                // A closed pipe (`| head`) is not an error.
-                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => exit::OK,
-                Err(_) => exit::FAILURE,
-            }
+    let cli = Cli::parse();
+    let ui = Arc::new(Terminal);
+    let outcome = match cli.command {
+        Some(Command::AnswersTemplate) => commands::answers_template::run(&Cx::new(
+            &OutputArgs::default(),
+            &AwsArgs::default(),
+            ui,
+        )),
+        Some(Command::Init(args)) => {
+            let cx = Cx::new(&args.output, &args.aws, ui);
+            commands::init::run(args, &cx)
         }
-        Some(cli::Command::Init(args)) => init::run(&cli.global, args),
-        Some(cli::Command::Synth(args)) => synth_cmd::run(&cli.global, args),
-        Some(cli::Command::Diff(args)) => deploy_cmd::diff(&cli.global, args),
-        Some(cli::Command::Deploy(args)) => deploy_cmd::deploy(&cli.global, args),
-        None => init::run(&cli.global, &cli::InitArgs::default()),
+        Some(Command::Synth(args)) => {
+            let cx = Cx::new(&args.output, &args.aws, ui);
+            commands::synth::run(args, &cx)
+        }
+        Some(Command::Diff(args)) => {
+            let cx = Cx::new(&args.output, &args.aws, ui);
+            commands::deploy::diff(args, &cx)
+        }
+        Some(Command::Deploy(args)) => {
+            let cx = Cx::new(&args.output, &args.aws, ui);
+            commands::deploy::deploy(args, &cx)
+        }
+        None => {
+            let cx = Cx::new(&cli.init.output, &cli.init.aws, ui);
+            commands::init::run(cli.init, &cx)
+        }
     };
-    ExitCode::from(code)
-}
-
-/// The async runtime every command runs on. Two workers: the work is AWS I/O, the RSA key is
-/// made on the blocking pool, and the TUI's loop and the steps run side by side.
-fn block_on(f: impl Future<Output = u8>) -> u8 {
-    match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt.block_on(f),
-        Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
-            exit::FAILURE
-        }
-    }
+    ExitCode::from(outcome.exit_code())
 }

@@ -111,6 +111,26 @@ impl std::fmt::Display for AnswersInvalid {
     }
 }
 
+impl crate::error::Diagnostic for AnswersInvalid {
+    fn outcome(&self) -> crate::outcome::Outcome {
+        crate::outcome::Outcome::Invalid
+    }
+
+    fn hint(&self) -> Option<String> {
+        Some("fix the problems above; nothing was written and no AWS call was made".into())
+    }
+
+    fn json_details(&self) -> Option<serde_json::Value> {
+        let (errors, more) = self.reported();
+        Some(serde_json::json!({
+            "event": "invalid_answers",
+            "source": self.origin,
+            "errors": errors,
+            "more": more,
+        }))
+    }
+}
+
 /// Command-line values that take part in validation.
 #[derive(Debug, Clone, Default)]
 pub struct Overrides {

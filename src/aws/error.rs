@@ -118,8 +118,10 @@ impl AwsError {
     pub fn action(&self) -> String {
         format!("{}:{}", self.service, self.operation)
     }
+}
 
-    pub fn hint(&self) -> Option<String> {
+impl crate::error::Diagnostic for AwsError {
+    fn hint(&self) -> Option<String> {
         match self.kind {
             AwsErrorKind::AccessDenied => Some(format!(
                 "the credentials in use may not call {}; grant that action to this identity (check with `aws sts get-caller-identity`), then run the same command again to resume",
@@ -199,6 +201,7 @@ fn classify(code: &str) -> AwsErrorKind {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::Diagnostic;
 
     #[test]
     fn codes_are_classified() {

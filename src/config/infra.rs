@@ -187,6 +187,35 @@ pub enum ConfigFileError {
     Invalid { key: String, message: String },
 }
 
+impl crate::error::Diagnostic for ConfigFileError {
+    /// A file that does not parse, or a link refused at our own path, is the user's to fix; a
+    /// disk that fails is a failure.
+    fn outcome(&self) -> crate::outcome::Outcome {
+        use crate::outcome::Outcome;
+        match self {
+            ConfigFileError::Read { source, .. }
+                if source.kind() != std::io::ErrorKind::PermissionDenied =>
+            {
+                Outcome::Failed
+            }
+            ConfigFileError::Write { .. } => Outcome::Failed,
+            _ => Outcome::Invalid,
+        }
+    }
+
+    fn hint(&self) -> Option<String> {
+        match self {
+            ConfigFileError::Parse { .. } | ConfigFileError::NotObject { .. } => {
+                Some("fix the JSON by hand, or move the file aside to write a new one".into())
+            }
+            ConfigFileError::Invalid { .. } => {
+                Some("change the value in the config file (docs/answers.md lists each key)".into())
+            }
+            _ => None,
+        }
+    }
+}
+
 /// The config file as an ordered JSON object.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ConfigDocument {

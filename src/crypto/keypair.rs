@@ -31,6 +31,8 @@ pub enum KeyError {
     PublicKey(String),
 }
 
+impl crate::error::Diagnostic for KeyError {}
+
 /// A freshly generated (or re-loaded) signing key pair.
 pub struct SigningKeyPair {
     /// `-----BEGIN ENCRYPTED PRIVATE KEY-----` PEM.

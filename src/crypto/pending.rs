@@ -35,6 +35,19 @@ pub enum PendingError {
     Key(#[from] KeyError),
 }
 
+impl crate::error::Diagnostic for PendingError {
+    fn outcome(&self) -> crate::outcome::Outcome {
+        match self {
+            PendingError::Refused { .. } => crate::outcome::Outcome::Invalid,
+            _ => crate::outcome::Outcome::Failed,
+        }
+    }
+
+    fn hint(&self) -> Option<String> {
+        Some(self.fix())
+    }
+}
+
 impl PendingError {
     /// What to do: the file is only a resume point, so removing it costs nothing that SSM or
     /// CloudFront already hold.

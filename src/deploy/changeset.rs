@@ -450,6 +450,7 @@ pub async fn discard_opt(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::Diagnostic;
 
     fn change(action: ChangeAction, replacement: Option<Replacement>) -> ResourceChange {
         ResourceChange {

@@ -18,6 +18,8 @@ use serde_json::{Map, Value, json};
 
 use crate::aws::{AwsClients, AwsError};
 use crate::config::infra::{ConfigDocument, ConfigFileError, InfraConfig};
+use crate::error::Diagnostic;
+use crate::outcome::Outcome;
 use crate::steps::dns::{Zone, pick_zone};
 
 /// The context file's name, next to the config (where `cdk` writes it when run in that folder).
@@ -56,8 +58,19 @@ pub enum ContextError {
     NoZone { zone: String },
 }
 
-impl ContextError {
-    pub fn hint(&self) -> Option<String> {
+impl Diagnostic for ContextError {
+    /// An AWS call or the disk failing is a failure; everything else is in the user's files.
+    fn outcome(&self) -> Outcome {
+        match self {
+            ContextError::Aws(_) | ContextError::Read { .. } | ContextError::Write { .. } => {
+                Outcome::Failed
+            }
+            ContextError::Config(e) => e.outcome(),
+            _ => Outcome::Invalid,
+        }
+    }
+
+    fn hint(&self) -> Option<String> {
         match self {
             ContextError::Parse { .. } => {
                 Some("fix the JSON, or delete the file to look everything up again".into())

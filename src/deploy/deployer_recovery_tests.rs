@@ -2,6 +2,7 @@
 //! still being deleted, an operation already running (a deploy killed and run again), a change
 //! set not executable yet, an ExecuteChangeSet whose answer was lost, a stack that never settles.
 
+use crate::error::Diagnostic;
 use std::sync::Arc;
 use std::time::Duration;
 

@@ -1,6 +1,8 @@
 //! What can stop a deploy or a diff, each with a hint the user can act on.
 
 use crate::aws::AwsError;
+use crate::error::Diagnostic;
+use crate::outcome::Outcome;
 
 #[derive(Debug, thiserror::Error)]
 pub enum DeployError {
@@ -61,8 +63,19 @@ impl DeployError {
             source: Box::new(source),
         }
     }
+}
 
-    pub fn hint(&self) -> Option<String> {
+impl Diagnostic for DeployError {
+    fn outcome(&self) -> Outcome {
+        match self {
+            // The same refusal as the plan's, only later: a usage decision, not a failure.
+            DeployError::DataAtRisk { .. } => Outcome::Invalid,
+            DeployError::Interrupted { .. } => Outcome::Interrupted,
+            _ => Outcome::Failed,
+        }
+    }
+
+    fn hint(&self) -> Option<String> {
         match self {
             DeployError::Aws { source, .. } => source.hint(),
             DeployError::ChangeSetFailed { .. } => Some(

@@ -114,17 +114,23 @@ pub enum SynthError {
     },
 }
 
-impl SynthError {
-    /// What to do about it.
-    pub fn hint(&self) -> &str {
+impl crate::error::Diagnostic for SynthError {
+    /// A config that cannot be built from is the user's to change.
+    fn outcome(&self) -> crate::outcome::Outcome {
+        crate::outcome::Outcome::Invalid
+    }
+
+    fn hint(&self) -> Option<String> {
         match self {
             Self::Unsupported { hint, .. }
             | Self::Invalid { hint, .. }
             | Self::MissingHostedZone { hint, .. }
-            | Self::MissingAvailabilityZones { hint, .. } => hint,
+            | Self::MissingAvailabilityZones { hint, .. } => Some(hint.clone()),
         }
     }
+}
 
+impl SynthError {
     /// The config key at fault, when there is one.
     pub fn key(&self) -> Option<&str> {
         match self {

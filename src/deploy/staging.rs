@@ -7,6 +7,7 @@
 //! account holds that name, S3 answers 403 and nothing is uploaded to it. The bucket blocks
 //! public access, encrypts at rest (SSE-S3), refuses plain HTTP, and expires old templates.
 
+use crate::error::Diagnostic;
 use std::collections::HashSet;
 use std::sync::Mutex;
 

@@ -113,6 +113,13 @@ pub fn next_steps(config: &InfraConfig, facts: Facts) -> Vec<String> {
     steps
 }
 
+/// Whether the account's SES is still in the sandbox (it sends only to verified addresses);
+/// `None` when SES cannot say.
+pub async fn ses_sandbox(aws: &crate::aws::AwsClients) -> Option<bool> {
+    let out = aws.sesv2().get_account().send().await.ok()?;
+    Some(!out.production_access_enabled())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

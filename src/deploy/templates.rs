@@ -12,6 +12,8 @@ use super::StackTemplate;
 use crate::aws::AwsClients;
 use crate::aws::clients::GLOBAL_REGION;
 use crate::config::infra::InfraConfig;
+use crate::error::Diagnostic;
+use crate::outcome::Outcome;
 
 /// The stack tag `medplum aws list/describe` find stacks by.
 pub const ENV_TAG: &str = "medplum:environment";
@@ -44,10 +46,19 @@ pub enum TemplatesError {
     Context(#[from] super::context::ContextError),
 }
 
-impl TemplatesError {
-    pub fn hint(&self) -> Option<String> {
+impl Diagnostic for TemplatesError {
+    fn outcome(&self) -> Outcome {
         match self {
-            TemplatesError::Synth(e) => Some(e.hint().to_string()),
+            TemplatesError::Synth(e) => e.outcome(),
+            TemplatesError::Context(e) => e.outcome(),
+            // The templates named by --templates are the user's files.
+            _ => Outcome::Invalid,
+        }
+    }
+
+    fn hint(&self) -> Option<String> {
+        match self {
+            TemplatesError::Synth(e) => e.hint(),
             TemplatesError::Context(e) => e.hint(),
             TemplatesError::UnknownStack { .. } => {
                 Some("point --templates at the templates of this environment only".into())

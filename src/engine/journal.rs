@@ -66,7 +66,7 @@ pub enum JournalError {
 
 impl JournalError {
     /// Local state the user must fix before anything runs (exit code 2, nothing written).
-    pub fn is_usage(&self) -> bool {
+    fn is_usage(&self) -> bool {
         match self {
             JournalError::StateDir { .. } | JournalError::BadEnv { .. } => true,
             // fsutil refuses a link at our own path with PermissionDenied.
@@ -76,8 +76,18 @@ impl JournalError {
             _ => false,
         }
     }
+}
 
-    pub fn hint(&self) -> Option<String> {
+impl crate::error::Diagnostic for JournalError {
+    fn outcome(&self) -> crate::outcome::Outcome {
+        if self.is_usage() {
+            crate::outcome::Outcome::Invalid
+        } else {
+            crate::outcome::Outcome::Failed
+        }
+    }
+
+    fn hint(&self) -> Option<String> {
         match self {
             JournalError::Locked { .. } => Some("wait for the other run to finish; if none is running, the lock is stale and is released when its process exits".into()),
             JournalError::Parse { path, .. } => Some(format!("restore {} from a backup, or move it aside to start over (AWS resources are found again by name and tag, but a create that was in flight may be repeated)", path.display())),
@@ -384,6 +394,7 @@ impl Journal {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::Diagnostic;
 
     #[derive(Debug, Default, Serialize, Deserialize, PartialEq)]
     struct Rec {

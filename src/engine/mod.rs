@@ -1,5 +1,6 @@
 //! The step engine: steps that validate, plan, apply and verify; the runner that orders them;
-//! the journal that makes a re-run resume; and the events every front end renders.
+//! the journal that makes a re-run resume; the run's event and debug logs; and the events every
+//! front end renders.
 //!
 //! Nothing in here draws, prints or prompts.
 
@@ -7,6 +8,7 @@ pub mod cancel;
 pub mod ctx;
 pub mod event;
 pub mod journal;
+pub mod log;
 pub mod runner;
 pub mod step;
 pub mod time;

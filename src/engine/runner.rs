@@ -1,6 +1,7 @@
 //! Runs steps in stages: independent steps of a stage run concurrently; a failure stops the run
 //! after its stage, with everything done so far recorded in the journal.
 
+use crate::error::Diagnostic;
 use std::sync::Arc;
 
 use futures_util::future::join_all;
@@ -33,21 +34,25 @@ pub struct RunReport {
     /// The answers or local state were unusable (exit code 2).
     pub invalid: bool,
     pub failed: Vec<(StepId, String)>,
+    /// The first step failure, as a command reports it: `<step> failed: <error>`, its hint and
+    /// outcome.
+    pub first_failure: Option<crate::error::CommandError>,
     /// Steps that stopped short of writing, waiting for `--yes`.
     pub awaiting_confirmation: Vec<StepId>,
 }
 
 impl RunReport {
-    /// The exit code the run ends with: 130 interrupted, 2 invalid, 1 failed, else 0.
-    pub fn exit_code(&self) -> u8 {
+    /// How the run ended: interrupted, invalid (exit 2), failed, else done.
+    pub fn outcome(&self) -> crate::outcome::Outcome {
+        use crate::outcome::Outcome;
         if self.interrupted {
-            crate::exit::INTERRUPTED
+            Outcome::Interrupted
         } else if self.invalid {
-            crate::exit::USAGE
+            Outcome::Invalid
         } else if !self.ok {
-            crate::exit::FAILURE
+            Outcome::Failed
         } else {
-            crate::exit::OK
+            Outcome::Done
         }
     }
 }
@@ -196,6 +201,12 @@ fn fail(ctx: &Ctx, step: StepId, e: &StepError, report: &mut RunReport) {
         hint: e.hint(),
     });
     report.failed.push((step, e.to_string()));
+    if report.first_failure.is_none() {
+        report.first_failure = Some(
+            crate::error::CommandError::from_diagnostic(e)
+                .context(format!("{} failed", step.title())),
+        );
+    }
 }
 
 fn finish(ctx: &Ctx, mut report: RunReport) -> RunReport {

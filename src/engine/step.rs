@@ -8,6 +8,8 @@ use super::journal::JournalError;
 use crate::aws::AwsError;
 use crate::config::infra::ConfigFileError;
 use crate::crypto::KeyError;
+use crate::error::Diagnostic;
+use crate::outcome::Outcome as Ending;
 
 /// One prerequisite step. Steps never print or prompt: they emit events through `ctx.events`.
 ///
@@ -78,7 +80,31 @@ impl StepError {
         }
     }
 
-    pub fn hint(&self) -> Option<String> {
+    pub fn is_invalid(&self) -> bool {
+        match self {
+            StepError::Invalid { .. } => true,
+            StepError::Journal(e) => e.outcome() == Ending::Invalid,
+            // A refused local file (a link at our own path) is the user's to fix, like answers.
+            StepError::Config(ConfigFileError::Read { source, .. }) => {
+                source.kind() == std::io::ErrorKind::PermissionDenied
+            }
+            _ => false,
+        }
+    }
+}
+
+impl Diagnostic for StepError {
+    fn outcome(&self) -> Ending {
+        if matches!(self, StepError::Cancelled) {
+            Ending::Interrupted
+        } else if self.is_invalid() {
+            Ending::Invalid
+        } else {
+            Ending::Failed
+        }
+    }
+
+    fn hint(&self) -> Option<String> {
         match self {
             StepError::Aws(e) => e.hint(),
             StepError::Invalid { fix, .. } => Some(fix.clone()),
@@ -88,18 +114,6 @@ impl StepError {
             }
             StepError::Failed { hint, .. } => hint.clone(),
             _ => None,
-        }
-    }
-
-    pub fn is_invalid(&self) -> bool {
-        match self {
-            StepError::Invalid { .. } => true,
-            StepError::Journal(e) => e.is_usage(),
-            // A refused local file (a link at our own path) is the user's to fix, like answers.
-            StepError::Config(ConfigFileError::Read { source, .. }) => {
-                source.kind() == std::io::ErrorKind::PermissionDenied
-            }
-            _ => false,
         }
     }
 }

@@ -2,6 +2,7 @@
 //! DKIM records in Route53 when the zone is there). Existing identities are left alone; the step
 //! reports their verification state and whether the account is still in the SES sandbox.
 
+use crate::error::Diagnostic;
 use async_trait::async_trait;
 use aws_sdk_sesv2::types::Tag;
 use serde::{Deserialize, Serialize};

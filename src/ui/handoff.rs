@@ -2,8 +2,8 @@
 //! (the install leaves its screen and hands the terminal to a [`DeployHandoff`]) or "later" (the
 //! command that deploys is printed).
 //!
-//! The binary passes the deploy engine's implementation (it lives at the binary's edge, next to
-//! the `deploy` command it runs).
+//! The install command passes the deploy engine's implementation
+//! (`commands::deploy::EngineDeploy`): the front ends only call it.
 
 use std::path::PathBuf;
 
@@ -32,6 +32,15 @@ pub trait DeployHandoff: Send + Sync {
     async fn deploy_now(&self, req: &DeployRequest) -> u8;
 }
 
+/// The command that deploys the environment of `req` later.
+pub fn deploy_command(req: &DeployRequest) -> String {
+    format!(
+        "medplum-init deploy --dir {} --env {}",
+        req.dir.display(),
+        req.env
+    )
+}
+
 /// A hand-off that only ever offers "later": the test double of the front ends' tests.
 #[cfg(test)]
 pub(crate) struct LaterOnly;
@@ -44,11 +53,7 @@ impl DeployHandoff for LaterOnly {
     }
 
     fn later_command(&self, req: &DeployRequest) -> String {
-        format!(
-            "medplum-init deploy --dir {} --env {}",
-            req.dir.display(),
-            req.env
-        )
+        deploy_command(req)
     }
 
     async fn deploy_now(&self, _req: &DeployRequest) -> u8 {

@@ -4,9 +4,9 @@
 use std::io::Write;
 
 use super::Renderer;
-use super::style::Style;
 use crate::engine::event::DnsRecord;
 use crate::engine::{CallStatus, Event, Outcome, ParameterAction, StepId};
+use crate::printer::style::Style;
 
 pub struct PlainRenderer<O: Write + Send, E: Write + Send> {
     out: O,
@@ -208,9 +208,17 @@ impl<O: Write + Send, E: Write + Send> Renderer for PlainRenderer<O, E> {
                     let _ = writeln!(self.err, "    {}", s.dim(&format!("hint: {h}")));
                 }
             }
-            Event::RunFinished { ok, summary, .. } => {
-                for line in summary {
-                    let _ = writeln!(self.err, "{line}");
+            Event::RunFinished {
+                ok,
+                interrupted,
+                summary,
+            } => {
+                // A failed run's summary is the command's error, printed after this in the
+                // one error format; here only what an interrupt or a success has to say.
+                if *ok || *interrupted {
+                    for line in summary {
+                        let _ = writeln!(self.err, "{line}");
+                    }
                 }
                 let word = if *ok {
                     s.green("finished")

@@ -475,7 +475,7 @@ async fn review_and_run(
                 }
                 only = Some(next);
             }
-            _ => return Ok(report.exit_code()),
+            _ => return Ok(report.outcome().exit_code()),
         }
     };
     watch.abort();

@@ -529,3 +529,36 @@ fn json_output_is_one_event_object_per_line() {
         "no human chrome in JSON mode: {err}"
     );
 }
+
+#[test]
+fn deploy_takes_the_environment_and_folder_from_config() {
+    let (moto, dir) = ready();
+    let elsewhere = tempfile::tempdir().unwrap();
+    let config = dir.path().join("medplum.staging.config.json");
+    let templates = dir.path().join("templates");
+    let out = run_against(
+        &moto,
+        elsewhere.path(),
+        &[
+            "deploy",
+            "--yes",
+            "--output",
+            "plain",
+            "--config",
+            config.to_str().unwrap(),
+            "--templates",
+            templates.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(
+        stack_status(&moto, "us-east-1", STACK).as_deref(),
+        Some("CREATE_COMPLETE")
+    );
+    // The journal is the config's environment's, next to the config, not in the working folder.
+    let journal = dir.path().join(".medplum-init/staging/state.json");
+    let state: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(journal).unwrap()).unwrap();
+    assert!(state["extra"]["deploy"]["stacks"].is_array(), "{state}");
+    assert!(!elsewhere.path().join(".medplum-init").exists());
+}

@@ -3,6 +3,7 @@
 mod harness;
 
 mod cli;
+mod cli_contract;
 mod deploy;
 mod deploy_e2e;
 mod deploy_takeover;

@@ -488,11 +488,15 @@ fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
 
 /// Which policy a source file's calls belong to.
 fn policy_of(rel: &str) -> Option<&'static str> {
-    if rel.starts_with("src/steps/") || rel.starts_with("src/ui/") || rel == "src/init.rs" {
+    if rel.starts_with("src/steps/")
+        || rel.starts_with("src/ui/")
+        || rel.starts_with("src/guided/")
+        || rel == "src/commands/init.rs"
+    {
         Some("install")
     } else if rel.starts_with("src/deploy/")
-        || rel == "src/deploy_cmd.rs"
-        || rel == "src/synth_cmd.rs"
+        || rel == "src/commands/deploy.rs"
+        || rel == "src/commands/synth.rs"
     {
         Some("deploy")
     } else {

@@ -5,6 +5,7 @@
 use medplum_init::config::infra::InfraConfig;
 use medplum_init::deploy::context::CdkContext;
 use medplum_init::deploy::{Lookups, StackTemplate, SynthError, synth};
+use medplum_init::error::Diagnostic;
 use serde_json::{Map, Value, json};
 
 use crate::harness::root;
@@ -353,6 +354,7 @@ fn availability_zones_come_from_the_context_or_fn_getazs() {
     );
     assert!(
         e.hint()
+            .unwrap_or_default()
             .contains("availability-zones:account=123456789012:region=us-east-1")
     );
     // With the context, maxAzs 99 means all the zones it names.
@@ -433,8 +435,8 @@ fn keys_medplum_init_cannot_honour_are_errors_naming_them() {
         assert_eq!(e.key(), Some(key), "{change}: {e}");
         assert!(
             e.to_string().contains(key)
-                && (e.hint().contains(hint) || e.to_string().contains(hint)),
-            "{change}: {e} / {}",
+                && (e.hint().unwrap_or_default().contains(hint) || e.to_string().contains(hint)),
+            "{change}: {e} / {:?}",
             e.hint()
         );
     }

@@ -8,7 +8,7 @@ use crate::deploy::changeset::{
 };
 use crate::deploy::guard::{Risk, Severity};
 use crate::deploy::progress::Group;
-use crate::ui::style::Style;
+use crate::printer::style::Style;
 
 fn symbol(c: &ResourceChange, s: Style) -> String {
     match c.action {

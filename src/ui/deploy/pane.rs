@@ -35,7 +35,7 @@ impl Palette {
     fn detect() -> Self {
         static P: OnceLock<Palette> = OnceLock::new();
         *P.get_or_init(|| Palette {
-            color: crate::ui::style::wants_color(true),
+            color: crate::printer::style::wants_color(true),
         })
     }
     fn fg(self, c: Color) -> Style {

@@ -9,7 +9,7 @@ use crate::deploy::changeset::ChangeAction;
 use crate::deploy::clock::{elapsed, elapsed_padded};
 use crate::deploy::event::{DeployEvent, FailureRecap};
 use crate::deploy::progress::{DeployState, RowState, Transition, status_words, verb};
-use crate::ui::style::Style;
+use crate::printer::style::Style;
 
 /// How often the heartbeat speaks while resources are in progress.
 pub const HEARTBEAT_MS: i64 = 30_000;

@@ -9,7 +9,7 @@ use inquire::validator::Validation;
 
 use super::{PromptError, Prompter, Question};
 use crate::answers::validators::Check;
-use crate::ui::style::Style;
+use crate::printer::style::Style;
 use crate::ui::wizard::Opt;
 
 pub struct InquirePrompter {

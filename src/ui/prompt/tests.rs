@@ -5,9 +5,9 @@ use std::sync::Arc;
 
 use super::*;
 use crate::engine::EventSink;
+use crate::printer::style::Style;
 use crate::ui::handoff::LaterOnly;
 use crate::ui::plain::PlainRenderer;
-use crate::ui::style::Style;
 use crate::ui::wizard::session::GuidedOptions;
 
 fn session(dir: &std::path::Path) -> (Session, UnboundedReceiver<Event>) {

@@ -31,8 +31,8 @@ use self::terminal::TerminalGuard;
 use self::update::{Cmd, Msg};
 use crate::engine::Event;
 use crate::exit;
+use crate::printer::style::wants_color;
 use crate::ui::handoff::DeployHandoff;
-use crate::ui::style::wants_color;
 use crate::ui::wizard::session::{Session, save_answers};
 use crate::ui::wizard::{Draft, Known, resume};
 

@@ -6,6 +6,7 @@
 //! A session is cheap to clone and safe to move into a task: the TUI runs each piece off its
 //! event loop, line mode awaits them in turn.
 
+use crate::error::Diagnostic;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};

@@ -8,8 +8,8 @@ use std::fs::File;
 use std::io::Write;
 use std::path::Path;
 
-use super::Renderer;
 use crate::engine::Event;
+use crate::ui::Renderer;
 
 /// Our own log files: 0600 from creation, a link at the path refused rather than followed (an
 /// append through a planted link would write into someone else's file). The folder is the

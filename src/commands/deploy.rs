@@ -1,0 +1,514 @@
+//! `medplum-init diff` and `medplum-init deploy`: read `medplum.<env>.config.json`, get the
+//! templates, plan change sets, show the diff, and (deploy) confirm, execute, follow progress
+//! and record the result in the journal.
+//!
+//! Outcomes: done (or, for diff, no changes); changes (diff, exit 3); failed (a rollback, an AWS
+//! error, a diff on a busy stack, `--timeout` reached); invalid (no config, no terminal to
+//! confirm on without --yes, stored data at risk without --allow-data-risk); interrupted.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use super::{Command, CommandError, Confirmed, Cx, Location, Outcome, run_blocking};
+use crate::aws::AwsClients;
+use crate::cli::{AwsArgs, DeployArgs, DiffArgs, OutputArgs, StackArgs, TargetArgs};
+use crate::config::infra::{ConfigDocument, InfraConfig};
+use crate::deploy::StackTemplate;
+use crate::deploy::clock::SystemClock;
+use crate::deploy::deployer::{Backends, DeployOptions, DeployReport, Deployer, Plan};
+use crate::deploy::event::{DeploySink, FailureRecap};
+use crate::deploy::summary::{self, Facts};
+use crate::deploy::templates;
+use crate::engine::{Cancel, Journal};
+use crate::error::Diagnostic;
+use crate::printer::{OutputMode, Printer};
+use crate::ui::FrontEnd;
+use crate::ui::handoff::{DeployHandoff, DeployRequest};
+
+pub fn diff(args: DiffArgs, cx: &Cx) -> Outcome {
+    let args = Stacks {
+        target: args.target,
+        stacks: args.stacks,
+        deploy: None,
+    };
+    run_blocking(cx, super::drive::<StacksCommand>(args, cx))
+}
+
+pub fn deploy(args: DeployArgs, cx: &Cx) -> Outcome {
+    run_blocking(cx, super::drive::<StacksCommand>(Stacks::from(args), cx))
+}
+
+/// The deploy after an install: the same as `medplum-init deploy --dir DIR --env ENV` (with
+/// `--yes` when `yes`), inside the install's runtime.
+pub async fn deploy_environment(cx: &Cx, dir: PathBuf, env: String, yes: bool) -> Outcome {
+    let args =
+        DeployArgs::for_environment(dir, env, yes, AwsArgs::default(), OutputArgs::default());
+    super::drive::<StacksCommand>(Stacks::from(args), cx).await
+}
+
+/// The deploy engine behind the guided install's "deploy now".
+pub struct EngineDeploy {
+    pub aws: AwsArgs,
+    pub output: OutputArgs,
+    pub frontend: Arc<dyn FrontEnd>,
+}
+
+#[async_trait::async_trait]
+impl DeployHandoff for EngineDeploy {
+    fn available(&self) -> bool {
+        true
+    }
+
+    fn later_command(&self, req: &DeployRequest) -> String {
+        crate::ui::handoff::deploy_command(req)
+    }
+
+    async fn deploy_now(&self, req: &DeployRequest) -> u8 {
+        let cx = Cx::new(&self.output, &self.aws, self.frontend.clone());
+        // "Deploy now" chose to deploy; the change sets are still confirmed after the diff.
+        deploy_environment(&cx, req.dir.clone(), req.env.clone(), false)
+            .await
+            .exit_code()
+    }
+}
+
+/// The arguments of either command: `deploy` is `Some` for a deploy.
+pub struct Stacks {
+    target: TargetArgs,
+    stacks: StackArgs,
+    deploy: Option<DeployOnly>,
+}
+
+struct DeployOnly {
+    yes: bool,
+    allow_data_risk: bool,
+    timeout: std::time::Duration,
+    diagnose_after: std::time::Duration,
+}
+
+impl From<DeployArgs> for Stacks {
+    fn from(a: DeployArgs) -> Self {
+        Self {
+            target: a.target,
+            stacks: a.stacks,
+            deploy: Some(DeployOnly {
+                yes: a.yes,
+                allow_data_risk: a.allow_data_risk,
+                timeout: a.timeout,
+                diagnose_after: a.diagnose_after,
+            }),
+        }
+    }
+}
+
+pub struct StacksCommand {
+    args: Stacks,
+    loc: Location,
+    config_file: PathBuf,
+    doc: ConfigDocument,
+    options: DeployOptions,
+    cancel: Cancel,
+    signals: Option<tokio::task::JoinHandle<()>>,
+    /// Set by `plan`.
+    aws: Option<AwsClients>,
+    config: Option<InfraConfig>,
+    backends: Option<Backends>,
+    /// A deploy holds the journal (its lock: one deploy per environment at a time).
+    journal: Option<Journal>,
+}
+
+pub enum Applied {
+    Diff {
+        changes: bool,
+    },
+    Deploy(DeployReport),
+    /// The user left the progress screen while CloudFormation works on.
+    Left,
+}
+
+impl StacksCommand {
+    fn is_deploy(&self) -> bool {
+        self.args.deploy.is_some()
+    }
+
+    fn backends(&self) -> &Backends {
+        self.backends.as_ref().expect("planned")
+    }
+
+    /// Deletes the plan's change sets (and the empty stacks of CREATE change sets).
+    async fn discard(&self, cx: &Cx, plan: Plan) {
+        let d = Deployer::new(self.backends(), &SystemClock, DeploySink::discard());
+        if let Err(e) = d.discard(&plan).await {
+            let mut e = CommandError::from(e);
+            e.message = format!("could not delete a change set: {}", e.message);
+            cx.printer.error(&e);
+        }
+    }
+
+    fn stop_watching(&mut self) {
+        if let Some(s) = self.signals.take() {
+            s.abort();
+        }
+    }
+
+    fn watch(&mut self, cx: &Cx) {
+        self.stop_watching();
+        self.signals = Some(tokio::spawn(super::watch_interrupts(
+            self.cancel.clone(),
+            cx.printer,
+            "interrupted: stopping the deploy (Ctrl-C again to leave; CloudFormation continues on its own)".into(),
+            LEFT.into(),
+        )));
+    }
+}
+
+const LEFT: &str = "left while CloudFormation is still working: it continues on its own. Run `medplum-init deploy` again later to see where it stands.";
+
+impl Command for StacksCommand {
+    type Args = Stacks;
+    type Plan = Plan;
+    type Applied = Applied;
+
+    fn resolve(args: Stacks, _cx: &Cx) -> Result<Self, CommandError> {
+        let loc = Location::existing(&args.target)?;
+        let config_file = loc.config_file().expect("existing() names a config");
+        let options = match &args.deploy {
+            // A diff never waits on a busy stack: it says so and exits 1.
+            None => DeployOptions {
+                role_arn: args.stacks.role_arn.clone(),
+                ..DeployOptions::default()
+            },
+            Some(d) => DeployOptions {
+                allow_data_risk: d.allow_data_risk,
+                attach_busy: true,
+                role_arn: args.stacks.role_arn.clone(),
+                timeout: d.timeout,
+                diagnose_after: d.diagnose_after,
+            },
+        };
+        Ok(Self {
+            args,
+            loc,
+            config_file,
+            doc: ConfigDocument::default(),
+            options,
+            cancel: Cancel::new(),
+            signals: None,
+            aws: None,
+            config: None,
+            backends: None,
+            journal: None,
+        })
+    }
+
+    fn validate(&mut self, _cx: &Cx) -> Result<(), CommandError> {
+        self.doc = super::synth::read_config(&self.config_file)?;
+        if let Some(dir) = &self.args.stacks.templates
+            && !dir.is_dir()
+        {
+            return Err(CommandError::usage(
+                format!("--templates {}: not a folder", dir.display()),
+                "point --templates at the folder `medplum-init synth --out DIR` wrote",
+            ));
+        }
+        Ok(())
+    }
+
+    async fn plan(&mut self, cx: &Cx) -> Result<Plan, CommandError> {
+        let region = self
+            .doc
+            .get_str("region")
+            .map(str::to_string)
+            .or_else(|| cx.aws.region.clone())
+            .unwrap_or_else(|| crate::aws::clients::GLOBAL_REGION.into());
+        let aws = AwsClients::load(&cx.aws, &region).await;
+        // External secrets come from Parameter Store, as the CDK reads them at every synth.
+        let config = crate::deploy::context::resolve_config(&self.doc, Some(&aws))
+            .await
+            .map_err(|e| CommandError::from(e).context(self.config_file.display()))?;
+        let stacks: Vec<StackTemplate> = match &self.args.stacks.templates {
+            Some(dir) => templates::load_dir(dir, &config)?,
+            None => templates::synthesize(&config, &aws, &self.loc.dir).await?,
+        };
+        if self.is_deploy() {
+            let env = config.name.clone();
+            self.journal = Some(Journal::open(&self.loc.dir, &env)?);
+        }
+        self.watch(cx);
+        self.backends = Some(Backends::from_aws(&aws, &stacks));
+        self.aws = Some(aws);
+        self.config = Some(config);
+
+        let (sink, rx) = DeploySink::channel();
+        let printer = tokio::spawn(super::pump(
+            rx,
+            cx.frontend.deploy_renderer(&cx.printer),
+            |r, e| r.render(e),
+            |r| r.finish(),
+        ));
+        if !cx.printer.is_json() {
+            cx.printer
+                .status(&cx.printer.err_style().dim("Creating change sets…"));
+        }
+        let planner = Deployer::new(self.backends(), &SystemClock, sink)
+            .with_options(self.options.clone())
+            .with_cancel(self.cancel.clone());
+        let planned = planner.plan(&stacks).await;
+        drop(planner);
+        let _ = printer.await;
+        let plan = match planned {
+            Ok(p) => p,
+            Err(e) => {
+                self.stop_watching();
+                return Err(e.into());
+            }
+        };
+        if !cx.printer.is_json() {
+            let text = cx.frontend.diff_text(&plan.diffs(), cx.printer.out_style());
+            let _ = cx.printer.data(&text);
+        }
+        Ok(plan)
+    }
+
+    async fn confirm(&mut self, cx: &Cx, plan: Plan) -> Result<Confirmed<Plan>, CommandError> {
+        let Some(d) = &self.args.deploy else {
+            return Ok(Confirmed::Go(plan));
+        };
+        let yes = d.yes;
+        if self.cancel.is_cancelled() {
+            self.discard(cx, plan).await;
+            return Ok(Confirmed::Stop(Outcome::Interrupted));
+        }
+        let mut blocking: Vec<String> = plan
+            .blocking_risks()
+            .iter()
+            .map(|r| r.logical_id.clone())
+            .collect();
+        blocking.sort();
+        blocking.dedup();
+        // Not a question on a terminal: one Enter would be enough, and the flag is a decision
+        // taken on purpose, the same with or without --yes.
+        if !blocking.is_empty() && !self.options.allow_data_risk {
+            self.discard(cx, plan).await;
+            self.stop_watching();
+            return Err(CommandError::usage(
+                format!(
+                    "not deploying: the plan puts stored data at risk ({}; marked ! above)",
+                    blocking.join(", ")
+                ),
+                "keep the config values named above, or, having made a backup, run `medplum-init deploy --allow-data-risk`",
+            ));
+        }
+        if !plan.has_changes() || yes {
+            return Ok(Confirmed::Go(plan));
+        }
+        if !cx.interactive {
+            self.discard(cx, plan).await;
+            self.stop_watching();
+            return Err(CommandError::usage(
+                "not deploying: there is no terminal to confirm on",
+                "review the plan above, then run the same command with --yes to deploy it",
+            ));
+        }
+        // The question takes Ctrl-C itself.
+        self.stop_watching();
+        match cx.frontend.confirm(
+            "Deploy these changes?",
+            "CloudFormation executes the change sets above",
+            false,
+        ) {
+            Ok(true) => Ok(Confirmed::Go(plan)),
+            Ok(false) => {
+                self.discard(cx, plan).await;
+                cx.printer
+                    .status("Nothing was deployed; the change sets were deleted.");
+                Ok(Confirmed::Stop(Outcome::Done))
+            }
+            Err(_) => {
+                self.discard(cx, plan).await;
+                Ok(Confirmed::Stop(Outcome::Interrupted))
+            }
+        }
+    }
+
+    async fn apply(&mut self, cx: &Cx, plan: Plan) -> Result<Applied, CommandError> {
+        if !self.is_deploy() {
+            let changes = plan.has_changes();
+            self.discard(cx, plan).await;
+            self.stop_watching();
+            return Ok(Applied::Diff { changes });
+        }
+        let full_screen = cx.mode() == OutputMode::Tui && plan.has_changes();
+        // The progress screen takes Ctrl-C itself; plain progress gets the watcher.
+        if full_screen {
+            self.stop_watching();
+        } else {
+            self.watch(cx);
+        }
+        let (sink, rx) = DeploySink::channel();
+        let cancel = self.cancel.clone();
+        let deployer =
+            Deployer::new(self.backends(), &SystemClock, sink).with_options(self.options.clone());
+        if full_screen {
+            let mut screen = cx.frontend.spawn_deploy_screen(rx, cancel.clone());
+            // The deployer (the events' sender) goes with the apply: the screen's channel
+            // closes when the deploy ends.
+            let apply = {
+                let cancel = cancel.clone();
+                async move { deployer.apply(plan, &cancel).await }
+            };
+            tokio::pin!(apply);
+            let report = tokio::select! {
+                report = &mut apply => {
+                    if let Ok(Ok(end)) = screen.await && end.quit {
+                        return Ok(Applied::Left);
+                    }
+                    report
+                }
+                end = &mut screen => {
+                    match end {
+                        Ok(Ok(end)) if end.quit => return Ok(Applied::Left),
+                        Ok(Err(e)) => cx.printer.warn(
+                            &format!("the progress screen failed ({e}); the deploy goes on"),
+                            None,
+                        ),
+                        _ => {}
+                    }
+                    apply.await
+                }
+            };
+            return Ok(Applied::Deploy(report));
+        }
+        let printer = tokio::spawn(super::pump(
+            rx,
+            cx.frontend.deploy_renderer(&cx.printer),
+            |r, e| r.render(e),
+            |r| r.finish(),
+        ));
+        let report = deployer.apply(plan, &cancel).await;
+        // The deployer holds the events' sender: the renderer ends once it is gone.
+        drop(deployer);
+        let _ = printer.await;
+        self.stop_watching();
+        Ok(Applied::Deploy(report))
+    }
+
+    async fn report(&mut self, cx: &Cx, applied: Applied) -> Outcome {
+        match applied {
+            Applied::Diff { .. } if self.cancel.is_cancelled() => Outcome::Interrupted,
+            Applied::Diff { changes: true } => Outcome::Changes,
+            Applied::Diff { changes: false } => Outcome::Done,
+            Applied::Left => {
+                cx.printer.status(LEFT);
+                Outcome::Interrupted
+            }
+            Applied::Deploy(report) => self.finish(cx, &report).await,
+        }
+    }
+}
+
+impl StacksCommand {
+    async fn finish(&self, cx: &Cx, report: &DeployReport) -> Outcome {
+        let (aws, config) = (
+            self.aws.as_ref().expect("planned"),
+            self.config.as_ref().expect("planned"),
+        );
+        let journal = self.journal.as_ref().expect("a deploy holds the journal");
+        let recorded = summary::record(journal, config, report);
+        if let Err(e) = &recorded {
+            let mut e = CommandError::from_diagnostic(e);
+            e.message = format!("could not record the deploy: {}", e.message);
+            cx.printer.error(&e);
+        }
+        if let Some(e) = &report.error {
+            cx.printer.error(e);
+        }
+        if cx.mode() == OutputMode::Tui && !report.failures.is_empty() {
+            // The screen is gone; the recap stays in the scrollback.
+            let recap = cx
+                .frontend
+                .failure_recap(&report.failures, cx.printer.err_style());
+            cx.printer.status(recap.trim_end_matches('\n'));
+        }
+        let changed = report.stacks.iter().any(|r| r.changed);
+        let steps = if report.ok && changed {
+            summary::next_steps(
+                config,
+                Facts {
+                    ses_sandbox: summary::ses_sandbox(aws).await,
+                },
+            )
+        } else {
+            Vec::new()
+        };
+        if cx.printer.is_json() {
+            cx.printer.json(&serde_json::json!({
+                "event": "deploy_summary",
+                "ok": report.ok,
+                "cancelled": report.cancelled,
+                "app_url": summary::app_url(config),
+                "api_url": summary::api_url(config),
+                "stacks": recorded.as_ref().map(|r| r.stacks.clone()).unwrap_or_default(),
+                "next_steps": steps,
+            }));
+        } else if report.ok {
+            print_success(&cx.printer, config, report, &steps);
+        } else {
+            print_failure(&cx.printer, report.cancelled, &report.failures);
+        }
+        if report.ok {
+            Outcome::Done
+        } else if report.cancelled {
+            Outcome::Interrupted
+        } else if let Some(e) = &report.error {
+            e.outcome()
+        } else {
+            Outcome::Failed
+        }
+    }
+}
+
+fn print_success(p: &Printer, config: &InfraConfig, report: &DeployReport, steps: &[String]) {
+    let s = p.out_style();
+    let mut out = String::new();
+    let changed = report.stacks.iter().any(|r| r.changed);
+    let head = if changed {
+        "Deployed."
+    } else {
+        "No changes: the stacks already match the templates."
+    };
+    out.push_str(&format!("\n{}\n", s.green(&s.bold(head))));
+    out.push_str(&format!("  app  {}\n", summary::app_url(config)));
+    out.push_str(&format!("  api  {}\n", summary::api_url(config)));
+    for r in &report.stacks {
+        out.push_str(&format!(
+            "  {} {} ({}): {}\n",
+            s.dim("stack"),
+            r.name,
+            r.region,
+            r.status
+        ));
+        for (k, v) in &r.outputs {
+            out.push_str(&format!("    {k} = {v}\n"));
+        }
+    }
+    if !steps.is_empty() {
+        out.push_str(&format!("\n{}\n", s.bold("What is left for you:")));
+        for (i, step) in steps.iter().enumerate() {
+            out.push_str(&format!("  {}. {step}\n", i + 1));
+        }
+    }
+    let _ = p.data(&out);
+}
+
+fn print_failure(p: &Printer, cancelled: bool, failures: &[FailureRecap]) {
+    let s = p.err_style();
+    if cancelled {
+        p.status(&s.yellow("The deploy was cancelled; CloudFormation undid what it had started."));
+    } else if failures.is_empty() {
+        p.status(&s.red("The deploy failed."));
+    } else {
+        p.status(&s.red(&format!("The deploy failed: {}", failures[0].reason)));
+    }
+    p.status("Fix the cause, then run the same command again: finished stacks are not redeployed.");
+}
