@@ -16,7 +16,7 @@ fn main() -> ExitCode {
     // The environment names files and folders (`.medplum-init/<env>/`): checked once, here,
     // before any command builds a path from it.
     if let Some(env) = &cli.global.env
-        && let Err((problem, fix)) = medplum_init::answers::validators::env_name(env)
+        && let Err((problem, fix)) = medplum_init::config::validators::env_name(env)
     {
         eprintln!("error: --env: {problem}\n  fix: {fix}");
         return ExitCode::from(exit::USAGE);

@@ -18,7 +18,7 @@ use serde_json::{Map, Value, json};
 
 use crate::aws::{AwsClients, AwsError};
 use crate::config::infra::{ConfigDocument, ConfigFileError, InfraConfig};
-use crate::steps::dns::{Zone, pick_zone};
+use crate::config::zones::{Zone, pick_zone};
 
 /// The context file's name, next to the config (where `cdk` writes it when run in that folder).
 pub const CONTEXT_FILE: &str = "cdk.context.json";

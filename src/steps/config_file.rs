@@ -12,9 +12,9 @@ use async_trait::async_trait;
 use serde_json::Value;
 
 use super::dns;
-use crate::answers::validators::is_within;
 use crate::config::derive::needs_hosted_zone_name;
 use crate::config::infra::{ConfigDocument, ExternalSecret, config_file_name, config_path};
+use crate::config::validators::is_within;
 use crate::engine::journal::{dry_run_dir, prepare_state_dir};
 use crate::engine::{Ctx, Event, Outcome, PlannedCall, Step, StepError, StepId};
 

@@ -14,9 +14,9 @@ use std::sync::Arc;
 
 use tokio::sync::mpsc::UnboundedReceiver;
 
-use crate::answers::validators::Check;
 use crate::answers::{Answers, Overrides};
 use crate::aws::clients::GLOBAL_REGION;
+use crate::config::validators::Check;
 use crate::engine::{Event, StepId};
 use crate::exit;
 use crate::ui::Renderer;

@@ -2,9 +2,11 @@
 
 use serde_json::{Map, Value};
 
+use super::super::AnswerError;
 use super::super::source::Table;
-use super::super::{AnswerError, DEFAULT_CACHE_NODE_TYPE, validators};
 use super::{Validator, line_of};
+use crate::config::infra::DEFAULT_CACHE_NODE_TYPE;
+use crate::config::validators;
 
 impl Validator {
     pub(super) fn check_cdk_values(&mut self, cdk: &Map<String, Value>, table: &Table) {

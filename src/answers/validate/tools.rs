@@ -6,8 +6,9 @@ use std::time::Duration;
 use serde_json::{Map, Value};
 
 use super::super::source::{Entry, Table, Val};
-use super::super::{CertChoice, CertificateAnswers, EmailIdentity, keys, validators};
+use super::super::{CertChoice, CertificateAnswers, EmailIdentity, keys};
 use super::Validator;
+use crate::config::validators;
 
 impl Validator {
     #[allow(clippy::type_complexity)]

@@ -331,7 +331,7 @@ async fn one(ctx: &Ctx, w: &Want) -> Result<bool, StepError> {
         };
         for rec in &mut shown {
             if let Some(z) = zone.as_ref().filter(|z| {
-                crate::answers::validators::is_within(rec.name.trim_end_matches('.'), &z.name)
+                crate::config::validators::is_within(rec.name.trim_end_matches('.'), &z.name)
             }) {
                 changed |= dns::ensure_cname(ctx, ID, z, &rec.name, &rec.value).await?;
                 rec.written = true;

@@ -4,8 +4,8 @@
 
 use super::fields::{FieldId, NAT_MONTHLY_USD, Opt, fargate_monthly_usd, opt, short_arn};
 use super::{Draft, Known};
-use crate::answers::validators::{self as v, REGIONS};
 use crate::aws::clients::GLOBAL_REGION;
+use crate::config::validators::{self as v, REGIONS};
 
 impl FieldId {
     /// The choices of a [`Kind::Choice`] field.

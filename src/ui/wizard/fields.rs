@@ -5,9 +5,9 @@
 
 use super::{Draft, Known, Section};
 use crate::answers::DEFAULT_SERVER_IMAGE;
-use crate::answers::validators::{self as v, Check};
 use crate::aws::clients::GLOBAL_REGION;
 use crate::config::derive;
+use crate::config::validators::{self as v, Check};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum FieldId {

@@ -16,8 +16,8 @@ pub mod session;
 
 use std::collections::BTreeMap;
 
+use crate::config::zones::Zone;
 use crate::engine::StepId;
-use crate::steps::dns::Zone;
 use crate::steps::lookup::{Caller, CertSummary};
 
 pub use draft::Draft;
@@ -128,6 +128,6 @@ impl Known {
     pub fn zone_for(&self, domain: &str) -> Option<&Zone> {
         self.zones
             .as_ref()
-            .and_then(|z| crate::steps::dns::pick_zone(z, domain, None))
+            .and_then(|z| crate::config::zones::pick_zone(z, domain, None))
     }
 }

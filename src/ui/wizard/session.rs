@@ -14,10 +14,10 @@ use super::resume::ANSWERS_KEY;
 use crate::answers::Answers;
 use crate::aws::{AwsClients, AwsSettings};
 use crate::config::infra::config_path;
+use crate::config::zones::Zone;
 use crate::engine::{
     Cancel, Ctx, EventSink, Journal, Outputs, RunReport, Runner, StepError, StepId,
 };
-use crate::steps::dns::Zone;
 use crate::steps::lookup::{self, Caller, CertSummary};
 use crate::steps::preview::{self, Preview};
 use crate::ui::handoff::DeployRequest;
