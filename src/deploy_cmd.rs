@@ -12,6 +12,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use medplum_init::aws::{AwsClients, AwsSettings};
+use medplum_init::config::US_EAST_1;
 use medplum_init::config::infra::{ConfigDocument, InfraConfig, config_path};
 use medplum_init::deploy::StackTemplate;
 use medplum_init::deploy::clock::SystemClock;
@@ -167,7 +168,7 @@ async fn load_config(
         .get_str("region")
         .map(str::to_string)
         .or_else(|| settings.region.clone())
-        .unwrap_or_else(|| "us-east-1".into());
+        .unwrap_or_else(|| US_EAST_1.into());
     let aws = AwsClients::load(settings, &region).await;
     let config = medplum_init::deploy::context::resolve_config(&doc, Some(&aws))
         .await

@@ -9,3 +9,9 @@ pub mod infra;
 pub mod server;
 pub mod validators;
 pub mod zones;
+
+/// us-east-1, the region with more than one role: AWS's global services (CloudFront and the
+/// certificates and WAF it uses, Route53) live and are signed there, S3 creates a bucket there
+/// when the request names no LocationConstraint, and it is the region used when nothing names
+/// one.
+pub const US_EAST_1: &str = "us-east-1";

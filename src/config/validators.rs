@@ -2,6 +2,8 @@
 //! line prompts and the synthesizer. Each returns `Err((problem, fix))` in words a user can act
 //! on; [`did_you_mean`] suggests the closest known name for a misspelt one.
 
+use super::US_EAST_1;
+
 pub type Check = Result<(), (String, String)>;
 
 fn bad(problem: impl Into<String>, fix: impl Into<String>) -> Check {
@@ -10,7 +12,7 @@ fn bad(problem: impl Into<String>, fix: impl Into<String>) -> Check {
 
 /// AWS commercial regions where Medplum's stack (Aurora, ElastiCache, Fargate, WAF) is available.
 pub const REGIONS: &[&str] = &[
-    "us-east-1",
+    US_EAST_1,
     "us-east-2",
     "us-west-1",
     "us-west-2",

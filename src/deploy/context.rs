@@ -165,8 +165,8 @@ impl CdkContext {
             self.map.insert(az_key(account, region), json!(azs));
         }
         let mut regions = vec![region];
-        if region != crate::aws::clients::GLOBAL_REGION {
-            regions.push(crate::aws::clients::GLOBAL_REGION);
+        if region != crate::config::US_EAST_1 {
+            regions.push(crate::config::US_EAST_1);
         }
         for (name, id) in &lookups.hosted_zones {
             for r in &regions {

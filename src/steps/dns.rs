@@ -6,13 +6,11 @@ use aws_sdk_route53::types::{
 };
 
 use crate::aws::{AwsClients, AwsError};
+use crate::config::US_EAST_1;
 use crate::config::validators::is_within;
 use crate::config::zones::{Zone, pick_zone};
 use crate::engine::ctx::announced_call;
 use crate::engine::{Ctx, EventSink, StepError, StepId};
-
-/// Route53 is global; its calls are signed for us-east-1.
-pub const GLOBAL: &str = "us-east-1";
 
 /// Every public hosted zone of the account.
 pub async fn public_zones(ctx: &Ctx, step: StepId) -> Result<Vec<Zone>, AwsError> {
@@ -36,7 +34,7 @@ pub async fn list_public_zones(
             step,
             "route53",
             "ListHostedZones",
-            GLOBAL,
+            US_EAST_1,
             "hosted zones",
             r53.list_hosted_zones().set_marker(marker.clone()).send(),
         )
@@ -107,7 +105,7 @@ pub async fn ensure_cname(
             step,
             "route53",
             "ListResourceRecordSets",
-            GLOBAL,
+            US_EAST_1,
             &fqdn,
             r53.list_resource_record_sets()
                 .hosted_zone_id(&zone.id)
@@ -156,7 +154,7 @@ pub async fn ensure_cname(
         step,
         "route53",
         "ChangeResourceRecordSets",
-        GLOBAL,
+        US_EAST_1,
         &fqdn,
         r53.change_resource_record_sets()
             .hosted_zone_id(&zone.id)

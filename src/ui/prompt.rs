@@ -15,7 +15,7 @@ use std::sync::Arc;
 use tokio::sync::mpsc::UnboundedReceiver;
 
 use crate::answers::{Answers, Overrides};
-use crate::aws::clients::GLOBAL_REGION;
+use crate::config::US_EAST_1;
 use crate::config::validators::Check;
 use crate::engine::{Event, StepId};
 use crate::exit;
@@ -314,8 +314,8 @@ async fn questions(
         p.say(section_intro(s));
         if s == Section::Certificates && session.online() {
             let mut regions = vec![draft.value(FieldId::Region, k)];
-            if regions[0] != GLOBAL_REGION {
-                regions.push(GLOBAL_REGION.into());
+            if regions[0] != US_EAST_1 {
+                regions.push(US_EAST_1.into());
             }
             for region in regions {
                 if k.certificates.contains_key(&region) {

@@ -10,6 +10,7 @@ use serde_json::{Map, Value};
 use super::keys::{self, Ty};
 use super::source::{Entry, Node, Table, Val};
 use super::{AnswerError, Answers, DEFAULT_SERVER_IMAGE, Overrides};
+use crate::config::US_EAST_1;
 use crate::config::infra::DEFAULT_CACHE_NODE_TYPE;
 use crate::config::{derive, server, validators};
 
@@ -320,7 +321,7 @@ impl Validator {
                 Value::String(derive::default_stack_name(&name)),
             );
         }
-        set(cdk, "region", Value::String("us-east-1".into()));
+        set(cdk, "region", Value::String(US_EAST_1.into()));
         match s(cdk, "domainName") {
             Some(d) if validators::domain(&d).is_err() => {}
             Some(d) => {

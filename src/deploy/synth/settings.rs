@@ -8,6 +8,7 @@ use super::keys::{
     autoscaling, container_insights, database, extra_containers, fargate_size, guardduty,
     lb_logging, log_target, refuse_unsupported, string_map,
 };
+use crate::config::US_EAST_1;
 use crate::config::infra::{DEFAULT_CACHE_NODE_TYPE, InfraConfig};
 use crate::config::validators as v;
 use crate::config::zones;
@@ -228,7 +229,7 @@ impl Settings {
                 key,
                 v::acm_arn(
                     required(key, arn)?,
-                    "us-east-1",
+                    US_EAST_1,
                     "CloudFront only uses certificates from us-east-1",
                 ),
             )?;
@@ -419,7 +420,7 @@ impl Settings {
 
     /// True when the CloudFront side lives in a second stack in us-east-1.
     pub fn two_stacks(&self) -> bool {
-        self.region != "us-east-1"
+        self.region != US_EAST_1
     }
 }
 

@@ -13,6 +13,7 @@ use std::sync::{Arc, Mutex};
 use super::resume::ANSWERS_KEY;
 use crate::answers::Answers;
 use crate::aws::{AwsClients, AwsSettings};
+use crate::config::US_EAST_1;
 use crate::config::infra::config_path;
 use crate::config::zones::Zone;
 use crate::engine::{
@@ -97,10 +98,7 @@ impl Session {
     }
 
     fn lookup_region(&self) -> String {
-        self.opts
-            .region
-            .clone()
-            .unwrap_or_else(|| "us-east-1".into())
+        self.opts.region.clone().unwrap_or_else(|| US_EAST_1.into())
     }
 
     pub async fn caller(&self) -> Result<Caller, Failure> {
