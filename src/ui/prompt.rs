@@ -21,10 +21,10 @@ use crate::engine::{Event, StepId};
 use crate::exit;
 use crate::ui::Renderer;
 use crate::ui::handoff::DeployHandoff;
-use crate::ui::tui::review::preview_lines;
-use crate::ui::tui::widgets::Theme;
 use crate::ui::wizard::help::{field_help, section_intro};
+use crate::ui::wizard::review::preview_lines;
 use crate::ui::wizard::session::{Failure, Session, save_answers};
+use crate::ui::wizard::text::Theme;
 use crate::ui::wizard::{Draft, FieldId, Kind, Known, Opt, Section, resume};
 
 /// Why a prompt returned no answer.

@@ -1,6 +1,7 @@
 //! The guided install's questions, shared by the terminal UI and the line prompts: the sections
 //! and their fields ([`fields`]), the answers given so far ([`draft`]), what the help pane says
-//! ([`help`]), picking up an earlier run ([`resume`]), and the AWS work both front ends start
+//! ([`help`]), picking up an earlier run ([`resume`]), the review of a preview ([`review`]) and
+//! the styled text both draw with ([`text`]), and the AWS work both front ends start
 //! ([`session`]).
 //!
 //! A draft becomes answers only through [`crate::answers::Answers::from_toml`]: the guided
@@ -12,7 +13,9 @@ pub mod draft;
 pub mod fields;
 pub mod help;
 pub mod resume;
+pub mod review;
 pub mod session;
+pub mod text;
 
 use std::collections::BTreeMap;
 
