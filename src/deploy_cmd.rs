@@ -26,7 +26,7 @@ use medplum_init::exit;
 use medplum_init::ui::OutputMode;
 use medplum_init::ui::deploy::json::JsonDeploy;
 use medplum_init::ui::deploy::plain::{PlainDeploy, write_recap};
-use medplum_init::ui::deploy::{DeployRenderer, diff as diff_view, tui};
+use medplum_init::ui::deploy::{DeployRenderer, diff as diff_view, screen};
 use medplum_init::ui::style::Style;
 use tokio::sync::mpsc::UnboundedReceiver;
 
@@ -355,7 +355,7 @@ async fn run(g: &Global, args: &DeployArgs, mode: Mode) -> u8 {
 
     let (sink, rx) = DeploySink::channel();
     let report = if output == OutputMode::Tui && plan.has_changes() {
-        let screen = tokio::spawn(tui::run(rx, cancel.clone()));
+        let screen = tokio::spawn(screen::run(rx, cancel.clone()));
         let deployer = Deployer::new(&backends, &clock, sink).with_options(options.clone());
         let apply = async move { deployer.apply(plan, &cancel).await };
         tokio::pin!(apply);

@@ -10,6 +10,7 @@ pub mod log;
 pub mod plain;
 pub mod prompt;
 pub mod style;
+pub mod terminal;
 pub mod tui;
 pub mod wizard;
 

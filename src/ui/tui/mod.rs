@@ -12,7 +12,6 @@ pub mod draw;
 pub mod events;
 pub mod review;
 pub mod screens;
-pub mod terminal;
 pub mod update;
 pub mod widgets;
 
@@ -27,12 +26,12 @@ use futures_util::StreamExt;
 use tokio::sync::mpsc;
 
 use self::app::{App, Exit, Level};
-use self::terminal::TerminalGuard;
 use self::update::{Cmd, Msg};
 use crate::engine::Event;
 use crate::exit;
 use crate::ui::handoff::DeployHandoff;
 use crate::ui::style::wants_color;
+use crate::ui::terminal::TerminalGuard;
 use crate::ui::wizard::session::{Session, save_answers};
 use crate::ui::wizard::{Draft, Known, resume};
 
