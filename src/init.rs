@@ -10,13 +10,13 @@ use medplum_init::aws::{AwsClients, AwsSettings};
 use medplum_init::config::infra::config_path;
 use medplum_init::engine::{Cancel, Ctx, EventSink, Journal, Outputs, Runner};
 use medplum_init::exit;
+use medplum_init::guided::{Guide, GuidedOptions, Session};
 use medplum_init::ui::handoff::DeployHandoff;
 use medplum_init::ui::json::JsonRenderer;
 use medplum_init::ui::plain::PlainRenderer;
 use medplum_init::ui::prompt::{self, inquire_prompter::InquirePrompter};
 use medplum_init::ui::style::Style;
 use medplum_init::ui::tui;
-use medplum_init::ui::wizard::session::{GuidedOptions, Session};
 use medplum_init::ui::{OutputMode, Renderer};
 
 use crate::cli::{Global, InitArgs};
@@ -224,7 +224,7 @@ async fn guided(g: &Global, mode: OutputMode) -> u8 {
         dry_run: g.dry_run,
     };
     let (sink, rx) = EventSink::channel();
-    let session = Session::new(opts, sink);
+    let session: Arc<dyn Guide> = Arc::new(Session::new(opts, sink));
     let handoff: Arc<dyn DeployHandoff> =
         Arc::new(crate::deploy_cmd::EngineDeploy { global: g.clone() });
     let (w, h) = crossterm::terminal::size().unwrap_or((0, 0));

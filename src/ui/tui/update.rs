@@ -13,9 +13,9 @@ use crate::config::US_EAST_1;
 use crate::config::zones::Zone;
 use crate::engine::{Event, Outcome, RunReport, StepId};
 use crate::exit;
+use crate::guided::Failure;
 use crate::steps::lookup::{Caller, CertSummary};
 use crate::steps::preview::Preview;
-use crate::ui::wizard::session::Failure;
 use crate::ui::wizard::{FieldId, Kind, Section};
 
 /// Everything that can happen to the TUI.
