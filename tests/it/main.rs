@@ -2,6 +2,7 @@
 
 mod harness;
 
+mod boundaries;
 mod cli;
 mod deploy;
 mod deploy_e2e;

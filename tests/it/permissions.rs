@@ -86,7 +86,7 @@ fn iam_actions(prefix: &str, op: &str) -> Vec<String> {
 // Tokens
 
 #[derive(Debug, Clone, PartialEq)]
-enum Tok {
+pub(crate) enum Tok {
     Ident(String),
     Str(String),
     Punct(char),
@@ -94,7 +94,7 @@ enum Tok {
 
 /// Rust source as identifiers, string literals and punctuation; comments, numbers, char
 /// literals and lifetimes dropped. Each token carries its line.
-fn tokens(src: &str) -> Vec<(Tok, usize)> {
+pub(crate) fn tokens(src: &str) -> Vec<(Tok, usize)> {
     let c: Vec<char> = src.chars().collect();
     let mut out = Vec::new();
     let (mut i, mut line) = (0, 1);
@@ -475,7 +475,7 @@ fn scan(src: &str) -> FileScan {
     out
 }
 
-fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
+pub(crate) fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
     for e in std::fs::read_dir(dir).unwrap() {
         let p = e.unwrap().path();
         if p.is_dir() {
