@@ -22,7 +22,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::harness::root;
-use crate::permissions::{Tok, rust_files, tokens};
+use crate::permissions::{Tok, ident, punct, rust_files, tokens};
 
 /// What the working layers may use of `ui/`: the traits through which they hand events to a
 /// front end, and the install-to-deploy hand-off. One list; add a trait here, not an exception
@@ -104,17 +104,6 @@ struct File {
     /// Token ranges of `use` declarations.
     use_ranges: Vec<(usize, usize)>,
     uses: Vec<UseItem>,
-}
-
-fn ident(t: &[(Tok, usize)], i: usize) -> Option<&str> {
-    match t.get(i) {
-        Some((Tok::Ident(s), _)) => Some(s),
-        _ => None,
-    }
-}
-
-fn punct(t: &[(Tok, usize)], i: usize, p: char) -> bool {
-    matches!(t.get(i), Some((Tok::Punct(c), _)) if *c == p)
 }
 
 fn colons(t: &[(Tok, usize)], i: usize) -> bool {

@@ -202,14 +202,14 @@ pub(crate) fn tokens(src: &str) -> Vec<(Tok, usize)> {
     out
 }
 
-fn ident(t: &[(Tok, usize)], i: usize) -> Option<&str> {
+pub(crate) fn ident(t: &[(Tok, usize)], i: usize) -> Option<&str> {
     match t.get(i) {
         Some((Tok::Ident(s), _)) => Some(s),
         _ => None,
     }
 }
 
-fn punct(t: &[(Tok, usize)], i: usize, p: char) -> bool {
+pub(crate) fn punct(t: &[(Tok, usize)], i: usize, p: char) -> bool {
     matches!(t.get(i), Some((Tok::Punct(c), _)) if *c == p)
 }
 
