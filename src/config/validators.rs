@@ -495,10 +495,10 @@ fn distance(a: &str, b: &str) -> usize {
     prev[b.len()]
 }
 
-/// The closest candidate, if it is close enough to be a plausible typo.
 /// Longest word a typo suggestion is computed for.
 pub const MAX_SUGGESTED_LEN: usize = 64;
 
+/// The closest candidate, if it is close enough to be a plausible typo.
 pub fn did_you_mean<'a>(
     word: &str,
     candidates: impl IntoIterator<Item = &'a str>,
