@@ -14,7 +14,7 @@ use medplum_init::deploy::event::{DeployEvent, DeploySink, PlannedResource, Time
 use medplum_init::engine::Cancel;
 use medplum_init::printer::style::Style;
 use medplum_init::ui::deploy::plain::write_recap;
-use medplum_init::ui::deploy::tui;
+use medplum_init::ui::deploy::screen;
 use serde_json::Value;
 
 #[tokio::main]
@@ -49,7 +49,7 @@ async fn main() -> std::io::Result<()> {
 
     let (sink, rx) = DeploySink::channel();
     let cancel = Cancel::new();
-    let screen = tokio::spawn(tui::run(rx, cancel.clone()));
+    let screen = tokio::spawn(screen::run(rx, cancel.clone()));
     let clock = SystemClock;
     let start = clock.now_ms();
     // Shadowing would keep the first sender alive and the screen open forever: drop it.

@@ -1,5 +1,6 @@
 //! What may appear in an answers file: Medplum's CDK keys at the top level, `[server]` keys, and
-//! medplum-init's own step tables. Also the "did you mean" helper for unknown keys.
+//! medplum-init's own step tables. Unknown keys get a suggestion from
+//! [`crate::config::validators::did_you_mean`].
 
 /// The TOML type a key takes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -157,47 +158,10 @@ pub fn top_level_names() -> impl Iterator<Item = &'static str> {
         .chain(["server"])
 }
 
-/// Levenshtein distance, case-insensitive.
-fn distance(a: &str, b: &str) -> usize {
-    let a: Vec<char> = a.to_lowercase().chars().collect();
-    let b: Vec<char> = b.to_lowercase().chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.iter().enumerate() {
-        let mut cur = vec![i + 1; b.len() + 1];
-        for (j, cb) in b.iter().enumerate() {
-            cur[j + 1] = (prev[j] + usize::from(ca != cb))
-                .min(prev[j + 1] + 1)
-                .min(cur[j] + 1);
-        }
-        prev = cur;
-    }
-    prev[b.len()]
-}
-
-/// The closest candidate, if it is close enough to be a plausible typo.
-/// Longest word a typo suggestion is computed for.
-pub const MAX_SUGGESTED_LEN: usize = 64;
-
-pub fn did_you_mean<'a>(
-    word: &str,
-    candidates: impl IntoIterator<Item = &'a str>,
-) -> Option<&'a str> {
-    // The edit distance is quadratic; no key is this long, so nothing this long is a typo of one.
-    if word.len() > MAX_SUGGESTED_LEN {
-        return None;
-    }
-    let limit = (word.chars().count() / 3).max(2);
-    candidates
-        .into_iter()
-        .map(|c| (distance(word, c), c))
-        .filter(|(d, _)| *d <= limit)
-        .min_by_key(|(d, _)| *d)
-        .map(|(_, c)| c)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::validators::did_you_mean;
 
     #[test]
     fn suggestions() {

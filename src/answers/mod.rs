@@ -6,14 +6,13 @@ pub mod keys;
 pub mod source;
 pub mod template;
 mod validate;
-pub mod validators;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde_json::{Map, Value};
 
-use crate::config::derive;
+use crate::config::{derive, validators};
 use crate::crypto::Secret;
 
 /// One problem with one answer.
@@ -239,9 +238,6 @@ pub const MAX_ANSWERS_BYTES: u64 = 1024 * 1024;
 
 /// Medplum's container image when the answers name none.
 pub const DEFAULT_SERVER_IMAGE: &str = "medplum/medplum-server:latest";
-/// Redis node type written when none is given: Medplum's CDK default, cache.t2.medium, is rejected
-/// for new clusters (medplum/medplum#8985), so the config names one AWS accepts.
-pub const DEFAULT_CACHE_NODE_TYPE: &str = "cache.t4g.medium";
 
 impl Answers {
     pub fn load(path: &Path, overrides: &Overrides) -> Result<Self, AnswersInvalid> {

@@ -6,8 +6,7 @@
 use aws_config::{BehaviorVersion, Region, SdkConfig, retry::RetryConfig, timeout::TimeoutConfig};
 use std::time::Duration;
 
-/// The region CloudFront, its certificates and its WAFs live in.
-pub const GLOBAL_REGION: &str = "us-east-1";
+use crate::config::US_EAST_1;
 
 /// What the command line says about reaching AWS.
 #[derive(Debug, Clone, Default)]
@@ -62,7 +61,7 @@ impl AwsClients {
         let region = config
             .region()
             .map(|r| r.to_string())
-            .unwrap_or_else(|| GLOBAL_REGION.to_string());
+            .unwrap_or_else(|| US_EAST_1.to_string());
         let endpoint_overridden = config.endpoint_url().is_some();
         Self {
             config,
@@ -104,7 +103,7 @@ impl AwsClients {
 
     /// CloudFront is global; its API lives in us-east-1.
     pub fn cloudfront(&self) -> aws_sdk_cloudfront::Client {
-        aws_sdk_cloudfront::Client::new(&self.in_region(GLOBAL_REGION))
+        aws_sdk_cloudfront::Client::new(&self.in_region(US_EAST_1))
     }
 
     /// Parameter Store in the stack's region, where the server reads its config.
@@ -123,7 +122,7 @@ impl AwsClients {
 
     /// Route53 is global.
     pub fn route53(&self) -> aws_sdk_route53::Client {
-        aws_sdk_route53::Client::new(&self.in_region(GLOBAL_REGION))
+        aws_sdk_route53::Client::new(&self.in_region(US_EAST_1))
     }
 
     pub fn s3(&self, region: &str) -> aws_sdk_s3::Client {

@@ -60,7 +60,7 @@ impl DeployHandoff for EngineDeploy {
     }
 
     fn later_command(&self, req: &DeployRequest) -> String {
-        crate::ui::handoff::deploy_command(req)
+        req.deploy_command()
     }
 
     async fn deploy_now(&self, req: &DeployRequest) -> u8 {
@@ -220,7 +220,7 @@ impl Command for StacksCommand {
             .get_str("region")
             .map(str::to_string)
             .or_else(|| cx.aws.region.clone())
-            .unwrap_or_else(|| crate::aws::clients::GLOBAL_REGION.into());
+            .unwrap_or_else(|| crate::config::US_EAST_1.into());
         let aws = AwsClients::load(&cx.aws, &region).await;
         // External secrets come from Parameter Store, as the CDK reads them at every synth.
         let config = crate::deploy::context::resolve_config(&self.doc, Some(&aws))

@@ -13,8 +13,8 @@ use crate::config::infra::{config_file_name, config_path};
 use crate::engine::journal::{dry_run_dir, state_dir};
 use crate::engine::log::{EventLog, Tee, init_tracing};
 use crate::engine::{Cancel, Ctx, Event, EventSink, Journal, Outputs, RunReport, Runner};
+use crate::guided::GuidedOptions;
 use crate::printer::OutputMode;
-use crate::ui::wizard::session::GuidedOptions;
 
 /// What a headless run needs and the guided install asks for.
 const NEEDED: &str = "no answers. Without a terminal medplum-init never prompts; it needs at least:\n  \

@@ -234,7 +234,7 @@ impl Location {
 }
 
 fn check_env(option: &str, env: &str) -> Result<(), CommandError> {
-    crate::answers::validators::env_name(env)
+    crate::config::validators::env_name(env)
         .map_err(|(problem, fix)| CommandError::usage(format!("{option}: {problem}"), fix))
 }
 
@@ -264,7 +264,7 @@ fn discover(dir: &Path) -> Result<String, CommandError> {
     })?;
     let mut found: Vec<String> = entries
         .filter_map(|e| env_of_file_name(&e.ok()?.path()))
-        .filter(|env| crate::answers::validators::env_name(env).is_ok())
+        .filter(|env| crate::config::validators::env_name(env).is_ok())
         .collect();
     found.sort();
     match found.len() {

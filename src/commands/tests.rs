@@ -168,13 +168,58 @@ impl Command for Probe {
     }
 }
 
+/// A front end the probe never uses: the driver itself draws and asks nothing.
+struct Unused;
+
+#[async_trait::async_trait(?Send)]
+impl FrontEnd for Unused {
+    fn install_renderer(&self, _: &Printer) -> Box<dyn crate::ui::Renderer> {
+        unreachable!("the driver renders nothing")
+    }
+    fn deploy_renderer(&self, _: &Printer) -> Box<dyn crate::ui::deploy::DeployRenderer> {
+        unreachable!("the driver renders nothing")
+    }
+    fn diff_text(
+        &self,
+        _: &[crate::deploy::changeset::StackDiff],
+        _: crate::printer::Style,
+    ) -> String {
+        unreachable!("the driver shows no diff")
+    }
+    fn failure_recap(
+        &self,
+        _: &[crate::deploy::event::FailureRecap],
+        _: crate::printer::Style,
+    ) -> String {
+        unreachable!("the driver shows no recap")
+    }
+    fn spawn_deploy_screen(
+        &self,
+        _: tokio::sync::mpsc::UnboundedReceiver<crate::deploy::event::DeployEvent>,
+        _: Cancel,
+    ) -> tokio::task::JoinHandle<std::io::Result<crate::ui::ScreenEnd>> {
+        unreachable!("the driver opens no screen")
+    }
+    fn confirm(&self, _: &str, _: &str, _: bool) -> Result<bool, String> {
+        unreachable!("the driver asks nothing")
+    }
+    async fn guided(
+        &self,
+        _: crate::guided::GuidedOptions,
+        _: OutputMode,
+        _: Arc<dyn crate::ui::handoff::DeployHandoff>,
+    ) -> Outcome {
+        unreachable!("the driver runs no install")
+    }
+}
+
 fn cx() -> Cx {
     Cx::new(
         &crate::cli::OutputArgs {
             output: Some(OutputMode::Plain),
         },
         &crate::cli::AwsArgs::default(),
-        Arc::new(crate::ui::frontend::Terminal),
+        Arc::new(Unused),
     )
 }
 

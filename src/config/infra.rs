@@ -13,6 +13,11 @@ use serde_json::{Map, Value};
 
 use crate::fsutil;
 
+/// Redis node type written (and synthesised) when none is given: Medplum's CDK default,
+/// cache.t2.medium, is rejected for new clusters (medplum/medplum#8985), so the config names one
+/// AWS accepts.
+pub const DEFAULT_CACHE_NODE_TYPE: &str = "cache.t4g.medium";
+
 /// The order in which known keys are written. Keys not listed follow, in the order they had.
 pub const KEY_ORDER: &[&str] = &[
     "name",

@@ -4,6 +4,8 @@
 //! comma-separated key sets), the default it applies, whether init must write it, who creates
 //! it, and whether it is a secret (masked in every summary, event and log).
 
+use super::US_EAST_1;
+
 /// How the server interprets a parameter's string value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
@@ -140,7 +142,7 @@ pub const SERVER_KEYS: &[ServerKey] = &[
     k("smtp", Kind::Json).secret(),
     k("emailProvider", Kind::Enum(EMAIL_PROVIDERS)).default("awsses"),
     k("bullmq", Kind::Json),
-    k("awsRegion", Kind::String).default("us-east-1").cdk(),
+    k("awsRegion", Kind::String).default(US_EAST_1).cdk(),
     k("accurateCountThreshold", Kind::Integer).default("1000000"),
     k("maxSearchOffset", Kind::Integer).default("10000"),
     k("defaultBotRuntimeVersion", Kind::Enum(BOT_RUNTIMES)).default("awslambda"),

@@ -18,9 +18,9 @@ use serde_json::{Map, Value, json};
 
 use crate::aws::{AwsClients, AwsError};
 use crate::config::infra::{ConfigDocument, ConfigFileError, InfraConfig};
+use crate::config::zones::{Zone, pick_zone};
 use crate::error::Diagnostic;
 use crate::outcome::Outcome;
-use crate::steps::dns::{Zone, pick_zone};
 
 /// The context file's name, next to the config (where `cdk` writes it when run in that folder).
 pub const CONTEXT_FILE: &str = "cdk.context.json";
@@ -178,8 +178,8 @@ impl CdkContext {
             self.map.insert(az_key(account, region), json!(azs));
         }
         let mut regions = vec![region];
-        if region != crate::aws::clients::GLOBAL_REGION {
-            regions.push(crate::aws::clients::GLOBAL_REGION);
+        if region != crate::config::US_EAST_1 {
+            regions.push(crate::config::US_EAST_1);
         }
         for (name, id) in &lookups.hosted_zones {
             for r in &regions {

@@ -14,9 +14,8 @@ use std::sync::Mutex;
 use async_trait::async_trait;
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{
-    AbortIncompleteMultipartUpload, BucketLifecycleConfiguration, BucketLocationConstraint,
-    CreateBucketConfiguration, ExpirationStatus, LifecycleExpiration, LifecycleRule,
-    LifecycleRuleFilter, ServerSideEncryption,
+    AbortIncompleteMultipartUpload, BucketLifecycleConfiguration, ExpirationStatus,
+    LifecycleExpiration, LifecycleRule, LifecycleRuleFilter, ServerSideEncryption,
 };
 use serde_json::json;
 use sha2::{Digest, Sha256};
@@ -228,14 +227,10 @@ impl S3TemplateStore {
             }
         };
         if !exists {
-            let mut req = s3.create_bucket().bucket(bucket);
-            if region != "us-east-1" {
-                req = req.create_bucket_configuration(
-                    CreateBucketConfiguration::builder()
-                        .location_constraint(BucketLocationConstraint::from(region))
-                        .build(),
-                );
-            }
+            let req = s3
+                .create_bucket()
+                .bucket(bucket)
+                .set_create_bucket_configuration(crate::aws::s3::bucket_location(region));
             if let Err(e) = req.send().await {
                 let e = s3_error("CreateBucket", &e);
                 if e.code.as_deref() != Some("BucketAlreadyOwnedByYou") {

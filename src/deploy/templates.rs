@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use super::StackTemplate;
 use crate::aws::AwsClients;
-use crate::aws::clients::GLOBAL_REGION;
+use crate::config::US_EAST_1;
 use crate::config::infra::InfraConfig;
 use crate::error::Diagnostic;
 use crate::outcome::Outcome;
@@ -75,7 +75,7 @@ pub fn stack_tags(config: &InfraConfig) -> Vec<(String, String)> {
 
 /// The name of the us-east-1 companion stack.
 pub fn companion_name(config: &InfraConfig) -> String {
-    format!("{}-{GLOBAL_REGION}", config.stack_name)
+    format!("{}-{US_EAST_1}", config.stack_name)
 }
 
 /// Reads `<StackName>.template.json` files: the primary stack (required) and the us-east-1
@@ -107,8 +107,8 @@ pub fn load_dir(dir: &Path, config: &InfraConfig) -> Result<Vec<StackTemplate>, 
             .to_string();
         let region = if stack == primary {
             config.region.clone()
-        } else if stack == companion && config.region != GLOBAL_REGION {
-            GLOBAL_REGION.to_string()
+        } else if stack == companion && config.region != US_EAST_1 {
+            US_EAST_1.to_string()
         } else {
             return Err(TemplatesError::UnknownStack {
                 path,

@@ -92,7 +92,7 @@ impl crate::error::Diagnostic for JournalError {
             JournalError::Locked { .. } => Some("wait for the other run to finish; if none is running, the lock is stale and is released when its process exits".into()),
             JournalError::Parse { path, .. } => Some(format!("restore {} from a backup, or move it aside to start over (AWS resources are found again by name and tag, but a create that was in flight may be repeated)", path.display())),
             JournalError::Record { path, step, .. } => Some(format!("restore {} from a backup, or fix or remove the \"{step}\" entry under \"steps\" by hand; medplum-init will not guess, because a lost record can mean duplicate resources", path.display())),
-            JournalError::BadEnv { .. } => Some(crate::answers::validators::ENV_NAME_FIX.into()),
+            JournalError::BadEnv { .. } => Some(crate::config::validators::ENV_NAME_FIX.into()),
             _ => None,
         }
     }
@@ -152,8 +152,8 @@ pub fn dry_run_dir(dir: &Path, env: &str) -> PathBuf {
 /// The environment names a folder: refuse anything but a plain name (no `/`, `..`, NUL or
 /// control characters), whatever path it came by.
 fn check_env(env: &str) -> Result<(), JournalError> {
-    crate::answers::validators::env_name(env).map_err(|(problem, _)| JournalError::BadEnv {
-        shown: crate::answers::validators::shown(env),
+    crate::config::validators::env_name(env).map_err(|(problem, _)| JournalError::BadEnv {
+        shown: crate::config::validators::shown(env),
         problem,
     })
 }

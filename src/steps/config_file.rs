@@ -12,9 +12,10 @@ use async_trait::async_trait;
 use serde_json::Value;
 
 use super::dns;
-use crate::answers::validators::is_within;
+use crate::config::US_EAST_1;
 use crate::config::derive::needs_hosted_zone_name;
 use crate::config::infra::{ConfigDocument, ExternalSecret, config_file_name, config_path};
+use crate::config::validators::is_within;
 use crate::engine::journal::{dry_run_dir, prepare_state_dir};
 use crate::engine::{Ctx, Event, Outcome, PlannedCall, Step, StepError, StepId};
 
@@ -226,7 +227,7 @@ impl Step for ConfigFile {
             PlannedCall::read(
                 "route53",
                 "ListHostedZones",
-                dns::GLOBAL,
+                US_EAST_1,
                 format!("the zone holding {} (hostedZoneName)", ctx.answers.domain()),
             )
             .when("unless an earlier step looked it up"),

@@ -5,33 +5,12 @@ use aws_sdk_route53::types::{
     Change, ChangeAction, ChangeBatch, ResourceRecord, ResourceRecordSet, RrType,
 };
 
-use crate::answers::validators::is_within;
 use crate::aws::{AwsClients, AwsError};
+use crate::config::US_EAST_1;
+use crate::config::validators::is_within;
+use crate::config::zones::{Zone, pick_zone};
 use crate::engine::ctx::announced_call;
 use crate::engine::{Ctx, EventSink, StepError, StepId};
-
-/// Route53 is global; its calls are signed for us-east-1.
-pub const GLOBAL: &str = "us-east-1";
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Zone {
-    /// Without the `/hostedzone/` prefix.
-    pub id: String,
-    /// Without the trailing dot.
-    pub name: String,
-}
-
-/// Picks the zone for `domain` among `zones`: `wanted` when the answers name one, otherwise the
-/// public zone with the longest name that contains `domain`.
-pub fn pick_zone<'a>(zones: &'a [Zone], domain: &str, wanted: Option<&str>) -> Option<&'a Zone> {
-    match wanted {
-        Some(w) => zones.iter().find(|z| z.name == w),
-        None => zones
-            .iter()
-            .filter(|z| is_within(domain, &z.name))
-            .max_by_key(|z| z.name.len()),
-    }
-}
 
 /// Every public hosted zone of the account.
 pub async fn public_zones(ctx: &Ctx, step: StepId) -> Result<Vec<Zone>, AwsError> {
@@ -55,7 +34,7 @@ pub async fn list_public_zones(
             step,
             "route53",
             "ListHostedZones",
-            GLOBAL,
+            US_EAST_1,
             "hosted zones",
             r53.list_hosted_zones().set_marker(marker.clone()).send(),
         )
@@ -126,7 +105,7 @@ pub async fn ensure_cname(
             step,
             "route53",
             "ListResourceRecordSets",
-            GLOBAL,
+            US_EAST_1,
             &fqdn,
             r53.list_resource_record_sets()
                 .hosted_zone_id(&zone.id)
@@ -175,7 +154,7 @@ pub async fn ensure_cname(
         step,
         "route53",
         "ChangeResourceRecordSets",
-        GLOBAL,
+        US_EAST_1,
         &fqdn,
         r53.change_resource_record_sets()
             .hosted_zone_id(&zone.id)
@@ -201,43 +180,5 @@ fn offline() -> AwsError {
         code: None,
         message: "no AWS access in a dry run".into(),
         kind: crate::aws::AwsErrorKind::Other,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn z(id: &str, name: &str) -> Zone {
-        Zone {
-            id: id.into(),
-            name: name.into(),
-        }
-    }
-
-    #[test]
-    fn longest_matching_zone_wins() {
-        let zones = [
-            z("A", "example.co.uk"),
-            z("B", "staging.example.co.uk"),
-            z("C", "co.uk.example.org"),
-        ];
-        assert_eq!(
-            pick_zone(&zones, "api.staging.example.co.uk", None)
-                .unwrap()
-                .id,
-            "B"
-        );
-        assert_eq!(
-            pick_zone(&zones, "api.example.co.uk", None).unwrap().id,
-            "A"
-        );
-        assert_eq!(pick_zone(&zones, "api.other.co.uk", None), None);
-        assert_eq!(
-            pick_zone(&zones, "api.staging.example.co.uk", Some("example.co.uk"))
-                .unwrap()
-                .id,
-            "A"
-        );
     }
 }

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use super::certificates::ENV_TAG;
 use super::dns;
 use crate::answers::EmailIdentity;
+use crate::config::US_EAST_1;
 use crate::engine::event::DnsRecord;
 use crate::engine::{Ctx, Event, Outcome, PlannedCall, Step, StepError, StepId};
 
@@ -56,7 +57,7 @@ impl Step for Email {
                 PlannedCall::write(
                     "route53",
                     "ChangeResourceRecordSets",
-                    "us-east-1",
+                    US_EAST_1,
                     format!("DKIM CNAMEs of {identity}"),
                 )
                 .when("when the zone is in this account"),

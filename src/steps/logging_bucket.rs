@@ -3,11 +3,12 @@
 //! lets Elastic Load Balancing in the stack's region write to it.
 
 use async_trait::async_trait;
-use aws_sdk_s3::types::{BucketLocationConstraint, CreateBucketConfiguration, Tag, Tagging};
+use aws_sdk_s3::types::{Tag, Tagging};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::certificates::ENV_TAG;
+use crate::config::US_EAST_1;
 use crate::engine::{Ctx, Outcome, PlannedCall, Step, StepError, StepId};
 
 const ID: StepId = StepId::LoggingBucket;
@@ -24,7 +25,7 @@ pub struct Record {
 /// regions deliver as the service principal `logdelivery.elasticloadbalancing.amazonaws.com`.
 pub fn elb_account(region: &str) -> Option<&'static str> {
     Some(match region {
-        "us-east-1" => "127311923021",
+        US_EAST_1 => "127311923021",
         "us-east-2" => "033677994240",
         "us-west-1" => "027434742980",
         "us-west-2" => "797873946194",
@@ -152,14 +153,10 @@ impl Step for LoggingBucket {
             Err(e) => return Err(e.into()),
         };
         if !exists {
-            let mut req = s3.create_bucket().bucket(bucket);
-            if region != "us-east-1" {
-                req = req.create_bucket_configuration(
-                    CreateBucketConfiguration::builder()
-                        .location_constraint(BucketLocationConstraint::from(region.as_str()))
-                        .build(),
-                );
-            }
+            let req = s3
+                .create_bucket()
+                .bucket(bucket)
+                .set_create_bucket_configuration(crate::aws::s3::bucket_location(&region));
             match ctx
                 .call(ID, "s3", "CreateBucket", &region, bucket, req.send())
                 .await

@@ -7,8 +7,9 @@
 use aws_sdk_acm::types::CertificateStatus;
 
 use super::certificates::covers;
-use super::dns::{Zone, list_public_zones};
+use super::dns::list_public_zones;
 use crate::aws::{AwsClients, AwsError};
+use crate::config::zones::Zone;
 use crate::engine::ctx::announced_call;
 use crate::engine::{EventSink, StepId};
 

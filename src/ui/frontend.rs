@@ -5,16 +5,16 @@ use std::sync::Arc;
 
 use super::deploy::json::JsonDeploy;
 use super::deploy::plain::{PlainDeploy, write_recap};
-use super::deploy::{DeployRenderer, diff, tui as deploy_tui};
+use super::deploy::{DeployRenderer, diff, screen};
 use super::handoff::DeployHandoff;
 use super::json::JsonRenderer;
 use super::plain::PlainRenderer;
 use super::prompt::{self, inquire_prompter::InquirePrompter};
-use super::wizard::session::{GuidedOptions, Session};
 use super::{FrontEnd, Renderer, ScreenEnd, tui};
 use crate::deploy::changeset::StackDiff;
 use crate::deploy::event::{DeployEvent, FailureRecap};
 use crate::engine::{Cancel, EventSink};
+use crate::guided::{Guide, GuidedOptions, Session};
 use crate::outcome::Outcome;
 use crate::printer::{OutputMode, Printer, Style};
 
@@ -68,7 +68,7 @@ impl FrontEnd for Terminal {
         cancel: Cancel,
     ) -> tokio::task::JoinHandle<std::io::Result<ScreenEnd>> {
         tokio::spawn(async move {
-            deploy_tui::run(events, cancel)
+            screen::run(events, cancel)
                 .await
                 .map(|end| ScreenEnd { quit: end.quit })
         })
@@ -90,7 +90,7 @@ impl FrontEnd for Terminal {
     ) -> Outcome {
         let printer = Printer::new(mode);
         let (sink, rx) = EventSink::channel();
-        let session = Session::new(options, sink);
+        let session: Arc<dyn Guide> = Arc::new(Session::new(options, sink));
         let (w, h) = crossterm::terminal::size().unwrap_or((0, 0));
         let (min_w, min_h) = tui::app::MIN_SIZE;
         let small = w < min_w || h < min_h;

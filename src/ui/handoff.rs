@@ -32,13 +32,15 @@ pub trait DeployHandoff: Send + Sync {
     async fn deploy_now(&self, req: &DeployRequest) -> u8;
 }
 
-/// The command that deploys the environment of `req` later.
-pub fn deploy_command(req: &DeployRequest) -> String {
-    format!(
-        "medplum-init deploy --dir {} --env {}",
-        req.dir.display(),
-        req.env
-    )
+impl DeployRequest {
+    /// The command that deploys this environment later.
+    pub fn deploy_command(&self) -> String {
+        format!(
+            "medplum-init deploy --dir {} --env {}",
+            self.dir.display(),
+            self.env
+        )
+    }
 }
 
 /// A hand-off that only ever offers "later": the test double of the front ends' tests.
@@ -53,7 +55,7 @@ impl DeployHandoff for LaterOnly {
     }
 
     fn later_command(&self, req: &DeployRequest) -> String {
-        deploy_command(req)
+        req.deploy_command()
     }
 
     async fn deploy_now(&self, _req: &DeployRequest) -> u8 {

@@ -9,6 +9,7 @@ pub mod handoff;
 pub mod json;
 pub mod plain;
 pub mod prompt;
+pub mod terminal;
 pub mod tui;
 pub mod wizard;
 
@@ -66,7 +67,7 @@ pub trait FrontEnd: Send + Sync {
     /// The guided install, full screen or line by line, after `mode` and the terminal's size.
     async fn guided(
         &self,
-        options: wizard::session::GuidedOptions,
+        options: crate::guided::GuidedOptions,
         mode: crate::printer::OutputMode,
         handoff: std::sync::Arc<dyn handoff::DeployHandoff>,
     ) -> crate::outcome::Outcome;

@@ -14,18 +14,18 @@ use std::sync::Arc;
 
 use tokio::sync::mpsc::UnboundedReceiver;
 
-use crate::answers::validators::Check;
 use crate::answers::{Answers, Overrides};
-use crate::aws::clients::GLOBAL_REGION;
+use crate::config::US_EAST_1;
+use crate::config::validators::Check;
 use crate::engine::{Event, StepId};
 use crate::exit;
+use crate::guided::{Failure, Guide, save_answers};
 use crate::ui::Renderer;
 use crate::ui::handoff::DeployHandoff;
-use crate::ui::tui::review::preview_lines;
-use crate::ui::tui::widgets::Theme;
 use crate::ui::wizard::help::{field_help, section_intro};
-use crate::ui::wizard::session::{Failure, Session, save_answers};
-use crate::ui::wizard::{Draft, FieldId, Kind, Known, Opt, Section, resume};
+use crate::ui::wizard::review::preview_lines;
+use crate::ui::wizard::text::Theme;
+use crate::ui::wizard::{Draft, FieldId, Kind, Known, Opt, Section, deploy_request, resume};
 
 /// Why a prompt returned no answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -187,13 +187,13 @@ fn failure_text(f: &Failure) -> String {
 
 /// Runs the guided install line by line; returns the exit code.
 pub async fn run(
-    session: Session,
+    session: Arc<dyn Guide>,
     mut events: UnboundedReceiver<Event>,
     p: &mut dyn Prompter,
     renderer: &mut dyn Renderer,
     handoff: Arc<dyn DeployHandoff>,
 ) -> u8 {
-    match flow(&session, &mut events, p, renderer, handoff.as_ref()).await {
+    match flow(session.as_ref(), &mut events, p, renderer, handoff.as_ref()).await {
         Ok(code) => code,
         Err(PromptError::Interrupted) => {
             p.say("interrupted: nothing more was done; run medplum-init again here to resume");
@@ -208,13 +208,13 @@ pub async fn run(
 }
 
 async fn flow(
-    session: &Session,
+    session: &dyn Guide,
     rx: &mut UnboundedReceiver<Event>,
     p: &mut dyn Prompter,
     r: &mut dyn Renderer,
     handoff: &dyn DeployHandoff,
 ) -> Result<u8, PromptError> {
-    let opts = &session.opts;
+    let opts = session.options();
     let env = resume::discover_env(&opts.dir, opts.env.as_deref());
     let (mut draft, found, notes) = match &env {
         Some(e) => resume::load(&opts.dir, e),
@@ -296,7 +296,7 @@ async fn flow(
 }
 
 async fn questions(
-    session: &Session,
+    session: &dyn Guide,
     rx: &mut UnboundedReceiver<Event>,
     r: &mut dyn Renderer,
     p: &mut dyn Prompter,
@@ -314,8 +314,8 @@ async fn questions(
         p.say(section_intro(s));
         if s == Section::Certificates && session.online() {
             let mut regions = vec![draft.value(FieldId::Region, k)];
-            if regions[0] != GLOBAL_REGION {
-                regions.push(GLOBAL_REGION.into());
+            if regions[0] != US_EAST_1 {
+                regions.push(US_EAST_1.into());
             }
             for region in regions {
                 if k.certificates.contains_key(&region) {
@@ -359,7 +359,7 @@ fn plain_lines(lines: Vec<ratatui::text::Line<'_>>) -> String {
 
 #[allow(clippy::too_many_arguments)]
 async fn review_and_run(
-    session: &Session,
+    session: &dyn Guide,
     rx: &mut UnboundedReceiver<Event>,
     r: &mut dyn Renderer,
     p: &mut dyn Prompter,
@@ -404,7 +404,7 @@ async fn review_and_run(
         },
         false,
     )?;
-    if let Some(path) = &session.opts.save_answers {
+    if let Some(path) = &session.options().save_answers {
         match save_answers(path, &draft.saveable_toml(k)) {
             Ok(()) => p.say(&format!("answers saved to {}", path.display())),
             Err(e) => p.say(&format!(
@@ -418,7 +418,7 @@ async fn review_and_run(
         return Ok(exit::OK);
     }
     let text = draft.to_toml(k);
-    let cancel = session.cancel.clone();
+    let cancel = session.cancel().clone();
     let watch = tokio::spawn(async move {
         if tokio::signal::ctrl_c().await.is_ok() {
             cancel.cancel();
@@ -483,7 +483,7 @@ async fn review_and_run(
     if report.interrupted {
         return Ok(exit::INTERRUPTED);
     }
-    let req = session.deploy_request(&answers);
+    let req = deploy_request(&session.options().dir, &answers);
     p.say(&format!("config file: {}", req.config_path.display()));
     let mut options = vec![Opt {
         value: "later".into(),

@@ -2,6 +2,7 @@
 
 mod harness;
 
+mod boundaries;
 mod cli;
 mod cli_contract;
 mod deploy;

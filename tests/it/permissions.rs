@@ -86,7 +86,7 @@ fn iam_actions(prefix: &str, op: &str) -> Vec<String> {
 // Tokens
 
 #[derive(Debug, Clone, PartialEq)]
-enum Tok {
+pub(crate) enum Tok {
     Ident(String),
     Str(String),
     Punct(char),
@@ -94,7 +94,7 @@ enum Tok {
 
 /// Rust source as identifiers, string literals and punctuation; comments, numbers, char
 /// literals and lifetimes dropped. Each token carries its line.
-fn tokens(src: &str) -> Vec<(Tok, usize)> {
+pub(crate) fn tokens(src: &str) -> Vec<(Tok, usize)> {
     let c: Vec<char> = src.chars().collect();
     let mut out = Vec::new();
     let (mut i, mut line) = (0, 1);
@@ -202,14 +202,14 @@ fn tokens(src: &str) -> Vec<(Tok, usize)> {
     out
 }
 
-fn ident(t: &[(Tok, usize)], i: usize) -> Option<&str> {
+pub(crate) fn ident(t: &[(Tok, usize)], i: usize) -> Option<&str> {
     match t.get(i) {
         Some((Tok::Ident(s), _)) => Some(s),
         _ => None,
     }
 }
 
-fn punct(t: &[(Tok, usize)], i: usize, p: char) -> bool {
+pub(crate) fn punct(t: &[(Tok, usize)], i: usize, p: char) -> bool {
     matches!(t.get(i), Some((Tok::Punct(c), _)) if *c == p)
 }
 
@@ -475,7 +475,7 @@ fn scan(src: &str) -> FileScan {
     out
 }
 
-fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
+pub(crate) fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
     for e in std::fs::read_dir(dir).unwrap() {
         let p = e.unwrap().path();
         if p.is_dir() {

@@ -2,9 +2,12 @@
 
 use serde_json::{Map, Value};
 
+use super::super::AnswerError;
 use super::super::source::Table;
-use super::super::{AnswerError, DEFAULT_CACHE_NODE_TYPE, validators};
 use super::{Validator, line_of};
+use crate::config::US_EAST_1;
+use crate::config::infra::DEFAULT_CACHE_NODE_TYPE;
+use crate::config::validators;
 
 impl Validator {
     pub(super) fn check_cdk_values(&mut self, cdk: &Map<String, Value>, table: &Table) {
@@ -12,7 +15,7 @@ impl Validator {
         let region = cdk
             .get("region")
             .and_then(Value::as_str)
-            .unwrap_or("us-east-1")
+            .unwrap_or(US_EAST_1)
             .to_string();
         for (key, value) in cdk {
             let line = line_of(table, key);
@@ -34,12 +37,12 @@ impl Validator {
                     ),
                     "appSslCertArn" => v::acm_arn(
                         s,
-                        "us-east-1",
+                        US_EAST_1,
                         "CloudFront only uses certificates from us-east-1",
                     ),
                     "storageSslCertArn" => v::acm_arn(
                         s,
-                        "us-east-1",
+                        US_EAST_1,
                         "CloudFront only uses certificates from us-east-1",
                     ),
                     "storageBucketName"

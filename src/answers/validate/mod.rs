@@ -9,10 +9,10 @@ use serde_json::{Map, Value};
 
 use super::keys::{self, Ty};
 use super::source::{Entry, Node, Table, Val};
-use super::{
-    AnswerError, Answers, DEFAULT_CACHE_NODE_TYPE, DEFAULT_SERVER_IMAGE, Overrides, validators,
-};
-use crate::config::{derive, server};
+use super::{AnswerError, Answers, DEFAULT_SERVER_IMAGE, Overrides};
+use crate::config::US_EAST_1;
+use crate::config::infra::DEFAULT_CACHE_NODE_TYPE;
+use crate::config::{derive, server, validators};
 
 #[derive(Default)]
 pub(super) struct Validator {
@@ -184,7 +184,7 @@ impl Validator {
                                     }
                                 }
                                 None => {
-                                    let hint = keys::did_you_mean(
+                                    let hint = validators::did_you_mean(
                                         &inner.key,
                                         spec.iter().map(|(k, _)| *k),
                                     )
@@ -220,7 +220,7 @@ impl Validator {
                     ),
                 );
             } else {
-                let hint = keys::did_you_mean(&e.key, keys::top_level_names())
+                let hint = validators::did_you_mean(&e.key, keys::top_level_names())
                     .map(|s| format!("did you mean '{s}'?"))
                     .unwrap_or_else(|| "top-level keys are Medplum CDK config keys; see `medplum-init answers-template`".into());
                 self.err(
@@ -321,7 +321,7 @@ impl Validator {
                 Value::String(derive::default_stack_name(&name)),
             );
         }
-        set(cdk, "region", Value::String("us-east-1".into()));
+        set(cdk, "region", Value::String(US_EAST_1.into()));
         match s(cdk, "domainName") {
             Some(d) if validators::domain(&d).is_err() => {}
             Some(d) => {

@@ -2,11 +2,12 @@
 
 use serde_json::{Map, Value};
 
+use super::super::ServerValue;
 use super::super::keys;
 use super::super::source::{Node, Table, Val};
-use super::super::{ServerValue, validators};
 use super::Validator;
 use crate::config::server;
+use crate::config::validators;
 use crate::crypto::Secret;
 
 impl Validator {
@@ -33,7 +34,7 @@ impl Validator {
                     );
                     continue;
                 }
-                let hint = keys::did_you_mean(key, server::SERVER_KEYS.iter().map(|k| k.key))
+                let hint = validators::did_you_mean(key, server::SERVER_KEYS.iter().map(|k| k.key))
                     .map(|s| format!("did you mean '{s}'?"))
                     .unwrap_or_else(|| {
                         "see Medplum's server config reference for the key names".into()

@@ -6,8 +6,10 @@ use std::time::Duration;
 use serde_json::{Map, Value};
 
 use super::super::source::{Entry, Table, Val};
-use super::super::{CertChoice, CertificateAnswers, EmailIdentity, keys, validators};
+use super::super::{CertChoice, CertificateAnswers, EmailIdentity, keys};
 use super::Validator;
+use crate::config::US_EAST_1;
+use crate::config::validators;
 
 impl Validator {
     #[allow(clippy::type_complexity)]
@@ -44,7 +46,7 @@ impl Validator {
         let region = cdk
             .get("region")
             .and_then(Value::as_str)
-            .unwrap_or("us-east-1")
+            .unwrap_or(US_EAST_1)
             .to_string();
 
         let mut cert = |name: &str, cdk_key: &str, cert_region: &str, why: &str| -> CertChoice {
@@ -100,13 +102,13 @@ impl Validator {
         let app = cert(
             "app",
             "appSslCertArn",
-            "us-east-1",
+            US_EAST_1,
             "CloudFront only uses certificates from us-east-1",
         );
         let storage = cert(
             "storage",
             "storageSslCertArn",
-            "us-east-1",
+            US_EAST_1,
             "CloudFront only uses certificates from us-east-1",
         );
 

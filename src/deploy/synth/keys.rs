@@ -7,8 +7,8 @@ use super::settings::{
     Aurora, AutoScaling, DEFAULT_RDS_INSTANCE_TYPE, DEFAULT_RDS_VERSION, Database, ExtraContainer,
     LogTarget, check, invalid, opt, unsupported,
 };
-use crate::answers::validators as v;
 use crate::config::infra::InfraConfig;
+use crate::config::validators as v;
 use crate::deploy::SynthError;
 
 /// Keys that would change the stack in ways medplum-init cannot reproduce. Each names the

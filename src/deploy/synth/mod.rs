@@ -24,10 +24,8 @@ use settings::Settings;
 use template::{ENV_TAG, Template};
 
 use super::{Lookups, StackInput, StackTemplate, SynthError};
+use crate::config::US_EAST_1;
 use crate::config::infra::InfraConfig;
-
-/// The region CloudFront's certificates and web ACLs live in.
-pub const GLOBAL_REGION: &str = "us-east-1";
 
 pub fn build(config: &InfraConfig, lookups: &Lookups) -> Result<Vec<StackTemplate>, SynthError> {
     let s = Settings::from_config(config, lookups)?;
@@ -52,10 +50,10 @@ pub fn build(config: &InfraConfig, lookups: &Lookups) -> Result<Vec<StackTemplat
     });
 
     if s.two_stacks() {
-        let name = format!("{}-{GLOBAL_REGION}", s.stack_name);
+        let name = format!("{}-{US_EAST_1}", s.stack_name);
         let mut global = Template::new(&name, &s.name);
-        frontend::build(&mut global, &s, Placement::Global, GLOBAL_REGION);
-        storage::build(&mut global, &s, Placement::Global, GLOBAL_REGION);
+        frontend::build(&mut global, &s, Placement::Global, US_EAST_1);
+        storage::build(&mut global, &s, Placement::Global, US_EAST_1);
         let inputs = [frontend::OAI_PARAMETER, storage::OAI_PARAMETER]
             .into_iter()
             .map(|p| StackInput {
@@ -66,7 +64,7 @@ pub fn build(config: &InfraConfig, lookups: &Lookups) -> Result<Vec<StackTemplat
             .collect();
         stacks.push(StackTemplate {
             name,
-            region: GLOBAL_REGION.to_string(),
+            region: US_EAST_1.to_string(),
             template: global.render(),
             tags,
             inputs,

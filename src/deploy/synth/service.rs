@@ -11,6 +11,7 @@ use super::settings::Settings;
 use super::template::{
     Resource, Template, assume_role, att, default_policy, join, r#ref, statement,
 };
+use crate::config::US_EAST_1;
 
 pub fn bot_lambda_role(t: &mut Template) -> String {
     t.add(
@@ -162,7 +163,7 @@ pub fn build(t: &mut Template, s: &Settings, net: &Network, bot_role: &str, wait
             "awslogs-region": s.region
         }
     });
-    let command = if s.region == "us-east-1" {
+    let command = if s.region == US_EAST_1 {
         format!("aws:/medplum/{}/", s.name)
     } else {
         format!("aws:{}:/medplum/{}/", s.region, s.name)

@@ -8,8 +8,10 @@ use super::keys::{
     autoscaling, container_insights, database, extra_containers, fargate_size, guardduty,
     lb_logging, log_target, refuse_unsupported, string_map,
 };
-use crate::answers::validators as v;
-use crate::config::infra::InfraConfig;
+use crate::config::US_EAST_1;
+use crate::config::infra::{DEFAULT_CACHE_NODE_TYPE, InfraConfig};
+use crate::config::validators as v;
+use crate::config::zones;
 use crate::deploy::{Lookups, SynthError};
 
 /// Aurora PostgreSQL version when `rdsInstanceVersion` is absent: upstream Medplum's current
@@ -17,9 +19,6 @@ use crate::deploy::{Lookups, SynthError};
 pub const DEFAULT_RDS_VERSION: &str = "16.9";
 /// RDS instance class (without `db.`) when `rdsInstanceType` is absent: the CDK's default.
 pub const DEFAULT_RDS_INSTANCE_TYPE: &str = "t3.medium";
-/// Redis node type when `cacheNodeType` is absent: the CDK's cache.t2.medium is refused for new
-/// clusters (medplum/medplum#8985).
-pub const DEFAULT_CACHE_NODE_TYPE: &str = crate::answers::DEFAULT_CACHE_NODE_TYPE;
 /// When the context holds no availability zones, the template selects them with `Fn::GetAZs`;
 /// every commercial region offers at least three, more would be a guess.
 pub const MAX_AZS_WITHOUT_LOOKUP: u32 = 3;
@@ -230,7 +229,7 @@ impl Settings {
                 key,
                 v::acm_arn(
                     required(key, arn)?,
-                    "us-east-1",
+                    US_EAST_1,
                     "CloudFront only uses certificates from us-east-1",
                 ),
             )?;
@@ -421,24 +420,24 @@ impl Settings {
 
     /// True when the CloudFront side lives in a second stack in us-east-1.
     pub fn two_stacks(&self) -> bool {
-        self.region != "us-east-1"
+        self.region != US_EAST_1
     }
 }
 
 /// Picks the hosted zone: `hostedZoneName` when set, otherwise the longest zone in the lookups
-/// that holds `domainName` (medplum-init's rule, see `steps::dns::pick_zone`; the CDK would guess
+/// that holds `domainName` (medplum-init's rule, see [`zones::pick_zone`]; the CDK would guess
 /// the last two labels, which is wrong for `co.uk` and delegated subzones).
 fn pick_zone(c: &InfraConfig, lookups: &Lookups) -> Result<Zone, SynthError> {
-    let zones: Vec<crate::steps::dns::Zone> = lookups
+    let listed: Vec<zones::Zone> = lookups
         .hosted_zones
         .iter()
-        .map(|(name, id)| crate::steps::dns::Zone {
+        .map(|(name, id)| zones::Zone {
             id: id.clone(),
             name: name.clone(),
         })
         .collect();
     let wanted = opt(&c.hosted_zone_name);
-    let Some(z) = crate::steps::dns::pick_zone(&zones, &c.domain_name, wanted) else {
+    let Some(z) = zones::pick_zone(&listed, &c.domain_name, wanted) else {
         let what = wanted.unwrap_or(&c.domain_name);
         return Err(SynthError::MissingHostedZone {
             domain: what.to_string(),

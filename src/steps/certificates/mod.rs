@@ -24,7 +24,7 @@ use validation::{describe, describe_with_records, wait_issued};
 
 use super::dns;
 use crate::answers::CertChoice;
-use crate::aws::clients::GLOBAL_REGION;
+use crate::config::US_EAST_1;
 use crate::engine::event::DnsRecord;
 use crate::engine::{Ctx, Event, Outcome, PlannedCall, Step, StepError, StepId};
 
@@ -55,13 +55,13 @@ pub fn wanted(ctx: &Ctx) -> Vec<Want> {
         Want {
             purpose: "app",
             domain: a.app_domain().into(),
-            region: GLOBAL_REGION.into(),
+            region: US_EAST_1.into(),
             choice: c.app.clone(),
         },
         Want {
             purpose: "storage",
             domain: a.storage_domain().into(),
-            region: GLOBAL_REGION.into(),
+            region: US_EAST_1.into(),
             choice: c.storage.clone(),
         },
     ]
@@ -139,14 +139,14 @@ impl Step for Certificates {
                         calls.push(PlannedCall::read(
                             "route53",
                             "ListHostedZones",
-                            GLOBAL_REGION,
+                            US_EAST_1,
                             "the zone that holds the name",
                         ));
                         calls.push(
                             PlannedCall::write(
                                 "route53",
                                 "ChangeResourceRecordSets",
-                                GLOBAL_REGION,
+                                US_EAST_1,
                                 format!("validation CNAME of {d}"),
                             )
                             .when("when the hosted zone is in this account"),
@@ -331,7 +331,7 @@ async fn one(ctx: &Ctx, w: &Want) -> Result<bool, StepError> {
         };
         for rec in &mut shown {
             if let Some(z) = zone.as_ref().filter(|z| {
-                crate::answers::validators::is_within(rec.name.trim_end_matches('.'), &z.name)
+                crate::config::validators::is_within(rec.name.trim_end_matches('.'), &z.name)
             }) {
                 changed |= dns::ensure_cname(ctx, ID, z, &rec.name, &rec.value).await?;
                 rec.written = true;

@@ -3,8 +3,9 @@
 
 use aws_sdk_cloudfront::types::PublicKeyConfig;
 
-use super::{GLOBAL, ID, KeyRecord, caller_reference, key_name};
+use super::{ID, KeyRecord, caller_reference, key_name};
 use crate::aws::AwsError;
+use crate::config::US_EAST_1;
 use crate::config::server::parameter_name;
 use crate::crypto::keypair::{public_key_fingerprint, same_public_key};
 use crate::engine::{Ctx, StepError};
@@ -58,7 +59,7 @@ pub(super) async fn registered_key(
             ID,
             "cloudfront",
             "GetPublicKey",
-            GLOBAL,
+            US_EAST_1,
             id,
             cf.get_public_key().id(id).send(),
         )
@@ -147,7 +148,7 @@ pub(super) async fn ensure_cloudfront_key(
             ID,
             "cloudfront",
             "CreatePublicKey",
-            GLOBAL,
+            US_EAST_1,
             &name,
             cf.create_public_key().public_key_config(config).send(),
         )
@@ -201,7 +202,7 @@ async fn list_keys(
                 ID,
                 "cloudfront",
                 "ListPublicKeys",
-                GLOBAL,
+                US_EAST_1,
                 "public keys",
                 cf.list_public_keys()
                     .set_marker(marker.clone())

@@ -15,6 +15,7 @@ mod cloudfront;
 use cloudfront::{adopt_legacy_key, ensure_cloudfront_key};
 
 use super::ssm;
+use crate::config::US_EAST_1;
 use crate::config::server::parameter_name;
 use crate::crypto::keypair::{public_key_fingerprint, public_pem_of_encrypted, same_public_key};
 use crate::crypto::{SigningKeyPair, pending};
@@ -22,7 +23,6 @@ use crate::engine::journal::{prepare_state_dir, state_dir};
 use crate::engine::{Ctx, Outcome, PlannedCall, Step, StepError, StepId};
 
 const ID: StepId = StepId::SigningKey;
-const GLOBAL: &str = "us-east-1";
 
 pub struct SigningKey;
 
@@ -71,7 +71,7 @@ impl Step for SigningKey {
         let region = ctx.region();
         if let Some(id) = ctx.answers.str("signingKeyId") {
             return vec![
-                PlannedCall::read("cloudfront", "GetPublicKey", GLOBAL, id),
+                PlannedCall::read("cloudfront", "GetPublicKey", US_EAST_1, id),
                 PlannedCall::read(
                     "ssm",
                     "GetParameters",
@@ -90,7 +90,7 @@ impl Step for SigningKey {
                     region,
                     parameter_name(ctx.env(), "signingKey"),
                 ),
-                PlannedCall::read("cloudfront", "GetPublicKey", GLOBAL, id),
+                PlannedCall::read("cloudfront", "GetPublicKey", US_EAST_1, id),
             ];
         }
         let none_yet = "when SSM holds no signing key yet";
@@ -124,13 +124,13 @@ impl Step for SigningKey {
             PlannedCall::read(
                 "cloudfront",
                 "ListPublicKeys",
-                GLOBAL,
+                US_EAST_1,
                 "public keys of the account",
             ),
             PlannedCall::write(
                 "cloudfront",
                 "CreatePublicKey",
-                GLOBAL,
+                US_EAST_1,
                 key_name(ctx.answers.stack_name()),
             )
             .when("when CloudFront does not hold the key yet"),

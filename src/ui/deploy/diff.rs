@@ -2,7 +2,7 @@
 //! `+` add, `~` modify, `-` remove, `-/+` replace (highlighted, with the properties that force
 //! it), then a summary line per stack and one for the whole plan.
 
-use crate::answers::validators::escape_controls;
+use crate::config::validators::escape_controls;
 use crate::deploy::changeset::{
     ChangeAction, ChangeSetKind, DiffSummary, ResourceChange, StackDiff,
 };

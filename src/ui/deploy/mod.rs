@@ -1,12 +1,13 @@
 //! The deploy engine's front ends: the Terraform-style diff, the plain log, JSON lines and the
-//! ratatui progress pane with its terminal loop. All of them read [`DeployEvent`]s (and the
-//! [`crate::deploy::progress::DeployState`] folded from them); none calls AWS.
+//! ratatui progress pane with its full-screen loop ([`screen`]). All of them read
+//! [`DeployEvent`]s (and the [`crate::deploy::progress::DeployState`] folded from them); none
+//! calls AWS.
 
 pub mod diff;
 pub mod json;
 pub mod pane;
 pub mod plain;
-pub mod tui;
+pub mod screen;
 
 use crate::deploy::event::DeployEvent;
 

@@ -8,7 +8,7 @@ use inquire::error::InquireError;
 use inquire::validator::Validation;
 
 use super::{PromptError, Prompter, Question};
-use crate::answers::validators::Check;
+use crate::config::validators::Check;
 use crate::printer::style::Style;
 use crate::ui::wizard::Opt;
 

@@ -5,12 +5,12 @@ use std::sync::Arc;
 
 use super::*;
 use crate::engine::EventSink;
+use crate::guided::{GuidedOptions, Session};
 use crate::printer::style::Style;
 use crate::ui::handoff::LaterOnly;
 use crate::ui::plain::PlainRenderer;
-use crate::ui::wizard::session::GuidedOptions;
 
-fn session(dir: &std::path::Path) -> (Session, UnboundedReceiver<Event>) {
+fn session(dir: &std::path::Path) -> (Arc<dyn Guide>, UnboundedReceiver<Event>) {
     let (sink, rx) = EventSink::channel();
     let opts = GuidedOptions {
         dir: dir.to_path_buf(),
@@ -18,7 +18,7 @@ fn session(dir: &std::path::Path) -> (Session, UnboundedReceiver<Event>) {
         dry_run: true,
         ..Default::default()
     };
-    (Session::new(opts, sink), rx)
+    (Arc::new(Session::new(opts, sink)), rx)
 }
 
 const SCRIPT: &[&str] = &[

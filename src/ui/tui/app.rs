@@ -10,9 +10,9 @@ use std::time::Duration;
 use crate::answers::{AnswerError, Answers};
 use crate::engine::event::DnsRecord;
 use crate::engine::{CallStatus, Outcome, ParameterChange, RunReport, StepId};
+use crate::guided::Failure;
 use crate::steps::preview::Preview;
 use crate::ui::wizard::resume::Resume;
-use crate::ui::wizard::session::Failure;
 use crate::ui::wizard::{Draft, FieldId, Known, Section};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -8,8 +8,8 @@ use ratatui::text::{Line, Span};
 
 use super::app::App;
 use super::screens::{scrolled, step_rows};
-use super::widgets::{Theme, fit, pad, wrap};
 use crate::engine::ParameterAction;
+use crate::ui::wizard::text::{Theme, fit, pad, wrap};
 
 pub fn finished(app: &App, f: &mut Frame, area: Rect, t: Theme) {
     let w = area.width.saturating_sub(2) as usize;

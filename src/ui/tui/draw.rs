@@ -10,11 +10,12 @@ use ratatui::widgets::{Block, Borders, Paragraph, Wrap};
 
 use super::app::{Activity, App, CALLER, Level, Lookup, Phase, StepRun};
 use super::screens;
-use super::widgets::{Theme, elapsed, fit, pad, row, spinner};
+use super::widgets::{elapsed, spinner};
 use crate::engine::journal::StepStatus;
 use crate::engine::{CallStatus, Outcome};
 use crate::ui::wizard::Section;
 use crate::ui::wizard::help::{field_help, section_intro};
+use crate::ui::wizard::text::{Theme, fit, pad, row};
 
 pub struct Areas {
     pub header: Rect,
@@ -72,7 +73,7 @@ pub fn draw(app: &App, f: &mut Frame) {
     let max_help = if app.phase == Phase::Asking { 20 } else { 3 };
     let a = layout(
         area,
-        |w| super::widgets::wrap(&help_body, w as usize).len() as u16,
+        |w| crate::ui::wizard::text::wrap(&help_body, w as usize).len() as u16,
         max_help,
     );
     header(app, f, a.header, t);

@@ -7,7 +7,7 @@ use std::time::Duration;
 use super::app::{Activity, App, CallRow, CertRow, Exit, Level, Phase, StepRun};
 use crate::engine::{CallStatus, Event, RunReport};
 use crate::exit;
-use crate::ui::wizard::session::Failure;
+use crate::guided::Failure;
 
 pub fn run_done(app: &mut App, r: Result<RunReport, Failure>) {
     match r {

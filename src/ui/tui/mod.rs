@@ -4,7 +4,7 @@
 //! elapsed times, the engine's events, the answers of the tasks it started (look-ups, preview,
 //! run) and SIGINT/SIGTERM. Each message goes through [`update::update`], which returns the
 //! commands to start; [`draw::draw`] renders the state after every batch. All AWS work runs in
-//! tasks through the [`Session`], never on the loop.
+//! tasks through the [`Guide`], never on the loop.
 
 pub mod app;
 pub mod done;
@@ -12,7 +12,6 @@ pub mod draw;
 pub mod events;
 pub mod review;
 pub mod screens;
-pub mod terminal;
 pub mod update;
 pub mod widgets;
 
@@ -27,19 +26,19 @@ use futures_util::StreamExt;
 use tokio::sync::mpsc;
 
 use self::app::{App, Exit, Level};
-use self::terminal::TerminalGuard;
 use self::update::{Cmd, Msg};
 use crate::engine::Event;
 use crate::exit;
+use crate::guided::{Guide, save_answers};
 use crate::printer::style::wants_color;
 use crate::ui::handoff::DeployHandoff;
-use crate::ui::wizard::session::{Session, save_answers};
-use crate::ui::wizard::{Draft, Known, resume};
+use crate::ui::terminal::TerminalGuard;
+use crate::ui::wizard::{Draft, Known, deploy_request, resume};
 
 /// Builds the starting state: an earlier run's answers and step states when the folder has
 /// them, `--region` as the region's default.
-pub fn initial_app(session: &Session, deploy_available: bool) -> App {
-    let opts = &session.opts;
+pub fn initial_app(session: &dyn Guide, deploy_available: bool) -> App {
+    let opts = session.options();
     let env = resume::discover_env(&opts.dir, opts.env.as_deref());
     let (draft, found, notes) = match &env {
         Some(e) => resume::load(&opts.dir, e),
@@ -60,11 +59,11 @@ pub fn initial_app(session: &Session, deploy_available: bool) -> App {
 
 /// Runs the guided install full screen; returns the exit code.
 pub async fn run(
-    session: Session,
+    session: Arc<dyn Guide>,
     events: mpsc::UnboundedReceiver<Event>,
     handoff: Arc<dyn DeployHandoff>,
 ) -> u8 {
-    let mut app = initial_app(&session, handoff.available());
+    let mut app = initial_app(session.as_ref(), handoff.available());
     app.color = wants_color(true);
     let mut guard = match TerminalGuard::enter() {
         Ok(g) => g,
@@ -85,13 +84,13 @@ pub async fn run(
             return exit::FAILURE;
         }
     };
-    after(&app, &session, exit, handoff.as_ref()).await
+    after(&app, session.as_ref(), exit, handoff.as_ref()).await
 }
 
 async fn event_loop(
     guard: &mut TerminalGuard,
     app: &mut App,
-    session: &Session,
+    session: &Arc<dyn Guide>,
     mut events: mpsc::UnboundedReceiver<Event>,
 ) -> std::io::Result<Exit> {
     let (tx, mut done) = mpsc::unbounded_channel::<Msg>();
@@ -142,7 +141,7 @@ fn signals() -> std::io::Result<(tokio::signal::unix::Signal, tokio::signal::uni
 }
 
 /// Starts a command's work in a task; its answer comes back as a message.
-fn exec(cmd: Cmd, app: &mut App, session: &Session, tx: &mpsc::UnboundedSender<Msg>) {
+fn exec(cmd: Cmd, app: &mut App, session: &Arc<dyn Guide>, tx: &mpsc::UnboundedSender<Msg>) {
     let s = session.clone();
     let tx = tx.clone();
     match cmd {
@@ -169,7 +168,7 @@ fn exec(cmd: Cmd, app: &mut App, session: &Session, tx: &mpsc::UnboundedSender<M
             });
         }
         Cmd::SaveAnswers(text) => {
-            if let Some(path) = &session.opts.save_answers {
+            if let Some(path) = &session.options().save_answers {
                 match save_answers(path, &text) {
                     Ok(()) => app.note(
                         Level::Info,
@@ -184,12 +183,12 @@ fn exec(cmd: Cmd, app: &mut App, session: &Session, tx: &mpsc::UnboundedSender<M
                 }
             }
         }
-        Cmd::Cancel => session.cancel.cancel(),
+        Cmd::Cancel => session.cancel().cancel(),
     }
 }
 
 /// After the screen is restored: the summary on stdout, then the deploy or its command.
-async fn after(app: &App, session: &Session, exit: Exit, handoff: &dyn DeployHandoff) -> u8 {
+async fn after(app: &App, session: &dyn Guide, exit: Exit, handoff: &dyn DeployHandoff) -> u8 {
     let code = match exit {
         Exit::Code(c) => c,
         Exit::DeployNow | Exit::DeployLater => exit::OK,
@@ -201,7 +200,7 @@ async fn after(app: &App, session: &Session, exit: Exit, handoff: &dyn DeployHan
     let Some(confirmed) = &app.confirmed else {
         return code;
     };
-    let req = session.deploy_request(&confirmed.answers);
+    let req = deploy_request(&session.options().dir, &confirmed.answers);
     if code != exit::OK {
         eprintln!(
             "stopped: {}; finished work is recorded, run medplum-init again here to resume",
@@ -212,7 +211,7 @@ async fn after(app: &App, session: &Session, exit: Exit, handoff: &dyn DeployHan
         );
         return code;
     }
-    if session.opts.dry_run {
+    if session.options().dry_run {
         println!(
             "dry run: wrote {} for review; nothing in AWS was touched",
             req.config_path.display()
@@ -224,7 +223,7 @@ async fn after(app: &App, session: &Session, exit: Exit, handoff: &dyn DeployHan
         req.env
     );
     println!("config file: {}", req.config_path.display());
-    if let Some(p) = &session.opts.save_answers {
+    if let Some(p) = &session.options().save_answers {
         println!(
             "answers: {} (replay with --answers {} --yes)",
             p.display(),

@@ -10,10 +10,11 @@ use ratatui::widgets::{Block, Paragraph};
 use super::app::{App, Lookup, Phase, StepRun, ZONES, certs_key};
 use super::draw::step_word;
 use super::review;
-use super::widgets::{Theme, fit, pad, row, spinner, wrap};
+use super::widgets::spinner;
 use crate::config::derive;
 use crate::engine::{Outcome, ParameterAction, StepId};
 use crate::ui::wizard::help::section_intro;
+use crate::ui::wizard::text::{Theme, fit, pad, row, wrap};
 use crate::ui::wizard::{FieldId, Kind, Section};
 
 pub fn main(app: &App, f: &mut Frame, area: Rect, t: Theme) {

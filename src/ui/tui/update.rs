@@ -9,13 +9,13 @@ use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 
 use super::app::{App, CALLER, Confirmed, Exit, Level, Lookup, Phase, StepRun, ZONES, certs_key};
 use crate::answers::{Answers, Overrides};
-use crate::aws::clients::GLOBAL_REGION;
+use crate::config::US_EAST_1;
+use crate::config::zones::Zone;
 use crate::engine::{Event, Outcome, RunReport, StepId};
 use crate::exit;
-use crate::steps::dns::Zone;
+use crate::guided::Failure;
 use crate::steps::lookup::{Caller, CertSummary};
 use crate::steps::preview::Preview;
-use crate::ui::wizard::session::Failure;
 use crate::ui::wizard::{FieldId, Kind, Section};
 
 /// Everything that can happen to the TUI.
@@ -338,8 +338,8 @@ pub fn enter_section(app: &mut App, s: Section) -> Vec<Cmd> {
     let mut cmds = Vec::new();
     if s == Section::Certificates && !app.dry_run {
         let mut regions = vec![app.region()];
-        if !regions.contains(&GLOBAL_REGION.to_string()) {
-            regions.push(GLOBAL_REGION.into());
+        if !regions.contains(&US_EAST_1.to_string()) {
+            regions.push(US_EAST_1.into());
         }
         for r in regions {
             let key = certs_key(&r);

@@ -4,8 +4,8 @@
 
 use super::fields::{FieldId, NAT_MONTHLY_USD, Opt, fargate_monthly_usd, opt, short_arn};
 use super::{Draft, Known};
-use crate::answers::validators::{self as v, REGIONS};
-use crate::aws::clients::GLOBAL_REGION;
+use crate::config::US_EAST_1;
+use crate::config::validators::{self as v, REGIONS};
 
 impl FieldId {
     /// The choices of a [`Kind::Choice`] field.
@@ -15,7 +15,7 @@ impl FieldId {
             Region => REGIONS
                 .iter()
                 .map(|r| {
-                    let hint = if *r == GLOBAL_REGION {
+                    let hint = if *r == US_EAST_1 {
                         "CloudFront's certificates live here too"
                     } else {
                         ""

@@ -5,9 +5,9 @@
 
 use super::{Draft, Known, Section};
 use crate::answers::DEFAULT_SERVER_IMAGE;
-use crate::answers::validators::{self as v, Check};
-use crate::aws::clients::GLOBAL_REGION;
+use crate::config::US_EAST_1;
 use crate::config::derive;
+use crate::config::validators::{self as v, Check};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum FieldId {
@@ -259,10 +259,7 @@ impl FieldId {
         let domain = || d.value(DomainName, k);
         match self {
             Name => "staging".into(),
-            Region => k
-                .default_region
-                .clone()
-                .unwrap_or_else(|| "us-east-1".into()),
+            Region => k.default_region.clone().unwrap_or_else(|| US_EAST_1.into()),
             StackName => {
                 let n = d.value(Name, k);
                 if v::env_name(&n).is_ok() {
@@ -347,8 +344,8 @@ impl FieldId {
     pub fn certificate_target(self, d: &Draft, k: &Known) -> (String, String) {
         match self {
             FieldId::CertApi => (d.value(FieldId::ApiDomain, k), d.value(FieldId::Region, k)),
-            FieldId::CertApp => (d.value(FieldId::AppDomain, k), GLOBAL_REGION.into()),
-            _ => (d.value(FieldId::StorageDomain, k), GLOBAL_REGION.into()),
+            FieldId::CertApp => (d.value(FieldId::AppDomain, k), US_EAST_1.into()),
+            _ => (d.value(FieldId::StorageDomain, k), US_EAST_1.into()),
         }
     }
 

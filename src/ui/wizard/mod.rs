@@ -1,7 +1,8 @@
 //! The guided install's questions, shared by the terminal UI and the line prompts: the sections
 //! and their fields ([`fields`]), the answers given so far ([`draft`]), what the help pane says
-//! ([`help`]), picking up an earlier run ([`resume`]), and the AWS work both front ends start
-//! ([`session`]).
+//! ([`help`]), picking up an earlier run ([`resume`]), the review of a preview ([`review`]) and
+//! the styled text both draw with ([`text`]). The AWS work both front ends start is
+//! [`crate::guided`]'s, reached through [`crate::guided::Guide`].
 //!
 //! A draft becomes answers only through [`crate::answers::Answers::from_toml`]: the guided
 //! install writes the same TOML an answers file holds, so parsing, defaults and validation are
@@ -12,13 +13,18 @@ pub mod draft;
 pub mod fields;
 pub mod help;
 pub mod resume;
-pub mod session;
+pub mod review;
+pub mod text;
 
 use std::collections::BTreeMap;
+use std::path::Path;
 
+use crate::answers::Answers;
+use crate::config::infra::config_path;
+use crate::config::zones::Zone;
 use crate::engine::StepId;
-use crate::steps::dns::Zone;
 use crate::steps::lookup::{Caller, CertSummary};
+use crate::ui::handoff::DeployRequest;
 
 pub use draft::Draft;
 pub use fields::{FieldId, Kind, Opt};
@@ -128,6 +134,18 @@ impl Known {
     pub fn zone_for(&self, domain: &str) -> Option<&Zone> {
         self.zones
             .as_ref()
-            .and_then(|z| crate::steps::dns::pick_zone(z, domain, None))
+            .and_then(|z| crate::config::zones::pick_zone(z, domain, None))
+    }
+}
+
+/// What the deploy that follows the install needs: the environment, its folder (absolute when it
+/// can be resolved, since the deploy may run from elsewhere), its config file and region.
+pub fn deploy_request(dir: &Path, answers: &Answers) -> DeployRequest {
+    let dir = std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf());
+    DeployRequest {
+        env: answers.env().to_string(),
+        config_path: config_path(&dir, answers.env()),
+        dir,
+        region: answers.region().to_string(),
     }
 }

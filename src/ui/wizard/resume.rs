@@ -11,11 +11,9 @@ use super::draft::Recorded;
 use crate::config::infra::{ConfigDocument, config_path};
 use crate::engine::journal::{STATE_DIR, StepStatus, state_dir};
 use crate::engine::{Journal, StepId};
+use crate::guided::ANSWERS_KEY;
 use crate::steps::certificates;
 use crate::steps::signing_key::KeyRecord;
-
-/// Where the journal keeps the guided install's answers text.
-pub const ANSWERS_KEY: &str = "guided_answers";
 
 /// What an earlier run left behind.
 #[derive(Debug, Clone, Default, PartialEq)]

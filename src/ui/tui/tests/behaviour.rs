@@ -6,8 +6,8 @@ use crossterm::event::KeyCode;
 use super::*;
 use crate::engine::{Outcome, RunReport};
 use crate::exit;
+use crate::guided::Failure;
 use crate::ui::tui::app::{Activity, Exit, Phase, StepRun};
-use crate::ui::wizard::session::Failure;
 use crate::ui::wizard::{FieldId, Section};
 
 fn to_section(app: &mut App, s: Section) {

@@ -11,8 +11,8 @@ use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
 use super::app::{App, CALLER, Lookup, ZONES};
 use super::update::{self, Cmd, Msg};
+use crate::config::zones::Zone;
 use crate::engine::{CallStatus, Event, StepId};
-use crate::steps::dns::Zone;
 use crate::steps::lookup::{Caller, CertSummary};
 use crate::ui::wizard::{Draft, Known};
 

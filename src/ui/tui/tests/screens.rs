@@ -298,7 +298,7 @@ fn review_when_aws_cannot_be_read() {
     let mut app = answered();
     send(
         &mut app,
-        Msg::Preview(Err(crate::ui::wizard::session::Failure {
+        Msg::Preview(Err(crate::guided::Failure {
             message: "sts:GetCallerIdentity failed: no AWS credentials were found".into(),
             hint: Some("set AWS credentials: `aws configure`, or AWS_PROFILE".into()),
         })),

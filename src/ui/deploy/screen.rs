@@ -4,7 +4,8 @@
 //! Ctrl-C arrives as a key in raw mode (and as SIGINT when sent from outside): the first asks
 //! the engine to cancel (through [`Cancel`]) and the screen shows it happening; the second
 //! leaves at once, and the caller exits 130 saying CloudFormation continues on its own. The
-//! terminal is restored on every path out, panics included.
+//! terminal is restored on every path out, panics included, by the guard both full screens use
+//! ([`TerminalGuard`]). Pasted text is ignored.
 
 use std::io::{self, Stderr};
 use std::time::Duration;
@@ -13,7 +14,6 @@ use futures_util::StreamExt;
 use ratatui::Terminal;
 use ratatui::backend::CrosstermBackend;
 use ratatui::crossterm::event::{Event, EventStream, KeyCode, KeyEventKind, KeyModifiers};
-use ratatui::crossterm::{cursor, execute, terminal};
 use tokio::sync::mpsc::UnboundedReceiver;
 
 use super::pane;
@@ -21,9 +21,10 @@ use crate::deploy::clock::{Clock, SystemClock};
 use crate::deploy::event::DeployEvent;
 use crate::deploy::progress::DeployState;
 use crate::engine::Cancel;
+use crate::ui::terminal::TerminalGuard;
 
 /// How the screen ended.
-pub struct TuiEnd {
+pub struct ScreenEnd {
     pub state: DeployState,
     /// Ctrl-C twice: the user left while CloudFormation is still working.
     pub quit: bool,
@@ -31,28 +32,11 @@ pub struct TuiEnd {
 
 type Term = Terminal<CrosstermBackend<Stderr>>;
 
-fn enter() -> io::Result<Term> {
-    terminal::enable_raw_mode()?;
-    execute!(io::stderr(), terminal::EnterAlternateScreen, cursor::Hide)?;
-    let previous = std::panic::take_hook();
-    std::panic::set_hook(Box::new(move |info| {
-        restore();
-        previous(info);
-    }));
-    Terminal::new(CrosstermBackend::new(io::stderr()))
-}
-
-/// Gives the terminal back: cooked mode, main screen, cursor.
-pub fn restore() {
-    let _ = terminal::disable_raw_mode();
-    let _ = execute!(io::stderr(), terminal::LeaveAlternateScreen, cursor::Show);
-}
-
 /// Shows the deploy until the engine drops its sink (after its last event) or the user quits.
-pub async fn run(mut rx: UnboundedReceiver<DeployEvent>, cancel: Cancel) -> io::Result<TuiEnd> {
-    let mut term = enter()?;
-    let result = event_loop(&mut term, &mut rx, &cancel).await;
-    restore();
+pub async fn run(mut rx: UnboundedReceiver<DeployEvent>, cancel: Cancel) -> io::Result<ScreenEnd> {
+    let mut guard = TerminalGuard::enter()?;
+    let result = event_loop(&mut guard.terminal, &mut rx, &cancel).await;
+    drop(guard);
     result
 }
 
@@ -60,7 +44,7 @@ async fn event_loop(
     term: &mut Term,
     rx: &mut UnboundedReceiver<DeployEvent>,
     cancel: &Cancel,
-) -> io::Result<TuiEnd> {
+) -> io::Result<ScreenEnd> {
     let mut state = DeployState::new();
     let mut keys = EventStream::new();
     let mut frame = tokio::time::interval(Duration::from_millis(100));
@@ -73,7 +57,7 @@ async fn event_loop(
                 Some(ev) => {
                     state.apply(&ev);
                 }
-                None => return Ok(TuiEnd { state, quit: false }),
+                None => return Ok(ScreenEnd { state, quit: false }),
             },
             key = keys.next() => {
                 if let Some(Ok(Event::Key(k))) = key
@@ -95,7 +79,7 @@ async fn event_loop(
         if interrupt {
             presses += 1;
             if presses >= 2 {
-                return Ok(TuiEnd { state, quit: true });
+                return Ok(ScreenEnd { state, quit: true });
             }
             cancel.cancel();
             state.warning = Some("Ctrl-C: asking CloudFormation to stop…".into());

@@ -1,9 +1,9 @@
-//! The AWS work a guided install starts, for both front ends: the read-only look-ups that fill
-//! choices, the preview the review screen shows, and the run itself. Every call goes through
-//! the library (steps, engine); this module only builds contexts and turns errors into plain
-//! messages with hints.
+//! [`Session`], the [`Guide`] the binary builds: AWS clients loaded once per region, the
+//! look-ups through [`crate::steps::lookup`], the preview through [`crate::steps::preview`] and
+//! the run through the engine's [`Runner`]. This module only builds contexts and turns errors
+//! into plain messages with hints; every call goes through the steps and the engine.
 //!
-//! A session is cheap to clone and safe to move into a task: the TUI runs each piece off its
+//! A session is cheap to clone and safe to share between tasks: the TUI runs each piece off its
 //! event loop, line mode awaits them in turn.
 
 use crate::error::Diagnostic;
@@ -11,17 +11,22 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use super::resume::ANSWERS_KEY;
+use async_trait::async_trait;
+
+use super::Guide;
 use crate::answers::Answers;
 use crate::aws::{AwsClients, AwsSettings};
-use crate::config::infra::config_path;
+use crate::config::US_EAST_1;
+use crate::config::zones::Zone;
 use crate::engine::{
     Cancel, Ctx, EventSink, Journal, Outputs, RunReport, Runner, StepError, StepId,
 };
-use crate::steps::dns::Zone;
 use crate::steps::lookup::{self, Caller, CertSummary};
 use crate::steps::preview::{self, Preview};
-use crate::ui::handoff::DeployRequest;
+
+/// Where the journal keeps the guided install's answers text: written when a run starts, read
+/// back to resume.
+pub const ANSWERS_KEY: &str = "guided_answers";
 
 /// What the command line says to a guided install.
 #[derive(Debug, Clone, Default)]
@@ -62,9 +67,9 @@ impl Failure {
 
 #[derive(Clone)]
 pub struct Session {
-    pub opts: GuidedOptions,
-    pub events: EventSink,
-    pub cancel: Cancel,
+    opts: GuidedOptions,
+    events: EventSink,
+    cancel: Cancel,
     clients: Arc<tokio::sync::Mutex<BTreeMap<String, AwsClients>>>,
     /// The run's context, kept across retries so later steps see what earlier ones produced.
     run: Arc<Mutex<Option<Ctx>>>,
@@ -81,13 +86,8 @@ impl Session {
         }
     }
 
-    /// Whether look-ups may call AWS (not in a dry run).
-    pub fn online(&self) -> bool {
-        !self.opts.dry_run
-    }
-
     /// Clients whose default region is `region`, loaded once per region.
-    pub async fn clients(&self, region: &str) -> AwsClients {
+    async fn clients(&self, region: &str) -> AwsClients {
         let mut map = self.clients.lock().await;
         if let Some(c) = map.get(region) {
             return c.clone();
@@ -98,35 +98,42 @@ impl Session {
     }
 
     fn lookup_region(&self) -> String {
-        self.opts
-            .region
-            .clone()
-            .unwrap_or_else(|| "us-east-1".into())
+        self.opts.region.clone().unwrap_or_else(|| US_EAST_1.into())
+    }
+}
+
+#[async_trait]
+impl Guide for Session {
+    fn options(&self) -> &GuidedOptions {
+        &self.opts
     }
 
-    pub async fn caller(&self) -> Result<Caller, Failure> {
+    fn cancel(&self) -> &Cancel {
+        &self.cancel
+    }
+
+    async fn caller(&self) -> Result<Caller, Failure> {
         let aws = self.clients(&self.lookup_region()).await;
         lookup::caller(&aws, &self.events)
             .await
             .map_err(Failure::aws)
     }
 
-    pub async fn zones(&self) -> Result<Vec<Zone>, Failure> {
+    async fn zones(&self) -> Result<Vec<Zone>, Failure> {
         let aws = self.clients(&self.lookup_region()).await;
         lookup::hosted_zones(&aws, &self.events)
             .await
             .map_err(Failure::aws)
     }
 
-    pub async fn certificates(&self, region: &str) -> Result<Vec<CertSummary>, Failure> {
+    async fn certificates(&self, region: &str) -> Result<Vec<CertSummary>, Failure> {
         let aws = self.clients(region).await;
         lookup::issued_certificates(&aws, &self.events, region)
             .await
             .map_err(Failure::aws)
     }
 
-    /// What a run with `answers` would do, read from AWS and the journal; writes nothing.
-    pub async fn preview(&self, answers: Answers) -> Result<Preview, Failure> {
+    async fn preview(&self, answers: Answers) -> Result<Preview, Failure> {
         let env = answers.env().to_string();
         let journal = Journal::read_only(&self.opts.dir, &env).map_err(|e| Failure {
             hint: e.hint(),
@@ -147,10 +154,10 @@ impl Session {
         preview::preview(&ctx).await.map_err(|e| Failure::of(&e))
     }
 
-    /// Runs the steps (all, or `only`) with the confirmed answers. The first call opens the
-    /// journal (taking the environment's lock) and records `answers_text` in it, so a later run
-    /// starts with the same answers; retries reuse that context.
-    pub async fn run(
+    /// The first call opens the journal (taking the environment's lock) and records
+    /// `answers_text` in it, so a later run starts with the same answers; retries reuse that
+    /// context, so later steps see what earlier ones produced.
+    async fn run(
         &self,
         answers: Answers,
         answers_text: &str,
@@ -210,24 +217,14 @@ impl Session {
         Ok(runner.run(&ctx).await)
     }
 
-    /// Drops the run's context, and with it the journal's lock, so the deploy that follows
-    /// can open the journal itself.
-    pub fn release(&self) {
+    /// Dropping the context drops the journal's lock.
+    fn release(&self) {
         self.run.lock().expect("run lock").take();
-    }
-
-    pub fn deploy_request(&self, answers: &Answers) -> DeployRequest {
-        let dir = std::path::absolute(&self.opts.dir).unwrap_or_else(|_| self.opts.dir.clone());
-        DeployRequest {
-            env: answers.env().to_string(),
-            config_path: config_path(&dir, answers.env()),
-            dir,
-            region: answers.region().to_string(),
-        }
     }
 }
 
-/// Writes `--save-answers`. The text holds no secrets (see [`super::Draft::saveable_toml`]).
+/// Writes `--save-answers`. The text holds no secrets: the front ends pass the draft's saveable
+/// TOML, which leaves them out.
 pub fn save_answers(path: &Path, text: &str) -> std::io::Result<()> {
     crate::fsutil::write_atomic(path, text.as_bytes(), 0o644)
 }

@@ -1,5 +1,8 @@
-//! Validators for single answers, shared by the answers file, the TUI (inline, as you type) and
-//! the line prompts. Each returns `Err((problem, fix))` in words a user can act on.
+//! Validators for single answers, shared by the answers file, the TUI (inline, as you type), the
+//! line prompts and the synthesizer. Each returns `Err((problem, fix))` in words a user can act
+//! on; [`did_you_mean`] suggests the closest known name for a misspelt one.
+
+use super::US_EAST_1;
 
 pub type Check = Result<(), (String, String)>;
 
@@ -9,7 +12,7 @@ fn bad(problem: impl Into<String>, fix: impl Into<String>) -> Check {
 
 /// AWS commercial regions where Medplum's stack (Aurora, ElastiCache, Fargate, WAF) is available.
 pub const REGIONS: &[&str] = &[
-    "us-east-1",
+    US_EAST_1,
     "us-east-2",
     "us-west-1",
     "us-west-2",
@@ -146,7 +149,7 @@ pub fn region(s: &str) -> Check {
     if REGIONS.contains(&s) {
         return Ok(());
     }
-    let hint = super::keys::did_you_mean(s, REGIONS.iter().copied())
+    let hint = did_you_mean(s, REGIONS.iter().copied())
         .map(|r| format!("did you mean '{r}'?"))
         .unwrap_or_else(|| "use a region code such as us-east-1 or eu-west-1".into());
     bad(format!("'{s}' is not an AWS region"), hint)
@@ -473,6 +476,44 @@ pub fn cloudfront_key_id(s: &str) -> Check {
             "use the id CloudFront shows for the key, e.g. K2JCJMDEHXQW5F",
         )
     }
+}
+
+/// Levenshtein distance, case-insensitive.
+fn distance(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.to_lowercase().chars().collect();
+    let b: Vec<char> = b.to_lowercase().chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.iter().enumerate() {
+        let mut cur = vec![i + 1; b.len() + 1];
+        for (j, cb) in b.iter().enumerate() {
+            cur[j + 1] = (prev[j] + usize::from(ca != cb))
+                .min(prev[j + 1] + 1)
+                .min(cur[j] + 1);
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+/// Longest word a typo suggestion is computed for.
+pub const MAX_SUGGESTED_LEN: usize = 64;
+
+/// The closest candidate, if it is close enough to be a plausible typo.
+pub fn did_you_mean<'a>(
+    word: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<&'a str> {
+    // The edit distance is quadratic; no key is this long, so nothing this long is a typo of one.
+    if word.len() > MAX_SUGGESTED_LEN {
+        return None;
+    }
+    let limit = (word.chars().count() / 3).max(2);
+    candidates
+        .into_iter()
+        .map(|c| (distance(word, c), c))
+        .filter(|(d, _)| *d <= limit)
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, c)| c)
 }
 
 #[cfg(test)]

@@ -1,9 +1,11 @@
-//! Entering the full-screen mode and, whatever happens, leaving it: raw mode, the alternate
-//! screen, bracketed paste and the hidden cursor are undone on a normal exit, on an error (the
-//! guard's `Drop`) and on a panic (a hook installed before the terminal is touched, which
-//! restores first and then lets the default hook print the message on a readable screen).
+//! Entering the full-screen mode and, whatever happens, leaving it, for both full screens (the
+//! guided install's [`crate::ui::tui`] and the deploy's [`crate::ui::deploy::screen`]): raw
+//! mode, the alternate screen, bracketed paste and the hidden cursor are undone on a normal exit,
+//! on an error (the guard's `Drop`) and on a panic (a hook installed once, before the terminal is
+//! first touched, which restores first and then lets the previous hook print the message on a
+//! readable screen).
 //!
-//! The TUI draws on stderr: stdout stays free for what the command prints at the end.
+//! Full screens draw on stderr: stdout stays free for what the command prints at the end.
 
 use std::io::{Stderr, stderr};
 use std::sync::Once;
