@@ -63,6 +63,41 @@ pub struct Global {
     /// Apply changes without asking (parameter writes, deploys).
     #[arg(long, short = 'y', global = true)]
     pub yes: bool,
+
+    /// The longest one AWS call may take, its retries included (45s, 2m). An endpoint that
+    /// never answers ends the run after this, with the call's name.
+    #[arg(long, global = true, value_name = "DURATION", env = "MEDPLUM_INIT_AWS_CALL_TIMEOUT",
+          value_parser = parse_timeout, default_value = "60s")]
+    pub aws_call_timeout: std::time::Duration,
+
+    /// The longest one attempt of an AWS call may take before the SDK retries it (10s, 1m).
+    #[arg(long, global = true, value_name = "DURATION", env = "MEDPLUM_INIT_AWS_ATTEMPT_TIMEOUT",
+          value_parser = parse_timeout, default_value = "15s")]
+    pub aws_attempt_timeout: std::time::Duration,
+
+    /// Deploy: give up following a stack after this many reads of its events and status in a
+    /// row fail (CloudFormation carries on; the deploy exits 1).
+    #[arg(long, global = true, value_name = "N", env = "MEDPLUM_INIT_MAX_POLL_FAILURES",
+          value_parser = clap::value_parser!(u32).range(1..), default_value_t = 10)]
+    pub max_poll_failures: u32,
+}
+
+impl Global {
+    /// `--aws-call-timeout` and `--aws-attempt-timeout` for [`medplum_init::aws::AwsSettings`].
+    pub fn aws_timeouts(&self) -> medplum_init::aws::AwsTimeouts {
+        medplum_init::aws::AwsTimeouts {
+            call: self.aws_call_timeout,
+            attempt: self.aws_attempt_timeout,
+        }
+    }
+}
+
+/// A duration as `--timeout` takes it, but never zero: a zero limit fails every call.
+fn parse_timeout(s: &str) -> Result<std::time::Duration, String> {
+    match parse_duration(s)? {
+        d if d.is_zero() => Err(format!("'{s}' is no time at all; give at least 1s")),
+        d => Ok(d),
+    }
 }
 
 #[derive(Debug, Subcommand)]

@@ -192,6 +192,7 @@ async fn run(g: &Global, args: &DeployArgs, mode: Mode) -> u8 {
         profile: g.profile.clone(),
         region: g.region.clone(),
         endpoint_url: g.endpoint_url.clone(),
+        timeouts: g.aws_timeouts(),
     };
     let (config, aws) = match load_config(&g.dir, &env, &settings).await {
         Ok(c) => c,
@@ -238,6 +239,7 @@ async fn run(g: &Global, args: &DeployArgs, mode: Mode) -> u8 {
         // A diff never waits on a busy stack: it says so and exits 1.
         Mode::Diff => DeployOptions {
             role_arn: args.role_arn.clone(),
+            max_poll_failures: g.max_poll_failures,
             ..DeployOptions::default()
         },
         Mode::Deploy {
@@ -250,6 +252,7 @@ async fn run(g: &Global, args: &DeployArgs, mode: Mode) -> u8 {
             role_arn: args.role_arn.clone(),
             timeout,
             diagnose_after,
+            max_poll_failures: g.max_poll_failures,
         },
     };
     let planner = Deployer::new(&backends, &clock, sink)

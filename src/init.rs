@@ -112,6 +112,7 @@ async fn run_async(g: &Global, args: &InitArgs) -> u8 {
             profile: g.profile.clone(),
             region: g.region.clone(),
             endpoint_url: g.endpoint_url.clone(),
+            timeouts: g.aws_timeouts(),
         };
         Some(AwsClients::load(&settings, answers.region()).await)
     };
@@ -219,6 +220,7 @@ async fn guided(g: &Global, mode: OutputMode) -> u8 {
             profile: g.profile.clone(),
             region: g.region.clone(),
             endpoint_url: g.endpoint_url.clone(),
+            timeouts: g.aws_timeouts(),
         },
         save_answers: g.save_answers.clone(),
         dry_run: g.dry_run,

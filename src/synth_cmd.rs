@@ -84,6 +84,7 @@ async fn connect(g: &Global, region: &str, clients: &mut Option<AwsClients>) -> 
             profile: g.profile.clone(),
             region: g.region.clone(),
             endpoint_url: g.endpoint_url.clone(),
+            timeouts: g.aws_timeouts(),
         };
         *clients = Some(AwsClients::load(&settings, region).await);
     }

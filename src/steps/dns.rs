@@ -8,7 +8,7 @@ use aws_sdk_route53::types::{
 use crate::answers::validators::is_within;
 use crate::aws::{AwsClients, AwsError};
 use crate::engine::ctx::announced_call;
-use crate::engine::{Ctx, EventSink, StepError, StepId};
+use crate::engine::{Cancel, Ctx, EventSink, StepError, StepId};
 
 /// Route53 is global; its calls are signed for us-east-1.
 pub const GLOBAL: &str = "us-east-1";
@@ -36,7 +36,7 @@ pub fn pick_zone<'a>(zones: &'a [Zone], domain: &str, wanted: Option<&str>) -> O
 /// Every public hosted zone of the account.
 pub async fn public_zones(ctx: &Ctx, step: StepId) -> Result<Vec<Zone>, AwsError> {
     let aws = ctx.aws().map_err(|_| offline())?;
-    list_public_zones(aws, &ctx.events, step).await
+    list_public_zones(aws, &ctx.events, &ctx.cancel, step).await
 }
 
 /// Every public hosted zone of the account, for callers without a run context (the guided
@@ -44,6 +44,7 @@ pub async fn public_zones(ctx: &Ctx, step: StepId) -> Result<Vec<Zone>, AwsError
 pub async fn list_public_zones(
     aws: &AwsClients,
     events: &EventSink,
+    cancel: &Cancel,
     step: StepId,
 ) -> Result<Vec<Zone>, AwsError> {
     let r53 = aws.route53();
@@ -52,6 +53,7 @@ pub async fn list_public_zones(
     loop {
         let res = announced_call(
             events,
+            cancel,
             step,
             "route53",
             "ListHostedZones",

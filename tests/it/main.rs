@@ -9,6 +9,7 @@ mod deploy_takeover;
 mod guided;
 mod hosted_zone;
 mod hostile;
+mod hung;
 mod keys;
 mod permissions;
 mod prereqs;
