@@ -404,3 +404,17 @@ impl Drop for FaultProxy {
         let _ = std::fs::remove_file(&self.log);
     }
 }
+
+/// Creates the public hosted zone `name` in `moto` (certificate validation and DNS records go
+/// there).
+pub fn create_zone(moto: &Moto, name: &str) {
+    rt().block_on(async {
+        let r53 = aws_sdk_route53::Client::new(&moto.sdk("us-east-1").await);
+        r53.create_hosted_zone()
+            .name(name)
+            .caller_reference(format!("zone-{name}"))
+            .send()
+            .await
+            .unwrap();
+    });
+}

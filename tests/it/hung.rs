@@ -10,7 +10,9 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::harness::{FaultProxy, Moto, answers, aws_env, cmd, rt, stack_status, text, wait_until};
+use crate::harness::{
+    FaultProxy, Moto, answers, aws_env, cmd, create_zone, stack_status, text, wait_until,
+};
 
 /// Accepts every connection, reads nothing, answers nothing, and holds it open until dropped.
 struct Silent {
@@ -180,15 +182,7 @@ const STACK: &str = "MedplumStaging";
 #[test]
 fn a_deploy_whose_event_reads_hang_gives_up_after_the_cap_and_the_next_deploy_completes() {
     let emu = Moto::emulator();
-    rt().block_on(async {
-        let r53 = aws_sdk_route53::Client::new(&emu.sdk("us-east-1").await);
-        r53.create_hosted_zone()
-            .name("example.com")
-            .caller_reference("hung")
-            .send()
-            .await
-            .unwrap();
-    });
+    create_zone(&emu, "example.com");
     let proxy = FaultProxy::start(&emu, &[]);
     let dir = tempfile::tempdir().unwrap();
     answers(dir.path(), ANSWERS);

@@ -6,6 +6,7 @@ mod cli;
 mod deploy;
 mod deploy_e2e;
 mod deploy_takeover;
+mod faults;
 mod guided;
 mod hosted_zone;
 mod hostile;
