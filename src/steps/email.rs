@@ -120,15 +120,10 @@ impl Step for Email {
                     ID,
                     format!("{identity} is already an SES identity; left as it is"),
                 );
-                (
-                    out.verified_for_sending_status(),
-                    out.dkim_attributes()
-                        .map(|d| d.tokens().to_vec())
-                        .unwrap_or_default(),
-                )
+                state(out.verified_for_sending_status(), out.dkim_attributes())
             }
             None => {
-                let out = ctx
+                let created = ctx
                     .call(
                         ID,
                         "ses",
@@ -146,20 +141,34 @@ impl Step for Email {
                             )
                             .send(),
                     )
-                    .await?;
+                    .await;
                 changed = true;
+                let out = match created {
+                    Ok(out) => state(out.verified_for_sending_status(), out.dkim_attributes()),
+                    // Absent a moment ago: our own create went through and its answer was lost
+                    // (the SDK retried it). Read what it made.
+                    Err(e) if e.kind == crate::aws::AwsErrorKind::AlreadyExists => {
+                        let out = ctx
+                            .call(
+                                ID,
+                                "ses",
+                                "GetEmailIdentity",
+                                &r,
+                                &identity,
+                                ses.get_email_identity().email_identity(&identity).send(),
+                            )
+                            .await?;
+                        state(out.verified_for_sending_status(), out.dkim_attributes())
+                    }
+                    Err(e) => return Err(e.into()),
+                };
                 if ctx.answers.email == EmailIdentity::Address {
                     ctx.events.progress(
                         ID,
                         format!("SES sent a verification link to {identity}; open it to finish"),
                     );
                 }
-                (
-                    out.verified_for_sending_status(),
-                    out.dkim_attributes()
-                        .map(|d| d.tokens().to_vec())
-                        .unwrap_or_default(),
-                )
+                out
             }
         };
         record(ctx, &identity, ctx.answers.email.label(), changed, verified)?;
@@ -262,6 +271,17 @@ pub fn sandbox_warning(production_access: bool, region: &str) -> Option<(String,
             "request production access in the SES console (Account dashboard, Request production access)".to_string(),
         )
     })
+}
+
+/// Whether SES lets the identity send yet, and its DKIM tokens (a domain's CNAMEs).
+fn state(
+    verified: bool,
+    dkim: Option<&aws_sdk_sesv2::types::DkimAttributes>,
+) -> (bool, Vec<String>) {
+    (
+        verified,
+        dkim.map(|d| d.tokens().to_vec()).unwrap_or_default(),
+    )
 }
 
 #[cfg(test)]

@@ -609,6 +609,16 @@ def test_a_public_key_name_or_caller_reference_in_use_is_refused(endpoint: str) 
     assert aws("cloudfront").list_public_keys()["PublicKeyList"]["Quantity"] == 1
 
 
+def test_an_existing_ses_identity_is_not_created_again(endpoint: str) -> None:
+    """As AWS: AlreadyExistsException; moto alone accepts the repeat."""
+    ses = Aws(endpoint, "us-east-1")("sesv2")
+    ses.create_email_identity(EmailIdentity="support@example.com")
+    with pytest.raises(ClientError) as caught:
+        ses.create_email_identity(EmailIdentity="support@example.com")
+    assert caught.value.response["Error"]["Code"] == "AlreadyExistsException"
+    assert caught.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+
+
 def test_custom_resource_succeeds_without_invoking_its_handler(endpoint: str) -> None:
     aws = Aws(endpoint, "us-east-1")
     template = {
