@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use super::certificates::ENV_TAG;
 use super::dns;
 use crate::answers::EmailIdentity;
+use crate::aws::AwsError;
 use crate::engine::event::DnsRecord;
 use crate::engine::{Ctx, Event, Outcome, PlannedCall, Step, StepError, StepId};
 
@@ -99,17 +100,7 @@ impl Step for Email {
             return Ok(Outcome::Unchanged);
         }
 
-        let existing = match ctx
-            .call(
-                ID,
-                "ses",
-                "GetEmailIdentity",
-                &r,
-                &identity,
-                ses.get_email_identity().email_identity(&identity).send(),
-            )
-            .await
-        {
+        let existing = match get_identity(ctx, &ses, &r, &identity).await {
             Ok(out) => Some(out),
             Err(e) if e.is_not_found() => None,
             Err(e) => return Err(e.into()),
@@ -148,16 +139,7 @@ impl Step for Email {
                     // Absent a moment ago: our own create went through and its answer was lost
                     // (the SDK retried it). Read what it made.
                     Err(e) if e.kind == crate::aws::AwsErrorKind::AlreadyExists => {
-                        let out = ctx
-                            .call(
-                                ID,
-                                "ses",
-                                "GetEmailIdentity",
-                                &r,
-                                &identity,
-                                ses.get_email_identity().email_identity(&identity).send(),
-                            )
-                            .await?;
+                        let out = get_identity(ctx, &ses, &r, &identity).await?;
                         state(out.verified_for_sending_status(), out.dkim_attributes())
                     }
                     Err(e) => return Err(e.into()),
@@ -271,6 +253,23 @@ pub fn sandbox_warning(production_access: bool, region: &str) -> Option<(String,
             "request production access in the SES console (Account dashboard, Request production access)".to_string(),
         )
     })
+}
+
+async fn get_identity(
+    ctx: &Ctx,
+    ses: &aws_sdk_sesv2::Client,
+    region: &str,
+    identity: &str,
+) -> Result<aws_sdk_sesv2::operation::get_email_identity::GetEmailIdentityOutput, AwsError> {
+    ctx.call(
+        ID,
+        "ses",
+        "GetEmailIdentity",
+        region,
+        identity,
+        ses.get_email_identity().email_identity(identity).send(),
+    )
+    .await
 }
 
 /// Whether SES lets the identity send yet, and its DKIM tokens (a domain's CNAMEs).
