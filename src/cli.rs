@@ -66,7 +66,7 @@ pub struct TargetArgs {
 }
 
 /// How to reach AWS.
-#[derive(Debug, Args, Default, Clone)]
+#[derive(Debug, Args, Clone)]
 pub struct AwsArgs {
     /// AWS profile (shared config / SSO).
     #[arg(long, value_name = "NAME", env = "AWS_PROFILE")]
@@ -79,6 +79,48 @@ pub struct AwsArgs {
     /// Send every AWS call to this endpoint (an emulator such as moto).
     #[arg(long, value_name = "URL", env = "AWS_ENDPOINT_URL")]
     pub endpoint_url: Option<String>,
+
+    /// The longest one AWS call may take, its retries included (45s, 2m). An endpoint that
+    /// never answers ends the run after this, with the call's name.
+    #[arg(long, value_name = "DURATION", env = "MEDPLUM_INIT_AWS_CALL_TIMEOUT",
+          value_parser = parse_timeout, default_value = "60s")]
+    pub aws_call_timeout: std::time::Duration,
+
+    /// The longest one attempt of an AWS call may take before the SDK retries it (10s, 1m).
+    #[arg(long, value_name = "DURATION", env = "MEDPLUM_INIT_AWS_ATTEMPT_TIMEOUT",
+          value_parser = parse_timeout, default_value = "15s")]
+    pub aws_attempt_timeout: std::time::Duration,
+}
+
+/// The clap defaults, for commands made without a command line (the install's deploy).
+impl Default for AwsArgs {
+    fn default() -> Self {
+        Self {
+            profile: None,
+            region: None,
+            endpoint_url: None,
+            aws_call_timeout: crate::aws::AwsTimeouts::DEFAULT_CALL,
+            aws_attempt_timeout: crate::aws::AwsTimeouts::DEFAULT_ATTEMPT,
+        }
+    }
+}
+
+impl AwsArgs {
+    /// `--aws-call-timeout` and `--aws-attempt-timeout` for [`crate::aws::AwsSettings`].
+    pub fn timeouts(&self) -> crate::aws::AwsTimeouts {
+        crate::aws::AwsTimeouts {
+            call: self.aws_call_timeout,
+            attempt: self.aws_attempt_timeout,
+        }
+    }
+}
+
+/// A duration as `--timeout` takes it, but never zero: a zero limit fails every call.
+fn parse_timeout(s: &str) -> Result<std::time::Duration, String> {
+    match parse_duration(s)? {
+        d if d.is_zero() => Err(format!("'{s}' is no time at all; give at least 1s")),
+        d => Ok(d),
+    }
 }
 
 #[derive(Debug, Args, Default, Clone)]
@@ -144,8 +186,9 @@ pub struct SynthArgs {
     pub output: OutputArgs,
 }
 
-/// What `diff` and `deploy` share: where the templates come from and who CloudFormation acts as.
-#[derive(Debug, Args, Default, Clone)]
+/// What `diff` and `deploy` share: where the templates come from, who CloudFormation acts as,
+/// and how long a stack is followed when reads fail.
+#[derive(Debug, Args, Clone)]
 pub struct StackArgs {
     /// Use the templates in DIR (`<StackName>.template.json`, as `medplum-init synth --out DIR`
     /// writes them) instead of synthesising from the config.
@@ -157,9 +200,26 @@ pub struct StackArgs {
     /// Your own credentials then need only the CloudFormation calls and iam:PassRole on it.
     #[arg(long, value_name = "ARN", value_parser = parse_role_arn)]
     pub role_arn: Option<String>,
+
+    /// Give up following a stack after this many reads of its events and status in a row fail
+    /// (CloudFormation carries on; the command exits 1).
+    #[arg(long, value_name = "N", env = "MEDPLUM_INIT_MAX_POLL_FAILURES",
+          value_parser = clap::value_parser!(u32).range(1..), default_value_t = DEFAULT_MAX_POLL_FAILURES)]
+    pub max_poll_failures: u32,
 }
 
-#[derive(Debug, Args, Default, Clone)]
+/// The clap defaults, for commands made without a command line (the install's deploy).
+impl Default for StackArgs {
+    fn default() -> Self {
+        Self {
+            templates: None,
+            role_arn: None,
+            max_poll_failures: DEFAULT_MAX_POLL_FAILURES,
+        }
+    }
+}
+
+#[derive(Debug, Args, Clone)]
 pub struct DiffArgs {
     #[command(flatten)]
     pub target: TargetArgs,
@@ -241,6 +301,7 @@ impl DeployArgs {
 /// The defaults of `deploy`'s `--timeout` and `--diagnose-after` (as the clap defaults say).
 pub const DEFAULT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(90 * 60);
 pub const DEFAULT_DIAGNOSE_AFTER: std::time::Duration = std::time::Duration::from_secs(5 * 60);
+pub const DEFAULT_MAX_POLL_FAILURES: u32 = 10;
 
 fn parse_role_arn(s: &str) -> Result<String, String> {
     crate::deploy::cfn::check_role_arn(s).map(|()| s.to_string())
@@ -278,5 +339,15 @@ mod tests {
         };
         assert_eq!(d.timeout, DEFAULT_TIMEOUT);
         assert_eq!(d.diagnose_after, DEFAULT_DIAGNOSE_AFTER);
+        // And the hand-written defaults are the clap ones.
+        let manual = DeployArgs::for_environment(
+            ".".into(),
+            "x".into(),
+            false,
+            AwsArgs::default(),
+            OutputArgs::default(),
+        );
+        assert_eq!(manual.stacks.max_poll_failures, d.stacks.max_poll_failures);
+        assert_eq!(manual.aws.timeouts(), d.aws.timeouts());
     }
 }

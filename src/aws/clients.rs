@@ -1,12 +1,69 @@
-//! One SDK configuration for every service: profile, region, endpoint override, retries.
+//! One SDK configuration for every service: profile, region, endpoint override, retries and
+//! timeouts.
 //!
 //! CloudFront and the app/storage certificates live in us-east-1 whatever the stack's region;
 //! the helpers here pin those clients so no caller can get it wrong.
+//!
+//! Timeouts ([`AwsTimeouts`]): every call is bounded as a whole (`call`), and each attempt the
+//! SDK's retries make is bounded more tightly (`attempt`), so an endpoint that accepts and never
+//! answers costs one attempt's wait before the retry, and one call's wait before a clear error,
+//! never five full attempts. Control-plane answers are small and quick; the one large upload
+//! (the bot layer, up to 50 MB) sets its own longer limit on its request.
 
 use aws_config::{BehaviorVersion, Region, SdkConfig, retry::RetryConfig, timeout::TimeoutConfig};
 use std::time::Duration;
 
 use crate::config::US_EAST_1;
+
+/// Attempts per call, the first included (the SDK's standard retry mode: exponential backoff
+/// with jitter for throttling, 5xx, dropped connections and attempt timeouts).
+pub const MAX_ATTEMPTS: u32 = 5;
+
+/// How long calls may take (`--aws-call-timeout`, `--aws-attempt-timeout`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AwsTimeouts {
+    /// One call, all its retries and their backoff included.
+    pub call: Duration,
+    /// One attempt of a call: connecting, sending, and reading the whole answer.
+    pub attempt: Duration,
+}
+
+impl AwsTimeouts {
+    pub const DEFAULT_CALL: Duration = Duration::from_secs(60);
+    pub const DEFAULT_ATTEMPT: Duration = Duration::from_secs(15);
+    const UPLOAD: Duration = Duration::from_secs(10 * 60);
+    /// Never longer than an attempt; a TCP connect to a reachable endpoint takes milliseconds.
+    const CONNECT: Duration = Duration::from_secs(10);
+
+    /// The SDK's timeout settings for these limits.
+    pub fn config(&self) -> TimeoutConfig {
+        TimeoutConfig::builder()
+            .connect_timeout(Self::CONNECT.min(self.attempt))
+            .operation_attempt_timeout(self.attempt)
+            .operation_timeout(self.call)
+            .build()
+    }
+
+    /// For one large upload (the bot layer's zip, up to 50 MB): a single attempt may take the
+    /// whole call, and the call at least [`Self::UPLOAD`], so a slow uplink is not cut off.
+    pub fn upload_config(&self) -> TimeoutConfig {
+        let call = self.call.max(Self::UPLOAD);
+        TimeoutConfig::builder()
+            .connect_timeout(Self::CONNECT.min(self.attempt))
+            .operation_attempt_timeout(call)
+            .operation_timeout(call)
+            .build()
+    }
+}
+
+impl Default for AwsTimeouts {
+    fn default() -> Self {
+        Self {
+            call: Self::DEFAULT_CALL,
+            attempt: Self::DEFAULT_ATTEMPT,
+        }
+    }
+}
 
 /// What the command line says about reaching AWS.
 #[derive(Debug, Clone, Default)]
@@ -16,6 +73,7 @@ pub struct AwsSettings {
     pub region: Option<String>,
     /// `--endpoint-url` or `AWS_ENDPOINT_URL`: sends every service to this endpoint (an emulator).
     pub endpoint_url: Option<String>,
+    pub timeouts: AwsTimeouts,
 }
 
 /// Clients for the stack's region, built from one loaded [`SdkConfig`].
@@ -24,6 +82,7 @@ pub struct AwsClients {
     config: SdkConfig,
     region: String,
     endpoint_overridden: bool,
+    timeouts: AwsTimeouts,
 }
 
 impl AwsClients {
@@ -32,14 +91,8 @@ impl AwsClients {
     pub async fn load(settings: &AwsSettings, region: &str) -> Self {
         let mut loader = aws_config::defaults(BehaviorVersion::latest())
             .region(Region::new(region.to_string()))
-            // Standard retry mode: exponential backoff with jitter for throttling and 5xx.
-            .retry_config(RetryConfig::standard().with_max_attempts(5))
-            .timeout_config(
-                TimeoutConfig::builder()
-                    .connect_timeout(Duration::from_secs(10))
-                    .operation_attempt_timeout(Duration::from_secs(60))
-                    .build(),
-            );
+            .retry_config(RetryConfig::standard().with_max_attempts(MAX_ATTEMPTS))
+            .timeout_config(settings.timeouts.config());
         if let Some(p) = &settings.profile {
             loader = loader.profile_name(p);
         }
@@ -52,6 +105,7 @@ impl AwsClients {
             config,
             region: region.to_string(),
             endpoint_overridden,
+            timeouts: settings.timeouts,
         }
     }
 
@@ -67,6 +121,7 @@ impl AwsClients {
             config,
             region,
             endpoint_overridden,
+            timeouts: AwsTimeouts::default(),
         }
     }
 
@@ -78,6 +133,11 @@ impl AwsClients {
     /// True when calls go to an endpoint override instead of AWS.
     pub fn endpoint_overridden(&self) -> bool {
         self.endpoint_overridden
+    }
+
+    /// The limits every call has, unless a request sets its own (a large upload).
+    pub fn timeouts(&self) -> AwsTimeouts {
+        self.timeouts
     }
 
     /// The endpoint override, when there is one.

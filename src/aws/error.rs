@@ -13,11 +13,15 @@ pub enum AwsErrorKind {
     NotFound,
     AlreadyExists,
     Network,
+    /// No answer within `--aws-attempt-timeout` on every attempt, or `--aws-call-timeout` in all.
+    TimedOut,
+    /// Ctrl-C while the call was waiting: it was abandoned, not refused.
+    Cancelled,
     Other,
 }
 
 /// A failed AWS call: which one, what AWS said, and what kind of failure it was.
-#[derive(Debug, Clone, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{service}:{operation} failed: {message}")]
 pub struct AwsError {
     /// IAM service prefix (`acm`, `cloudfront`, `ssm`, `ses`, ...).
@@ -81,7 +85,16 @@ impl AwsError {
                     )
                 }
             }
-            SdkError::TimeoutError(_) => (None, "the call timed out".into(), AwsErrorKind::Network),
+            // The SDK says which limit and how long: "operation timeout (all attempts including
+            // retries) occurred after 60s".
+            SdkError::TimeoutError(_) => (
+                None,
+                match std::error::Error::source(err) {
+                    Some(why) => format!("no answer in time: {}", error_chain(why)),
+                    None => "no answer in time".into(),
+                },
+                AwsErrorKind::TimedOut,
+            ),
             SdkError::ResponseError(_) => (
                 None,
                 "AWS sent a response that could not be read".into(),
@@ -109,6 +122,21 @@ impl AwsError {
         }
     }
 
+    /// The call was abandoned because the run was interrupted (Ctrl-C) while it waited.
+    pub fn cancelled(service: &str, operation: &str) -> Self {
+        Self {
+            service: service.into(),
+            operation: operation.into(),
+            code: None,
+            message: "interrupted while waiting for the answer".into(),
+            kind: AwsErrorKind::Cancelled,
+        }
+    }
+
+    pub fn is_cancelled(&self) -> bool {
+        self.kind == AwsErrorKind::Cancelled
+    }
+
     /// A not-found error a caller can treat as "absent".
     pub fn is_not_found(&self) -> bool {
         self.kind == AwsErrorKind::NotFound
@@ -133,6 +161,8 @@ impl crate::error::Diagnostic for AwsError {
             AwsErrorKind::ExpiredCredentials => Some("the session has expired: log in again (e.g. `aws sso login`) and re-run; finished work is kept".into()),
             AwsErrorKind::Throttled => Some("AWS kept throttling after retries; wait a minute and re-run, finished work is kept".into()),
             AwsErrorKind::Network => Some("check the network, proxy settings and --endpoint-url; then re-run, finished work is kept".into()),
+            AwsErrorKind::TimedOut => Some("AWS (or --endpoint-url) did not answer in time: check the network, proxy settings and --endpoint-url, or allow longer with --aws-call-timeout / --aws-attempt-timeout; then re-run, finished work is kept".into()),
+            AwsErrorKind::Cancelled => Some("run the same command again to resume; finished work is kept".into()),
             _ => None,
         }
     }

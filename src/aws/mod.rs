@@ -5,5 +5,5 @@ pub mod clients;
 pub mod error;
 pub mod s3;
 
-pub use clients::{AwsClients, AwsSettings};
+pub use clients::{AwsClients, AwsSettings, AwsTimeouts};
 pub use error::{AwsError, AwsErrorKind};

@@ -176,6 +176,7 @@ impl Command for StacksCommand {
             // A diff never waits on a busy stack: it says so and exits 1.
             None => DeployOptions {
                 role_arn: args.stacks.role_arn.clone(),
+                max_poll_failures: args.stacks.max_poll_failures,
                 ..DeployOptions::default()
             },
             Some(d) => DeployOptions {
@@ -184,6 +185,7 @@ impl Command for StacksCommand {
                 role_arn: args.stacks.role_arn.clone(),
                 timeout: d.timeout,
                 diagnose_after: d.diagnose_after,
+                max_poll_failures: args.stacks.max_poll_failures,
             },
         };
         Ok(Self {

@@ -59,6 +59,7 @@ impl Cx {
                 profile: aws.profile.clone(),
                 region: aws.region.clone(),
                 endpoint_url: aws.endpoint_url.clone(),
+                timeouts: aws.timeouts(),
             },
             frontend,
         }

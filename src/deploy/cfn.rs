@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use super::changeset::{ChangeAction, ChangeSetKind, PropertyChange, Replacement, ResourceChange};
 use super::clock::EpochMs;
 use super::staging::TemplateSource;
-use crate::aws::AwsError;
+use crate::aws::{AwsError, AwsErrorKind};
 
 /// The resource type of a stack's own row in its event stream.
 pub const STACK_TYPE: &str = "AWS::CloudFormation::Stack";
@@ -374,6 +374,8 @@ impl CloudFormation for SdkCloudFormation {
             .capabilities(Capability::CapabilityIam)
             .capabilities(Capability::CapabilityNamedIam)
             .description(&req.description)
+            // The name is new per deploy: a retry carrying it is recognised as the same request.
+            .client_token(&req.change_set_name)
             .set_role_arn(req.role_arn.clone());
         call = match &req.template {
             TemplateSource::Body(body) => call.template_body(body),
@@ -390,14 +392,38 @@ impl CloudFormation for SdkCloudFormation {
                     .build(),
             );
         }
-        let out = call
+        let err = match call.send().await {
+            Ok(out) => {
+                return Ok(ChangeSetIds {
+                    id: out.id().unwrap_or(&req.change_set_name).to_string(),
+                    stack_id: out.stack_id().unwrap_or(&req.stack_name).to_string(),
+                });
+            }
+            Err(e) => AwsError::from_sdk(SERVICE, "CreateChangeSet", &e),
+        };
+        if err.kind != AwsErrorKind::AlreadyExists {
+            return Err(err);
+        }
+        // "ChangeSet <name> already exists": the name is this deploy's own, so an earlier attempt
+        // of this call made it and its answer was lost (the SDK retried). Carry on with that one.
+        // "Stack [name] already exists" finds no change set of that name: the refusal stands.
+        match self
+            .client
+            .describe_change_set()
+            .stack_name(&req.stack_name)
+            .change_set_name(&req.change_set_name)
             .send()
             .await
-            .map_err(|e| AwsError::from_sdk(SERVICE, "CreateChangeSet", &e))?;
-        Ok(ChangeSetIds {
-            id: out.id().unwrap_or(&req.change_set_name).to_string(),
-            stack_id: out.stack_id().unwrap_or(&req.stack_name).to_string(),
-        })
+        {
+            Ok(out) => Ok(ChangeSetIds {
+                id: out
+                    .change_set_id()
+                    .unwrap_or(&req.change_set_name)
+                    .to_string(),
+                stack_id: out.stack_id().unwrap_or(&req.stack_name).to_string(),
+            }),
+            Err(_) => Err(err),
+        }
     }
 
     async fn describe_change_set(

@@ -165,6 +165,8 @@ pub struct DeployOptions {
     /// How long an ECS service may stay in progress before its events and stopped tasks are
     /// read and shown ([`super::diagnose`]).
     pub diagnose_after: Duration,
+    /// Failed reads in a row before a watch gives up (`--max-poll-failures`).
+    pub max_poll_failures: u32,
 }
 
 impl Default for DeployOptions {
@@ -175,6 +177,7 @@ impl Default for DeployOptions {
             role_arn: None,
             timeout: Duration::from_secs(90 * 60),
             diagnose_after: Duration::from_secs(5 * 60),
+            max_poll_failures: PollPolicy::MAX_FAILURES,
         }
     }
 }
@@ -247,10 +250,16 @@ impl<'a> Deployer<'a> {
                 self.options.diagnose_after,
             ));
         }
-        match self.policy {
-            Some((p, seed)) => w.with_policy(p, seed),
-            None => w,
-        }
+        let (policy, seed) = self
+            .policy
+            .unwrap_or((PollPolicy::default(), rand::random()));
+        w.with_policy(
+            PollPolicy {
+                max_failures: self.options.max_poll_failures,
+                ..policy
+            },
+            seed,
+        )
     }
 
     /// Deletes the plan's change sets and the empty stacks CREATE change sets left.
@@ -547,10 +556,13 @@ impl<'a> Deployer<'a> {
                 message,
             });
             end = watch.run(None).await;
-            if deleting && end != WatchEnd::TimedOut {
+            if deleting && matches!(end, WatchEnd::Settled(_)) {
                 self.remove_retained(cfn, sink, &name, &cs.region, &cs.stack_id, cs.created_ms)
                     .await;
             }
+        }
+        if let WatchEnd::Unreadable { failures, error } = end {
+            return Err(DeployError::unreadable(&name, failures, error));
         }
         if end == WatchEnd::TimedOut {
             return Err(DeployError::Timeout {

@@ -47,6 +47,17 @@ pub enum DeployError {
     /// Ctrl-C while following an operation that was already running.
     #[error("interrupted while following the operation already running on {stack}")]
     Interrupted { stack: String },
+    /// Neither the stack's events nor its status could be read, `reads` times in a row
+    /// (`--max-poll-failures`): the endpoint is gone or hangs. CloudFormation carries on.
+    #[error(
+        "lost track of {stack}: {reads} reads of its events and status in a row failed; the last: {source}"
+    )]
+    Unreadable {
+        stack: String,
+        reads: u32,
+        #[source]
+        source: Box<AwsError>,
+    },
     /// A stack's input names an output the earlier stack does not have.
     #[error("{stack} needs output {output} of {from_stack}, which that stack does not have")]
     MissingInput {
@@ -60,6 +71,14 @@ impl DeployError {
     pub fn aws(stack: &str, source: AwsError) -> Self {
         DeployError::Aws {
             stack: stack.to_string(),
+            source: Box::new(source),
+        }
+    }
+
+    pub fn unreadable(stack: &str, reads: u32, source: AwsError) -> Self {
+        DeployError::Unreadable {
+            stack: stack.to_string(),
+            reads,
             source: Box::new(source),
         }
     }
@@ -101,6 +120,10 @@ impl Diagnostic for DeployError {
                 "disable optional features (extra containers, worker services) to shrink the template".into(),
             ),
             DeployError::Staging { hint, .. } => hint.clone(),
+            DeployError::Unreadable { source, .. } => Some(format!(
+                "CloudFormation carries on with the stack on its own. {}; once AWS answers again, run `medplum-init deploy` again: it follows the running operation to its end (--max-poll-failures allows more failed reads)",
+                source.hint().unwrap_or_else(|| "Check the network and --endpoint-url".into())
+            )),
             DeployError::Timeout { .. } => Some(
                 "CloudFormation continues on its own; check the stack in the console, then run the same command again".into(),
             ),

@@ -5,8 +5,13 @@
 //!   poll usually costs one call however long the stack's history is.
 //! * Pace: a poll every 1–4 s with jitter; after throttling, exponential backoff up to 32 s
 //!   (never below half the current bound, so the back-off really grows), reset by a good poll.
-//! * Failure: a failed poll is a warning, never a failed deploy. The stack's status is then read
-//!   with DescribeStacks, and the final status always comes from DescribeStacks with retries.
+//! * Failure: a failed poll is a warning. The stack's status is then read with DescribeStacks,
+//!   and the final status always comes from DescribeStacks with retries. Only when neither can
+//!   be read [`PollPolicy::max_failures`] times in a row (an endpoint gone or hung) does the
+//!   watch give up, with the last error ([`WatchEnd::Unreadable`]): CloudFormation carries on,
+//!   and the next deploy follows it.
+//! * Ctrl-C: every read races the cancel signal, so a read hung on an unanswering endpoint does
+//!   not hold the interrupt back.
 //!
 //! The source of events and the clock are parameters, so recorded event streams and a fake
 //! clock drive this exactly as CloudFormation does.
@@ -32,6 +37,8 @@ pub struct PollPolicy {
     pub cap: Duration,
     /// Every this many polls, DescribeStacks double-checks the status (and after a failed poll).
     pub status_every: u64,
+    /// Polls in a row that read nothing (events nor status) before the watch gives up.
+    pub max_failures: u32,
 }
 
 impl Default for PollPolicy {
@@ -41,11 +48,16 @@ impl Default for PollPolicy {
             max: Duration::from_secs(4),
             cap: Duration::from_secs(32),
             status_every: 10,
+            max_failures: Self::MAX_FAILURES,
         }
     }
 }
 
 impl PollPolicy {
+    /// The default of `--max-poll-failures`: with SDK retries inside each read, ten failed polls
+    /// in a row are minutes of an unreachable endpoint, not a blip.
+    pub const MAX_FAILURES: u32 = 10;
+
     /// The bound after `throttles` throttled polls in a row: 4 s, 8 s, 16 s, 32 s, 32 s, ...
     pub fn bound(&self, throttles: u32) -> Duration {
         (self.max * 2u32.saturating_pow(throttles.min(16))).min(self.cap)
@@ -118,6 +130,17 @@ pub enum WatchEnd {
     Interrupted,
     /// The deadline passed with the stack still in progress (`--timeout`).
     TimedOut,
+    /// Neither events nor status could be read `failures` times in a row; `error` is the last
+    /// failed DescribeStackEvents.
+    Unreadable { failures: u32, error: AwsError },
+}
+
+/// `fut`, raced against `cancel` when there is one: `None` when cancelled first.
+async fn raced<F: std::future::Future>(cancel: Option<&Cancel>, fut: F) -> Option<F::Output> {
+    match cancel {
+        Some(c) => c.race(fut).await,
+        None => Some(fut.await),
+    }
 }
 
 /// Polls one stack until it settles, sending every event to the sink.
@@ -130,6 +153,8 @@ pub struct Watch<'a> {
     policy: PollPolicy,
     rng: StdRng,
     throttles: u32,
+    /// Polls in a row that read neither events nor status.
+    failures: u32,
     polls: u64,
     deadline: Option<EpochMs>,
     services: Option<ServiceWatch<'a>>,
@@ -153,6 +178,7 @@ impl<'a> Watch<'a> {
             policy: PollPolicy::default(),
             rng: StdRng::from_entropy(),
             throttles: 0,
+            failures: 0,
             polls: 0,
             deadline: None,
             services: None,
@@ -199,10 +225,14 @@ impl<'a> Watch<'a> {
     pub async fn run(&mut self, cancel: Option<&Cancel>) -> WatchEnd {
         loop {
             let mut settled = None;
-            let mut failed = false;
-            match self.monitor.poll().await {
+            let mut failed = None;
+            let Some(polled) = raced(cancel, self.monitor.poll()).await else {
+                return WatchEnd::Interrupted;
+            };
+            match polled {
                 Ok(events) => {
                     self.throttles = 0;
+                    self.failures = 0;
                     for e in &events {
                         self.emit(e);
                         if e.is_stack() && !status::in_progress(&e.status) {
@@ -213,12 +243,14 @@ impl<'a> Watch<'a> {
                         services.observe(&events);
                         if settled.is_none() {
                             let now = self.clock.now_ms();
-                            services.check(now, &self.stack_name, self.sink).await;
+                            let check = services.check(now, &self.stack_name, self.sink);
+                            if raced(cancel, check).await.is_none() {
+                                return WatchEnd::Interrupted;
+                            }
                         }
                     }
                 }
                 Err(err) => {
-                    failed = true;
                     let throttled = err.kind == AwsErrorKind::Throttled;
                     if throttled {
                         self.throttles += 1;
@@ -234,24 +266,46 @@ impl<'a> Watch<'a> {
                         throttled,
                         retry_in_ms: delay.as_millis() as u64,
                     });
+                    failed = Some(err);
                 }
             }
             self.polls += 1;
             self.sink.emit(DeployEvent::Tick {
                 at: Time(self.clock.now_ms()),
             });
-            if settled.is_none() && (failed || self.polls.is_multiple_of(self.policy.status_every))
+            if settled.is_none()
+                && (failed.is_some() || self.polls.is_multiple_of(self.policy.status_every))
             {
                 // Double-check with DescribeStacks: events can lag or fail, the status cannot.
-                let now = match self.source.describe_stack(&self.monitor.stack).await {
-                    Ok(Some(info)) if !status::in_progress(&info.status) => Some(info.status),
+                let read = self.source.describe_stack(&self.monitor.stack);
+                let Some(read) = raced(cancel, read).await else {
+                    return WatchEnd::Interrupted;
+                };
+                let now = match &read {
+                    Ok(Some(info)) if !status::in_progress(&info.status) => {
+                        Some(info.status.clone())
+                    }
                     // Gone altogether: it was deleted.
                     Ok(None) => Some("DELETE_COMPLETE".to_string()),
                     _ => None,
                 };
+                match (read.is_ok(), failed) {
+                    (false, Some(err)) => {
+                        self.failures += 1;
+                        if self.failures >= self.policy.max_failures {
+                            return WatchEnd::Unreadable {
+                                failures: self.failures,
+                                error: err,
+                            };
+                        }
+                    }
+                    // The status answered: the stack is still being followed.
+                    (true, _) => self.failures = 0,
+                    (false, None) => {}
+                }
                 if now.is_some() {
                     // Catch up on the events that explain it, best effort.
-                    if let Ok(events) = self.monitor.poll().await {
+                    if let Some(Ok(events)) = raced(cancel, self.monitor.poll()).await {
                         events.iter().for_each(|e| self.emit(e));
                     }
                     settled = now;

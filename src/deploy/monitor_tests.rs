@@ -350,3 +350,118 @@ async fn ctrl_c_interrupts_the_watch() {
     // Watching again without the cancel runs to the end.
     assert!(matches!(watch.run(None).await, WatchEnd::Settled(_)));
 }
+
+fn network_error(operation: &str) -> AwsError {
+    AwsError {
+        service: "cloudformation".into(),
+        operation: operation.into(),
+        code: None,
+        message: "no answer in time".into(),
+        kind: crate::aws::AwsErrorKind::TimedOut,
+    }
+}
+
+/// Neither events nor status can be read (an endpoint gone or hung), except every
+/// `status_ok_every`-th DescribeStacks, which answers "still in progress".
+struct Unreachable {
+    describes: std::sync::atomic::AtomicU32,
+    status_ok_every: u32,
+}
+
+#[async_trait]
+impl StackEventsSource for Unreachable {
+    async fn stack_events(&self, _: &str, _: Option<String>) -> Result<EventsPage, AwsError> {
+        Err(network_error("DescribeStackEvents"))
+    }
+    async fn describe_stack(&self, stack: &str) -> Result<Option<StackInfo>, AwsError> {
+        let n = self
+            .describes
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        if (n + 1).is_multiple_of(self.status_ok_every) {
+            return Ok(Some(StackInfo {
+                stack_id: stack.into(),
+                name: STACK.into(),
+                status: "CREATE_IN_PROGRESS".into(),
+                ..Default::default()
+            }));
+        }
+        Err(network_error("DescribeStacks"))
+    }
+}
+
+#[tokio::test]
+async fn a_stack_that_cannot_be_read_ends_the_watch_after_the_cap_with_the_last_error() {
+    let clock = FakeClock::at(T0);
+    let source = Unreachable {
+        describes: 0.into(),
+        status_ok_every: u32::MAX,
+    };
+    let sink = DeploySink::discard();
+    let policy = PollPolicy {
+        max_failures: 3,
+        ..Default::default()
+    };
+    let mut watch =
+        Watch::new(&source, clock.as_ref(), &sink, STACK, "id", T0).with_policy(policy, 1);
+    let end = watch.run(None).await;
+    let WatchEnd::Unreadable { failures, error } = end else {
+        panic!("{end:?}");
+    };
+    assert_eq!(failures, 3);
+    assert_eq!(error.operation, "DescribeStackEvents");
+    assert_eq!(
+        clock.sleeps().len(),
+        2,
+        "two waits between three failed polls"
+    );
+}
+
+#[tokio::test]
+async fn a_readable_status_resets_the_count_of_failed_polls() {
+    let clock = FakeClock::at(T0);
+    // Events never answer; DescribeStacks answers every third time, so failures come two in a
+    // row at most: the watch still follows the stack and must not give up (the deadline ends
+    // it). Without the reset the count would reach 3 at the fourth failure.
+    let source = Unreachable {
+        describes: 0.into(),
+        status_ok_every: 3,
+    };
+    let sink = DeploySink::discard();
+    let policy = PollPolicy {
+        max_failures: 3,
+        ..Default::default()
+    };
+    let mut watch = Watch::new(&source, clock.as_ref(), &sink, STACK, "id", T0)
+        .with_policy(policy, 1)
+        .with_deadline(T0 + 600_000);
+    assert_eq!(watch.run(None).await, WatchEnd::TimedOut);
+    assert!(source.describes.load(std::sync::atomic::Ordering::SeqCst) > 6);
+}
+
+/// An events read that never answers, as on an endpoint that accepts and stays silent.
+struct Hung;
+
+#[async_trait]
+impl StackEventsSource for Hung {
+    async fn stack_events(&self, _: &str, _: Option<String>) -> Result<EventsPage, AwsError> {
+        std::future::pending().await
+    }
+    async fn describe_stack(&self, _: &str) -> Result<Option<StackInfo>, AwsError> {
+        std::future::pending().await
+    }
+}
+
+#[tokio::test]
+async fn ctrl_c_interrupts_a_read_that_never_answers() {
+    let clock = FakeClock::at(T0);
+    let cancel = Cancel::new();
+    let c = cancel.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        c.cancel();
+    });
+    let sink = DeploySink::discard();
+    let mut watch = Watch::new(&Hung, clock.as_ref(), &sink, STACK, "id", T0);
+    let end = tokio::time::timeout(Duration::from_secs(10), watch.run(Some(&cancel))).await;
+    assert_eq!(end, Ok(WatchEnd::Interrupted));
+}

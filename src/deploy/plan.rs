@@ -195,6 +195,9 @@ impl Deployer<'_> {
                     minutes: self.options.timeout.as_secs() / 60,
                 });
             }
+            WatchEnd::Unreadable { failures, error } => {
+                return Err(DeployError::unreadable(&t.name, failures, error));
+            }
         };
         self.sink.emit(DeployEvent::StackFinished {
             stack: t.name.clone(),

@@ -90,7 +90,8 @@ impl Ctx {
     }
 
     /// Runs one AWS call, announcing it (started, then ok or failed with its elapsed time) and
-    /// mapping its error to an [`AwsError`] with a hint.
+    /// mapping its error to an [`AwsError`] with a hint. Ctrl-C abandons it at once: the error
+    /// is then [`AwsError::cancelled`], which a step's `?` turns into [`StepError::Cancelled`].
     pub async fn call<T, E, F>(
         &self,
         step: StepId,
@@ -106,6 +107,7 @@ impl Ctx {
     {
         announced_call(
             &self.events,
+            &self.cancel,
             step,
             service,
             operation,
@@ -119,8 +121,10 @@ impl Ctx {
 
 /// [`Ctx::call`] for code that has an event sink but no run context: the read-only look-ups the
 /// guided install makes before any answers exist (identity, hosted zones, certificates).
+#[allow(clippy::too_many_arguments)]
 pub async fn announced_call<T, E, F>(
     events: &EventSink,
+    cancel: &Cancel,
     step: StepId,
     service: &str,
     operation: &str,
@@ -144,7 +148,13 @@ where
     };
     events.emit(event(CallStatus::Started, None, None));
     let started = Instant::now();
-    let result = fut.await;
+    let Some(result) = cancel.race(fut).await else {
+        let ms = Some(started.elapsed().as_millis() as u64);
+        tracing::debug!(step = %step, service, operation, region, resource, elapsed_ms = ms, "aws call abandoned: interrupted");
+        let err = AwsError::cancelled(service, operation);
+        events.emit(event(CallStatus::Failed, ms, Some(err.message.clone())));
+        return Err(err);
+    };
     let ms = Some(started.elapsed().as_millis() as u64);
     tracing::debug!(step = %step, service, operation, region, resource, elapsed_ms = ms, ok = result.is_ok(), "aws call");
     match result {
@@ -196,5 +206,46 @@ fn test_pause(service: &str, operation: &str) {
         loop {
             std::thread::sleep(std::time::Duration::from_secs(3600));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_sdk_sts::operation::get_caller_identity::GetCallerIdentityError;
+
+    #[tokio::test]
+    async fn ctrl_c_abandons_a_call_that_never_answers_and_the_step_reads_it_as_cancelled() {
+        let (events, mut rx) = EventSink::channel();
+        let cancel = Cancel::new();
+        let c = cancel.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            c.cancel();
+        });
+        let hung =
+            std::future::pending::<Result<(), SdkError<GetCallerIdentityError, HttpResponse>>>();
+        let err = announced_call(
+            &events,
+            &cancel,
+            StepId::Identity,
+            "sts",
+            "GetCallerIdentity",
+            "us-east-1",
+            "caller",
+            hung,
+        )
+        .await
+        .unwrap_err();
+        assert!(err.is_cancelled(), "{err:?}");
+        assert!(matches!(StepError::from(err), StepError::Cancelled));
+        drop(events);
+        let mut statuses = Vec::new();
+        while let Some(e) = rx.recv().await {
+            if let Event::AwsCall { status, .. } = e {
+                statuses.push(status);
+            }
+        }
+        assert_eq!(statuses, [CallStatus::Started, CallStatus::Failed]);
     }
 }

@@ -43,8 +43,9 @@ pub trait Step: Send + Sync {
 
 #[derive(Debug, thiserror::Error)]
 pub enum StepError {
+    /// A failed call. An abandoned one (Ctrl-C) converts to [`StepError::Cancelled`] instead.
     #[error(transparent)]
-    Aws(#[from] AwsError),
+    Aws(AwsError),
     /// The answers or local files are not usable; exit code 2.
     #[error("{problem}")]
     Invalid { problem: String, fix: String },
@@ -63,6 +64,16 @@ pub enum StepError {
         message: String,
         hint: Option<String>,
     },
+}
+
+impl From<AwsError> for StepError {
+    fn from(e: AwsError) -> Self {
+        if e.is_cancelled() {
+            StepError::Cancelled
+        } else {
+            StepError::Aws(e)
+        }
+    }
 }
 
 impl StepError {

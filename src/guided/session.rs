@@ -114,21 +114,21 @@ impl Guide for Session {
 
     async fn caller(&self) -> Result<Caller, Failure> {
         let aws = self.clients(&self.lookup_region()).await;
-        lookup::caller(&aws, &self.events)
+        lookup::caller(&aws, &self.events, &self.cancel)
             .await
             .map_err(Failure::aws)
     }
 
     async fn zones(&self) -> Result<Vec<Zone>, Failure> {
         let aws = self.clients(&self.lookup_region()).await;
-        lookup::hosted_zones(&aws, &self.events)
+        lookup::hosted_zones(&aws, &self.events, &self.cancel)
             .await
             .map_err(Failure::aws)
     }
 
     async fn certificates(&self, region: &str) -> Result<Vec<CertSummary>, Failure> {
         let aws = self.clients(region).await;
-        lookup::issued_certificates(&aws, &self.events, region)
+        lookup::issued_certificates(&aws, &self.events, &self.cancel, region)
             .await
             .map_err(Failure::aws)
     }

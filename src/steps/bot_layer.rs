@@ -156,6 +156,13 @@ impl Step for BotLayer {
                             .zip_file(Blob::new(bytes))
                             .build(),
                     )
+                    .customize()
+                    // Up to 50 MB in one request: the control-plane attempt limit would cut a
+                    // slow uplink off and start the upload over.
+                    .config_override(
+                        aws_sdk_lambda::config::Builder::default()
+                            .timeout_config(ctx.aws()?.timeouts().upload_config()),
+                    )
                     .send(),
             )
             .await?;

@@ -10,12 +10,12 @@ use crate::config::US_EAST_1;
 use crate::config::validators::is_within;
 use crate::config::zones::{Zone, pick_zone};
 use crate::engine::ctx::announced_call;
-use crate::engine::{Ctx, EventSink, StepError, StepId};
+use crate::engine::{Cancel, Ctx, EventSink, StepError, StepId};
 
 /// Every public hosted zone of the account.
 pub async fn public_zones(ctx: &Ctx, step: StepId) -> Result<Vec<Zone>, AwsError> {
     let aws = ctx.aws().map_err(|_| offline())?;
-    list_public_zones(aws, &ctx.events, step).await
+    list_public_zones(aws, &ctx.events, &ctx.cancel, step).await
 }
 
 /// Every public hosted zone of the account, for callers without a run context (the guided
@@ -23,6 +23,7 @@ pub async fn public_zones(ctx: &Ctx, step: StepId) -> Result<Vec<Zone>, AwsError
 pub async fn list_public_zones(
     aws: &AwsClients,
     events: &EventSink,
+    cancel: &Cancel,
     step: StepId,
 ) -> Result<Vec<Zone>, AwsError> {
     let r53 = aws.route53();
@@ -31,6 +32,7 @@ pub async fn list_public_zones(
     loop {
         let res = announced_call(
             events,
+            cancel,
             step,
             "route53",
             "ListHostedZones",

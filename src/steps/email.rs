@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use super::certificates::ENV_TAG;
 use super::dns;
 use crate::answers::EmailIdentity;
+use crate::aws::AwsError;
 use crate::config::US_EAST_1;
 use crate::engine::event::DnsRecord;
 use crate::engine::{Ctx, Event, Outcome, PlannedCall, Step, StepError, StepId};
@@ -101,17 +102,7 @@ impl Step for Email {
             return Ok(Outcome::Unchanged);
         }
 
-        let existing = match ctx
-            .call(
-                ID,
-                "ses",
-                "GetEmailIdentity",
-                &r,
-                &identity,
-                ses.get_email_identity().email_identity(&identity).send(),
-            )
-            .await
-        {
+        let existing = match get_identity(ctx, &ses, &r, &identity).await {
             Ok(out) => Some(out),
             Err(e) if e.is_not_found() => None,
             Err(e) => return Err(e.into()),
@@ -122,15 +113,10 @@ impl Step for Email {
                     ID,
                     format!("{identity} is already an SES identity; left as it is"),
                 );
-                (
-                    out.verified_for_sending_status(),
-                    out.dkim_attributes()
-                        .map(|d| d.tokens().to_vec())
-                        .unwrap_or_default(),
-                )
+                state(out.verified_for_sending_status(), out.dkim_attributes())
             }
             None => {
-                let out = ctx
+                let created = ctx
                     .call(
                         ID,
                         "ses",
@@ -148,20 +134,25 @@ impl Step for Email {
                             )
                             .send(),
                     )
-                    .await?;
+                    .await;
                 changed = true;
+                let out = match created {
+                    Ok(out) => state(out.verified_for_sending_status(), out.dkim_attributes()),
+                    // Absent a moment ago: our own create went through and its answer was lost
+                    // (the SDK retried it). Read what it made.
+                    Err(e) if e.kind == crate::aws::AwsErrorKind::AlreadyExists => {
+                        let out = get_identity(ctx, &ses, &r, &identity).await?;
+                        state(out.verified_for_sending_status(), out.dkim_attributes())
+                    }
+                    Err(e) => return Err(e.into()),
+                };
                 if ctx.answers.email == EmailIdentity::Address {
                     ctx.events.progress(
                         ID,
                         format!("SES sent a verification link to {identity}; open it to finish"),
                     );
                 }
-                (
-                    out.verified_for_sending_status(),
-                    out.dkim_attributes()
-                        .map(|d| d.tokens().to_vec())
-                        .unwrap_or_default(),
-                )
+                out
             }
         };
         record(ctx, &identity, ctx.answers.email.label(), changed, verified)?;
@@ -264,6 +255,34 @@ pub fn sandbox_warning(production_access: bool, region: &str) -> Option<(String,
             "request production access in the SES console (Account dashboard, Request production access)".to_string(),
         )
     })
+}
+
+async fn get_identity(
+    ctx: &Ctx,
+    ses: &aws_sdk_sesv2::Client,
+    region: &str,
+    identity: &str,
+) -> Result<aws_sdk_sesv2::operation::get_email_identity::GetEmailIdentityOutput, AwsError> {
+    ctx.call(
+        ID,
+        "ses",
+        "GetEmailIdentity",
+        region,
+        identity,
+        ses.get_email_identity().email_identity(identity).send(),
+    )
+    .await
+}
+
+/// Whether SES lets the identity send yet, and its DKIM tokens (a domain's CNAMEs).
+fn state(
+    verified: bool,
+    dkim: Option<&aws_sdk_sesv2::types::DkimAttributes>,
+) -> (bool, Vec<String>) {
+    (
+        verified,
+        dkim.map(|d| d.tokens().to_vec()).unwrap_or_default(),
+    )
 }
 
 #[cfg(test)]

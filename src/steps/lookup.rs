@@ -2,7 +2,8 @@
 //! credentials belong to, the account's public hosted zones, and its issued ACM certificates.
 //!
 //! Plain data out, nothing written. Each call is announced on the event sink like a step's
-//! calls, so a front end shows it (spinner, elapsed time, failure with hint) the same way.
+//! calls, so a front end shows it (spinner, elapsed time, failure with hint) the same way, and
+//! races `cancel` like a step's calls.
 
 use aws_sdk_acm::types::CertificateStatus;
 
@@ -11,7 +12,7 @@ use super::dns::list_public_zones;
 use crate::aws::{AwsClients, AwsError};
 use crate::config::zones::Zone;
 use crate::engine::ctx::announced_call;
-use crate::engine::{EventSink, StepId};
+use crate::engine::{Cancel, EventSink, StepId};
 
 /// The identity behind the credentials.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -38,9 +39,14 @@ impl CertSummary {
     }
 }
 
-pub async fn caller(aws: &AwsClients, events: &EventSink) -> Result<Caller, AwsError> {
+pub async fn caller(
+    aws: &AwsClients,
+    events: &EventSink,
+    cancel: &Cancel,
+) -> Result<Caller, AwsError> {
     let out = announced_call(
         events,
+        cancel,
         StepId::Identity,
         "sts",
         "GetCallerIdentity",
@@ -56,8 +62,12 @@ pub async fn caller(aws: &AwsClients, events: &EventSink) -> Result<Caller, AwsE
 }
 
 /// The account's public hosted zones, by name.
-pub async fn hosted_zones(aws: &AwsClients, events: &EventSink) -> Result<Vec<Zone>, AwsError> {
-    let mut zones = list_public_zones(aws, events, StepId::Certificates).await?;
+pub async fn hosted_zones(
+    aws: &AwsClients,
+    events: &EventSink,
+    cancel: &Cancel,
+) -> Result<Vec<Zone>, AwsError> {
+    let mut zones = list_public_zones(aws, events, cancel, StepId::Certificates).await?;
     zones.sort_by(|a, b| a.name.cmp(&b.name));
     Ok(zones)
 }
@@ -67,6 +77,7 @@ pub async fn hosted_zones(aws: &AwsClients, events: &EventSink) -> Result<Vec<Zo
 pub async fn issued_certificates(
     aws: &AwsClients,
     events: &EventSink,
+    cancel: &Cancel,
     region: &str,
 ) -> Result<Vec<CertSummary>, AwsError> {
     let acm = aws.acm(region);
@@ -76,6 +87,7 @@ pub async fn issued_certificates(
     loop {
         let page = announced_call(
             events,
+            cancel,
             StepId::Certificates,
             "acm",
             "ListCertificates",
@@ -102,6 +114,7 @@ pub async fn issued_certificates(
             if s.has_additional_subject_alternative_names() == Some(true) {
                 let d = announced_call(
                     events,
+                    cancel,
                     StepId::Certificates,
                     "acm",
                     "DescribeCertificate",

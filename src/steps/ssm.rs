@@ -114,6 +114,10 @@ pub fn tier_for(value: &str) -> ParameterTier {
 
 /// Writes one SecureString (KMS key `aws/ssm`, which the server's task role can read without an
 /// extra grant). The value goes straight from the [`Secret`] into the request body.
+///
+/// A create (`overwrite` false) refused because the parameter exists is read back: when it holds
+/// exactly `value`, the write had already happened (the SDK retried a call whose first answer
+/// was lost) and its version is returned; any other value is the refusal it looks like.
 pub async fn put_secure(
     ctx: &Ctx,
     step: StepId,
@@ -130,10 +134,20 @@ pub async fn put_secure(
         .tier(tier_for(value.expose()))
         .overwrite(overwrite)
         .description("Written by medplum-init");
-    let res = ctx
+    match ctx
         .call(step, "ssm", "PutParameter", ctx.region(), name, req.send())
-        .await?;
-    Ok(res.version())
+        .await
+    {
+        Ok(res) => Ok(res.version()),
+        Err(e) if !overwrite && e.kind == crate::aws::AwsErrorKind::AlreadyExists => {
+            let now = get_many(ctx, step, &[name.to_string()]).await?;
+            match now.get(name) {
+                Some(c) if c.value == *value && c.kind == "SecureString" => Ok(c.version),
+                _ => Err(e),
+            }
+        }
+        Err(e) => Err(e),
+    }
 }
 
 fn offline() -> AwsError {

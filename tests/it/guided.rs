@@ -206,15 +206,16 @@ fn lookups_list_zones_and_issued_certificates() {
             .unwrap()
             .to_string();
         let events = EventSink::discard();
-        let caller = lookup::caller(&aws, &events).await.unwrap();
+        let cancel = medplum_init::engine::Cancel::new();
+        let caller = lookup::caller(&aws, &events, &cancel).await.unwrap();
         assert_eq!(caller.account, "123456789012");
-        let zones = lookup::hosted_zones(&aws, &events).await.unwrap();
+        let zones = lookup::hosted_zones(&aws, &events, &cancel).await.unwrap();
         let names: Vec<_> = zones.iter().map(|z| z.name.as_str()).collect();
         assert_eq!(names, ["example.com", "example.org"]);
         // moto issues a requested certificate after MOTO_ACM_VALIDATION_WAIT (1 s here).
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
         let issued = loop {
-            let list = lookup::issued_certificates(&aws, &events, "us-east-1")
+            let list = lookup::issued_certificates(&aws, &events, &cancel, "us-east-1")
                 .await
                 .unwrap();
             if !list.is_empty() || std::time::Instant::now() > deadline {
@@ -226,7 +227,7 @@ fn lookups_list_zones_and_issued_certificates() {
         assert_eq!(issued[0].arn, arn);
         assert!(issued[0].covers("api.example.com"));
         assert!(!issued[0].covers("api.staging.example.com"));
-        let elsewhere = lookup::issued_certificates(&aws, &events, "eu-west-1")
+        let elsewhere = lookup::issued_certificates(&aws, &events, &cancel, "eu-west-1")
             .await
             .unwrap();
         assert!(elsewhere.is_empty());

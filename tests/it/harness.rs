@@ -65,6 +65,42 @@ fn control(port: u16, method: &str, path: &str, body: Option<&str>) -> serde_jso
     serde_json::from_str(body).unwrap_or_else(|e| panic!("emulator {method} {path}: {e}: {body}"))
 }
 
+/// Starts `cmd` (a loopback server script: the emulator, the fault proxy) with its stderr in a
+/// log file, and waits for its ready line (`... listening on http://127.0.0.1:N`): the child,
+/// its port, and the log, which the caller removes.
+fn start_ready(mut cmd: Command, what: &str, wait: Duration) -> (Child, u16, PathBuf) {
+    let log = tempfile::Builder::new()
+        .prefix(&format!("{what}-"))
+        .suffix(".log")
+        .tempfile()
+        .expect("log file")
+        .into_temp_path()
+        .keep()
+        .expect("keep the log");
+    cmd.stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap());
+    let mut child = cmd.spawn().unwrap_or_else(|e| {
+        panic!("cannot start scripts/{what}: {e} (run `bash .ci/setup` first)")
+    });
+    let deadline = Instant::now() + wait;
+    while Instant::now() < deadline {
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        if let Some(port) = ready_port(&text) {
+            return (child, port, log);
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!("scripts/{what} exited ({status}):\n{text}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    panic!(
+        "scripts/{what} did not come up:\n{}",
+        std::fs::read_to_string(&log).unwrap_or_default()
+    );
+}
+
 /// An emulator of its own, stopped on drop: `scripts/emulator`, moto in server mode extended
 /// with the resource types the Medplum stacks use, CloudFormation's rules, asynchronous stack
 /// operations and fault injection (docs/testing.md).
@@ -97,47 +133,19 @@ impl Moto {
 
     /// The emulator with `env` (e.g. `MEDPLUM_EMULATOR_RESOURCE_DELAY`, `MEDPLUM_EMULATOR_FAULTS`).
     pub fn emulator_with(env: &[(&str, &str)]) -> Self {
-        let log = tempfile::Builder::new()
-            .prefix("emulator-")
-            .suffix(".log")
-            .tempfile()
-            .expect("emulator log file")
-            .into_temp_path()
-            .keep()
-            .expect("keep the emulator log");
         let mut cmd = Command::new(root().join("scripts/emulator"));
-        cmd.args(["--port", "0"])
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).unwrap());
+        cmd.args(["--port", "0"]);
         cmd.env("MOTO_ACM_VALIDATION_WAIT", "1");
         for (k, v) in env {
             cmd.env(k, v);
         }
-        let mut child = cmd.spawn().unwrap_or_else(|e| {
-            panic!("cannot start scripts/emulator: {e} (run `bash .ci/setup` first)")
-        });
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while Instant::now() < deadline {
-            let text = std::fs::read_to_string(&log).unwrap_or_default();
-            if let Some(port) = ready_port(&text) {
-                return Moto {
-                    port,
-                    url: format!("http://127.0.0.1:{port}"),
-                    child,
-                    log,
-                };
-            }
-            if let Ok(Some(status)) = child.try_wait() {
-                panic!("scripts/emulator exited ({status}):\n{text}");
-            }
-            std::thread::sleep(Duration::from_millis(50));
+        let (child, port, log) = start_ready(cmd, "emulator", Duration::from_secs(60));
+        Moto {
+            port,
+            url: format!("http://127.0.0.1:{port}"),
+            child,
+            log,
         }
-        let _ = child.kill();
-        let _ = child.wait();
-        panic!(
-            "scripts/emulator did not come up:\n{}",
-            std::fs::read_to_string(&log).unwrap_or_default()
-        );
     }
 
     /// What the emulator wrote to stderr so far (its ready line, and any crash).
@@ -170,17 +178,7 @@ impl Moto {
     /// Environment for anything that talks to this moto: dummy credentials, a fixed region, no
     /// profile or config file, and every endpoint overridden.
     pub fn env(&self) -> Vec<(String, String)> {
-        vec![
-            ("AWS_ACCESS_KEY_ID".into(), "testing".into()),
-            ("AWS_SECRET_ACCESS_KEY".into(), "testing".into()),
-            ("AWS_SESSION_TOKEN".into(), "testing".into()),
-            ("AWS_REGION".into(), "us-east-1".into()),
-            ("AWS_ENDPOINT_URL".into(), self.url.clone()),
-            ("AWS_EC2_METADATA_DISABLED".into(), "true".into()),
-            ("AWS_CONFIG_FILE".into(), "/dev/null".into()),
-            ("AWS_SHARED_CREDENTIALS_FILE".into(), "/dev/null".into()),
-            ("NO_PROXY".into(), "127.0.0.1,localhost".into()),
-        ]
+        aws_env(&self.url)
     }
 
     /// An SDK config for assertions made directly against moto.
@@ -195,6 +193,22 @@ impl Moto {
             .load()
             .await
     }
+}
+
+/// Dummy credentials, a fixed region, no profile or config file, and every endpoint sent to
+/// `url` (a loopback emulator, proxy or test server).
+pub fn aws_env(url: &str) -> Vec<(String, String)> {
+    vec![
+        ("AWS_ACCESS_KEY_ID".into(), "testing".into()),
+        ("AWS_SECRET_ACCESS_KEY".into(), "testing".into()),
+        ("AWS_SESSION_TOKEN".into(), "testing".into()),
+        ("AWS_REGION".into(), "us-east-1".into()),
+        ("AWS_ENDPOINT_URL".into(), url.to_string()),
+        ("AWS_EC2_METADATA_DISABLED".into(), "true".into()),
+        ("AWS_CONFIG_FILE".into(), "/dev/null".into()),
+        ("AWS_SHARED_CREDENTIALS_FILE".into(), "/dev/null".into()),
+        ("NO_PROXY".into(), "127.0.0.1,localhost".into()),
+    ]
 }
 
 impl Drop for Moto {
@@ -324,4 +338,83 @@ pub fn answers(dir: &Path, text: &str) -> PathBuf {
     let p = dir.join("answers.toml");
     std::fs::write(&p, text).unwrap();
     p
+}
+
+/// The fault-injecting proxy (`scripts/fault-proxy`, docs/testing.md) between the binary and an
+/// emulator, stopped on drop: seeded 500s, 503s, each service's own throttling error, slow
+/// answers, dropped connections, or (`hang`) connections that are never answered.
+pub struct FaultProxy {
+    pub port: u16,
+    pub url: String,
+    child: Child,
+    log: PathBuf,
+}
+
+impl FaultProxy {
+    /// A proxy in front of `upstream`; `args` as on the command line (`--seed 7 --rate 0.2`).
+    pub fn start(upstream: &Moto, args: &[&str]) -> Self {
+        let mut cmd = Command::new(root().join("scripts/fault-proxy"));
+        cmd.args(["--port", "0", "--upstream", &upstream.url])
+            .args(args);
+        let (child, port, log) = start_ready(cmd, "fault-proxy", Duration::from_secs(30));
+        FaultProxy {
+            port,
+            url: format!("http://127.0.0.1:{port}"),
+            child,
+            log,
+        }
+    }
+
+    /// `POST /fault-proxy/config` with any subset (`{"rate": 1, "faults": "throttle"}`).
+    pub fn configure(&self, config: serde_json::Value) -> serde_json::Value {
+        control(
+            self.port,
+            "POST",
+            "/fault-proxy/config",
+            Some(&config.to_string()),
+        )
+    }
+
+    /// Every request the proxy decided on, oldest first (seq, service, operation, fault, status).
+    pub fn log(&self) -> Vec<serde_json::Value> {
+        let v = control(self.port, "GET", "/fault-proxy/log", None);
+        v["requests"].as_array().cloned().unwrap_or_default()
+    }
+
+    /// `{"requests", "answered", "refused", "faulted", "tripped"}`.
+    pub fn count(&self) -> serde_json::Value {
+        control(self.port, "GET", "/fault-proxy/count", None)
+    }
+
+    /// [`aws_env`] with every endpoint sent through the proxy.
+    pub fn env(&self) -> Vec<(String, String)> {
+        aws_env(&self.url)
+    }
+
+    /// What the proxy wrote to stderr (its ready line, and any crash).
+    pub fn stderr(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for FaultProxy {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_file(&self.log);
+    }
+}
+
+/// Creates the public hosted zone `name` in `moto` (certificate validation and DNS records go
+/// there).
+pub fn create_zone(moto: &Moto, name: &str) {
+    rt().block_on(async {
+        let r53 = aws_sdk_route53::Client::new(&moto.sdk("us-east-1").await);
+        r53.create_hosted_zone()
+            .name(name)
+            .caller_reference(format!("zone-{name}"))
+            .send()
+            .await
+            .unwrap();
+    });
 }

@@ -1,7 +1,8 @@
 """A seeded fault-injecting HTTP proxy between the binary and the emulator (robustness tests).
 
 ``python -m medplum_emulator.proxy --port N --upstream http://127.0.0.1:M [--seed S] [--rate R]
-[--faults 500,503,throttle,slow,drop] [--slow-seconds 2] [--after] [--hang]`` (see
+[--faults 500,503,throttle,slow,drop] [--slow-seconds 2] [--after] [--hang]
+[--spare-last-attempt]`` (see
 ``scripts/fault-proxy`` and docs/testing.md, "Fault-injecting proxy").
 
 Each request to the emulator gets a decision from ``random.Random(seed)``, drawn in arrival
@@ -87,7 +88,8 @@ def now_iso() -> str:
 class State:
     """Configuration, the seeded RNG, the request log, counters and the kill arm."""
 
-    def __init__(self, seed: int, rate: float, mix: list[tuple[str, float]], slow_seconds: float, hang: bool):
+    def __init__(self, seed: int, rate: float, mix: list[tuple[str, float]], slow_seconds: float, hang: bool,
+                 spare_last: bool = False):
         self.lock = threading.Lock()
         self.deliver_lock = threading.Lock()
         self.pid_set = threading.Condition(self.lock)  # an arm waiting for its pid
@@ -96,6 +98,9 @@ class State:
         self.mix = mix
         self.slow_seconds = slow_seconds
         self.hang = hang
+        # Never fault an AWS SDK call's last attempt (amz-sdk-request: attempt=N; max=N): a run
+        # at a fixed rate then cannot fail by the bad luck of one call faulted on every try.
+        self.spare_last = spare_last
         self.plan: list[dict[str, Any]] = []
         self.reset()
 
@@ -118,14 +123,14 @@ class State:
         return {
             "seed": self.seed, "rate": self.rate,
             "faults": [f"{k}:{w:g}" for k, w in self.mix],
-            "slowSeconds": self.slow_seconds, "hang": self.hang,
+            "slowSeconds": self.slow_seconds, "hang": self.hang, "spareLastAttempt": self.spare_last,
             "plan": [{k: v for k, v in e.items()} for e in self.plan],
         }
 
     def configure(self, body: dict[str, Any]) -> None:
         if not isinstance(body, dict):
             raise BadRequest("body must be a JSON object")
-        unknown = set(body) - {"seed", "rate", "faults", "after", "slowSeconds", "hang", "plan"}
+        unknown = set(body) - {"seed", "rate", "faults", "after", "slowSeconds", "hang", "plan", "spareLastAttempt"}
         if unknown:
             raise BadRequest(f"unknown keys: {sorted(unknown)}")
         mix = self.mix
@@ -152,11 +157,12 @@ class State:
         with self.lock:
             self.mix, self.rate, self.slow_seconds, self.plan = mix, float(rate), float(slow), checked
             self.hang = bool(body.get("hang", self.hang))
+            self.spare_last = bool(body.get("spareLastAttempt", self.spare_last))
             if "seed" in body:
                 self.seed = seed
                 self.rng = random.Random(seed)
 
-    def decide(self, call: Call, path: str) -> dict[str, Any]:
+    def decide(self, call: Call, path: str, last_attempt: bool = False) -> dict[str, Any]:
         """Numbers the request and draws its fault; returns its (live) log entry."""
         with self.lock:
             self.seq += 1
@@ -177,6 +183,9 @@ class State:
                         break
                 else:
                     fault = self.mix[-1][0]
+            spared = fault is not None and fault != "slow" and last_attempt and self.spare_last
+            if spared:
+                fault = None
             for entry in self.plan:
                 if entry.get("used"):
                     continue
@@ -190,6 +199,8 @@ class State:
                 "seq": self.seq, "time": now_iso(), "service": call.service, "operation": call.operation,
                 "method": call.method, "path": path, "fault": fault, "upstream": None, "status": None, "ms": None,
             }
+            if spared and fault is None:
+                record["spared"] = True
             self.log.append(record)
             return record
 
@@ -440,7 +451,7 @@ class Handler(socketserver.StreamRequestHandler):
                 self.send(self.respond(502, [("Content-Type", "text/plain")], b"fault-proxy: the upstream did not answer", close=True))
                 return False
             return outcome[1] and keep_alive
-        record = state.decide(call, path)
+        record = state.decide(call, path, is_last_attempt(headers))
         started = time.monotonic()
         fault = record["fault"]
         if fault == "hang":
@@ -620,6 +631,17 @@ class Handler(socketserver.StreamRequestHandler):
         return True
 
 
+def is_last_attempt(headers: list[tuple[str, str]]) -> bool:
+    """``amz-sdk-request: attempt=5; max=5``: the AWS SDK will not retry this request."""
+    pairs = dict(
+        part.strip().partition("=")[::2] for part in (header(headers, "amz-sdk-request") or "").split(";")
+    )
+    try:
+        return int(pairs["attempt"]) >= int(pairs["max"])
+    except (KeyError, ValueError):
+        return False
+
+
 def is_loopback(host: str) -> bool:
     try:
         addresses = {info[4][0] for info in socket.getaddrinfo(host, None)}
@@ -640,6 +662,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--after", action="store_true", help="500, 503 and drop act after the emulator has acted")
     parser.add_argument("--slow-seconds", type=float, default=2.0, help="delay of a slow fault (default 2)")
     parser.add_argument("--hang", action="store_true", help="accept connections and never answer")
+    parser.add_argument("--spare-last-attempt", action="store_true",
+                        help="never fault a request the AWS SDK marks as its last attempt (amz-sdk-request)")
     args = parser.parse_args(argv)
     if not is_loopback(args.host):
         print(f"fault-proxy: refusing to listen on {args.host}: only loopback addresses are allowed", file=sys.stderr)
@@ -657,7 +681,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"fault-proxy: {e}", file=sys.stderr)
         return 2
     seed = args.seed if args.seed is not None else random.SystemRandom().randrange(1 << 31)
-    state = State(seed, args.rate, mix, args.slow_seconds, args.hang)
+    state = State(seed, args.rate, mix, args.slow_seconds, args.hang, args.spare_last_attempt)
     try:
         server = Proxy((args.host, args.port), (upstream.hostname, upstream.port or 80), state)
     except OSError as e:

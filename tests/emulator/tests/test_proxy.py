@@ -83,7 +83,8 @@ def proxy_server(emu_server: Any) -> Any:  # noqa: F811
 def proxy(proxy_server: FaultProxy, emu_server: Any) -> Any:  # noqa: F811
     emu_server.control("POST", "reset")
     proxy_server.control("POST", "config", {"rate": 0, "faults": "500,503,throttle,slow,drop", "seed": 7,
-                                            "slowSeconds": 2, "hang": False, "plan": []})
+                                            "slowSeconds": 2, "hang": False, "plan": [],
+                                            "spareLastAttempt": False})
     proxy_server.control("POST", "reset")
     yield proxy_server
     health = proxy_server.control("GET", "health")
@@ -367,6 +368,22 @@ def test_concurrent_clients_with_retries_finish_at_20_percent(proxy: FaultProxy)
     log = proxy.log()
     assert len(log) > 64 and [r["seq"] for r in log] == list(range(1, len(log) + 1))
     assert 0.1 < sum(r["fault"] is not None for r in log) / len(log) < 0.35
+
+
+def test_spare_last_attempt_lets_every_sdk_call_through_on_its_last_try(proxy: FaultProxy) -> None:
+    """At rate 1 every attempt but the SDK's last is faulted; without the option every call fails."""
+    fault(proxy, "500,503,throttle,drop", rate=1.0, spareLastAttempt=True)
+    three = Config(retries={"mode": "standard", "total_max_attempts": 3})
+    sts = proxy.client("sts", three)
+    for _ in range(3):
+        assert sts.get_caller_identity()["Account"]
+    log = proxy.log()
+    assert [r["fault"] is None for r in log] == [False, False, True] * 3
+    assert all(r.get("spared") for r in log[2::3])
+    assert proxy.control("GET", "config")["spareLastAttempt"] is True
+    fault(proxy, "500", rate=1.0, spareLastAttempt=False)
+    with pytest.raises(botocore.exceptions.ClientError):
+        sts.get_caller_identity()
 
 
 def test_two_step_arm_holds_answers_until_the_pid_is_known(proxy: FaultProxy) -> None:

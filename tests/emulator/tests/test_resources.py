@@ -593,6 +593,32 @@ def test_key_group_refuses_unknown_public_key(endpoint: str) -> None:
     )
 
 
+def test_a_public_key_name_or_caller_reference_in_use_is_refused(endpoint: str) -> None:
+    """As AWS: PublicKeyAlreadyExists (409); moto alone makes a duplicate."""
+    aws = Aws(endpoint, "us-east-1")
+    create_public_key(aws, "signing")
+    encoded = aws("cloudfront").list_public_keys()["PublicKeyList"]["Items"][0]["EncodedKey"]
+    for ref, name in [("signing", "other-name"), ("other-ref", "signing")]:
+        with pytest.raises(ClientError) as caught:
+            aws("cloudfront").create_public_key(
+                PublicKeyConfig={"CallerReference": ref, "Name": name, "EncodedKey": encoded}
+            )
+        error = caught.value.response
+        assert error["Error"]["Code"] == "PublicKeyAlreadyExists"
+        assert error["ResponseMetadata"]["HTTPStatusCode"] == 409
+    assert aws("cloudfront").list_public_keys()["PublicKeyList"]["Quantity"] == 1
+
+
+def test_an_existing_ses_identity_is_not_created_again(endpoint: str) -> None:
+    """As AWS: AlreadyExistsException; moto alone accepts the repeat."""
+    ses = Aws(endpoint, "us-east-1")("sesv2")
+    ses.create_email_identity(EmailIdentity="support@example.com")
+    with pytest.raises(ClientError) as caught:
+        ses.create_email_identity(EmailIdentity="support@example.com")
+    assert caught.value.response["Error"]["Code"] == "AlreadyExistsException"
+    assert caught.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+
+
 def test_custom_resource_succeeds_without_invoking_its_handler(endpoint: str) -> None:
     aws = Aws(endpoint, "us-east-1")
     template = {

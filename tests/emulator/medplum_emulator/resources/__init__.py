@@ -40,6 +40,7 @@ _MODEL_MODULES = (
     "route53",
     "s3",
     "secretsmanager",
+    "sesv2",
     "ssm",
     "wafv2",
 )

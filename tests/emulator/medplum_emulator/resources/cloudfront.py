@@ -16,6 +16,10 @@ Owns:
 moto's ``Origin`` keeps an S3 origin's access identity but its GetDistribution response
 omits ``S3OriginConfig``; ``install()`` gives it the property the serializer reads.
 
+CreatePublicKey through the API refuses a name or CallerReference already in use with
+``PublicKeyAlreadyExists`` (HTTP 409), as AWS does; moto makes a duplicate, which hid a
+retried create (its first answer lost) registering the same key twice.
+
 Does not model: origin request policies, functions and Lambda@Edge associations, origin
 groups, the "distribution must be disabled before deletion" rule (deletion is immediate),
 and validation of WebACLId / certificate ARNs / policy ids referenced by a distribution.
@@ -29,6 +33,7 @@ from typing import Any
 
 from moto.cloudfront.models import Origin, cloudfront_backends
 from moto.core.base_backend import BackendDict, BaseBackend
+from moto.core.exceptions import ServiceException
 from moto.core.utils import utcnow
 from moto.moto_api._internal import mock_random as random
 from moto.utilities.utils import PARTITION_NAMES
@@ -391,3 +396,24 @@ def _serialize_s3_origin_config() -> None:
         return {"OriginAccessIdentity": origin.s3_access_identity}
 
     Origin.s3_origin_config = property(s3_origin_config)
+
+
+class PublicKeyAlreadyExists(ServiceException):
+    code = "PublicKeyAlreadyExists"
+    message = "The specified public key already exists."
+
+
+@on_install
+def _refuse_duplicate_public_keys() -> None:
+    from moto.cloudfront.responses import CloudFrontResponse
+
+    original = CloudFrontResponse.create_public_key
+
+    def create_public_key(self: CloudFrontResponse) -> Any:
+        config = self._get_param("PublicKeyConfig")
+        for key in self.backend.public_keys.values():
+            if key.name == config.get("Name") or key.caller_ref == config.get("CallerReference"):
+                raise PublicKeyAlreadyExists()
+        return original(self)
+
+    CloudFrontResponse.create_public_key = create_public_key
