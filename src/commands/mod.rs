@@ -46,7 +46,7 @@ impl Cx {
     /// The one bootstrap: output mode (`--output`, else the TUI on a terminal and plain lines
     /// otherwise), AWS settings, the front end.
     pub fn new(output: &OutputArgs, aws: &AwsArgs, frontend: Arc<dyn FrontEnd>) -> Self {
-        let interactive = interactive();
+        let interactive = crate::printer::interactive();
         let mode = output.output.unwrap_or(if interactive {
             OutputMode::Tui
         } else {
@@ -75,11 +75,6 @@ impl Cx {
         cx.printer = Printer::new(mode);
         cx
     }
-}
-
-fn interactive() -> bool {
-    use std::io::IsTerminal;
-    std::io::stdin().is_terminal() && std::io::stderr().is_terminal()
 }
 
 /// After `confirm`: go on with the plan, or end here (declined, refused, nothing to do).

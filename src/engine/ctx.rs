@@ -202,7 +202,8 @@ fn test_pause(service: &str, operation: &str) {
         return;
     }
     if SEEN.fetch_add(1, Ordering::SeqCst) + 1 == nth {
-        eprintln!("test-pause: {name}#{nth}");
+        crate::printer::Printer::new(crate::printer::OutputMode::Plain)
+            .status(&format!("test-pause: {name}#{nth}"));
         loop {
             std::thread::sleep(std::time::Duration::from_secs(3600));
         }

@@ -120,6 +120,13 @@ impl Printer {
     }
 }
 
+/// Whether a person is at the terminal: stdin and stderr are terminals, so a question can be
+/// asked and a full screen drawn.
+pub fn interactive() -> bool {
+    use std::io::IsTerminal;
+    std::io::stdin().is_terminal() && std::io::stderr().is_terminal()
+}
+
 /// `error: <message>` and `  hint: <hint>`, each line ended, as the printer writes them.
 pub fn format_error(style: Style, message: &str, hint: Option<&str>) -> String {
     format!("{}\n", format_problem(style, "error:", message, hint))

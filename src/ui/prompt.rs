@@ -505,7 +505,8 @@ async fn review_and_run(
         session.release();
         return Ok(handoff.deploy_now(&req).await);
     }
-    println!("deploy with:\n  {}", handoff.later_command(&req));
+    crate::printer::Printer::new(crate::printer::OutputMode::Plain)
+        .data_line(&format!("deploy with:\n  {}", handoff.later_command(&req)));
     Ok(exit::OK)
 }
 

@@ -8,7 +8,10 @@
 //! * only `aws/` builds SDK clients (`aws_sdk_*::Client::new` / `from_conf`, any `aws_config`);
 //! * line mode (`ui/prompt*`) and the shared layer (`ui/wizard/`) reach nothing inside the TUI
 //!   (`ui/tui/`), and the shared layer nothing of line mode;
-//! * outside tests, `"us-east-1"` is written once: `config::US_EAST_1`.
+//! * outside tests, `"us-east-1"` is written once: `config::US_EAST_1`;
+//! * outside tests, only the printer (`printer/`) writes to stdout or stderr: no print macros,
+//!   no `io::stdout`/`io::stderr` elsewhere, but the terminal guard that owns the full
+//!   screens ([`TERMINAL_WRITERS`]).
 //!
 //! The scan reads the source as tokens (comments dropped, strings kept whole; the tokenizer is
 //! the permissions scan's). Every `use` tree is expanded (nested groups, `self`, `as`, globs,
@@ -45,6 +48,10 @@ const WORKING_LAYERS: &[&str] = &[
     "src/commands/",
     "src/guided/",
 ];
+
+/// Where the process's streams may be named: the printer, and the terminal guard (raw mode and
+/// the alternate screen of both full screens are drawn on stderr).
+const TERMINAL_WRITERS: &[&str] = &["src/printer/", "src/ui/terminal.rs"];
 
 /// The one place `"us-east-1"` is spelled outside tests, and the constant it defines.
 const US_EAST_1_HOME: (&str, &str) = ("src/config/mod.rs", "US_EAST_1");
@@ -670,6 +677,31 @@ fn check(sources: &[(String, String)]) -> Vec<Violation> {
         }
     }
     for f in &files {
+        if under(&f.rel, TERMINAL_WRITERS) {
+            continue;
+        }
+        let t = &f.toks;
+        for (i, (_, line)) in t.iter().enumerate() {
+            if f.scopes[f.scope_of[i]].test {
+                continue;
+            }
+            let Some(name) = ident(t, i) else { continue };
+            let macro_call =
+                ["print", "println", "eprint", "eprintln"].contains(&name) && punct(t, i + 1, '!');
+            let stream = ["stdout", "stderr"].contains(&name)
+                && i >= 3
+                && colons(t, i - 2)
+                && ident(t, i - 3) == Some("io");
+            if macro_call || stream {
+                out.insert(Violation {
+                    rule: "writes to the terminal outside the printer",
+                    at: format!("{}:{line}", f.rel),
+                    what: name.to_string(),
+                });
+            }
+        }
+    }
+    for f in &files {
         let t = &f.toks;
         for (i, (tok, line)) in t.iter().enumerate() {
             let Tok::Str(s) = tok else { continue };
@@ -955,6 +987,33 @@ fn us_east_1_is_spelled_once_outside_tests() {
         vec![
             pair("src/steps/x.rs:12", "us-east-1"),
             pair("src/steps/x.rs:2", "us-east-1"),
+        ]
+    );
+}
+
+#[test]
+fn only_the_printer_writes_to_the_terminal() {
+    let found = crossings(&[
+        (
+            "src/printer/mod.rs",
+            "pub fn status() { eprintln!(\"x\"); let _ = std::io::stderr(); }",
+        ),
+        ("src/ui/terminal.rs", "use std::io::stderr;"),
+        ("src/commands/x.rs", "fn f() { println!(\"x\"); }"),
+        (
+            "src/ui/y.rs",
+            "use std::io::{self, Write};\nfn f() { let _ = io::stdout(); }",
+        ),
+        (
+            "src/steps/z.rs",
+            "fn f() {}\n#[cfg(test)]\nmod tests { fn g() { eprintln!(\"ok in a test\"); } }",
+        ),
+    ]);
+    assert_eq!(
+        found,
+        [
+            pair("src/commands/x.rs:1", "println"),
+            pair("src/ui/y.rs:2", "stdout"),
         ]
     );
 }

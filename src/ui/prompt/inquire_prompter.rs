@@ -10,21 +10,26 @@ use inquire::validator::Validation;
 use super::{PromptError, Prompter, Question};
 use crate::config::validators::Check;
 use crate::printer::style::Style;
+use crate::printer::{OutputMode, Printer};
 use crate::ui::wizard::Opt;
 
 pub struct InquirePrompter {
     style: Style,
+    printer: Printer,
 }
 
 impl InquirePrompter {
     pub fn new() -> Self {
+        let printer = Printer::new(OutputMode::Plain);
         Self {
-            style: Style::for_stderr(),
+            style: printer.err_style(),
+            printer,
         }
     }
 
     fn help(&self, q: &Question) {
-        eprintln!("{}", self.style.dim(&format!("  {}", q.help)));
+        self.printer
+            .status(&self.style.dim(&format!("  {}", q.help)));
     }
 }
 
@@ -150,13 +155,13 @@ impl Prompter for InquirePrompter {
     fn say(&mut self, text: &str) {
         let heading = text.starts_with("\n── ");
         if heading {
-            eprintln!("{}", self.style.bold(text));
+            self.printer.status(&self.style.bold(text));
         } else if text.starts_with('✗') || text.starts_with("error") {
-            eprintln!("{}", self.style.red(text));
+            self.printer.status(&self.style.red(text));
         } else if text.starts_with('!') {
-            eprintln!("{}", self.style.yellow(text));
+            self.printer.status(&self.style.yellow(text));
         } else {
-            eprintln!("{text}");
+            self.printer.status(text);
         }
     }
 }

@@ -28,9 +28,11 @@ use tokio::sync::mpsc;
 use self::app::{App, Exit, Level};
 use self::update::{Cmd, Msg};
 use crate::engine::Event;
+use crate::error::CommandError;
 use crate::exit;
 use crate::guided::{Guide, save_answers};
 use crate::printer::style::wants_color;
+use crate::printer::{OutputMode, Printer};
 use crate::ui::handoff::DeployHandoff;
 use crate::ui::terminal::TerminalGuard;
 use crate::ui::wizard::{Draft, Known, deploy_request, resume};
@@ -68,7 +70,10 @@ pub async fn run(
     let mut guard = match TerminalGuard::enter() {
         Ok(g) => g,
         Err(e) => {
-            eprintln!("error: cannot start the terminal UI: {e}\n  hint: run with --output plain");
+            printer().error(&CommandError::failed(
+                format!("cannot start the terminal UI: {e}"),
+                Some("run with --output plain".into()),
+            ));
             return exit::FAILURE;
         }
     };
@@ -80,7 +85,10 @@ pub async fn run(
     let exit = match result {
         Ok(exit) => exit,
         Err(e) => {
-            eprintln!("error: the terminal failed: {e}\n  hint: run with --output plain");
+            printer().error(&CommandError::failed(
+                format!("the terminal failed: {e}"),
+                Some("run with --output plain".into()),
+            ));
             return exit::FAILURE;
         }
     };
@@ -187,6 +195,11 @@ fn exec(cmd: Cmd, app: &mut App, session: &Arc<dyn Guide>, tx: &mpsc::UnboundedS
     }
 }
 
+/// What the install says once its screen is gone: through the one printer.
+fn printer() -> Printer {
+    Printer::new(OutputMode::Tui)
+}
+
 /// After the screen is restored: the summary on stdout, then the deploy or its command.
 async fn after(app: &App, session: &dyn Guide, exit: Exit, handoff: &dyn DeployHandoff) -> u8 {
     let code = match exit {
@@ -194,7 +207,9 @@ async fn after(app: &App, session: &dyn Guide, exit: Exit, handoff: &dyn DeployH
         Exit::DeployNow | Exit::DeployLater => exit::OK,
     };
     if code == exit::INTERRUPTED {
-        eprintln!("interrupted: finished work is recorded; run medplum-init again here to resume");
+        printer().status(
+            "interrupted: finished work is recorded; run medplum-init again here to resume",
+        );
         return code;
     }
     let Some(confirmed) = &app.confirmed else {
@@ -202,33 +217,34 @@ async fn after(app: &App, session: &dyn Guide, exit: Exit, handoff: &dyn DeployH
     };
     let req = deploy_request(&session.options().dir, &confirmed.answers);
     if code != exit::OK {
-        eprintln!(
+        printer().status(&format!(
             "stopped: {}; finished work is recorded, run medplum-init again here to resume",
             app.failure
                 .as_ref()
                 .map(|(_, f)| f.message.as_str())
                 .unwrap_or("a step failed")
-        );
+        ));
         return code;
     }
     if session.options().dry_run {
-        println!(
+        printer().data_line(&format!(
             "dry run: wrote {} for review; nothing in AWS was touched",
             req.config_path.display()
-        );
+        ));
         return exit::OK;
     }
-    println!(
+    let out = printer();
+    out.data_line(&format!(
         "medplum-init: the prerequisites of {} are in place",
         req.env
-    );
-    println!("config file: {}", req.config_path.display());
+    ));
+    out.data_line(&format!("config file: {}", req.config_path.display()));
     if let Some(p) = &session.options().save_answers {
-        println!(
+        out.data_line(&format!(
             "answers: {} (replay with --answers {} --yes)",
             p.display(),
             p.display()
-        );
+        ));
     }
     match exit {
         Exit::DeployNow => {
@@ -236,7 +252,7 @@ async fn after(app: &App, session: &dyn Guide, exit: Exit, handoff: &dyn DeployH
             handoff.deploy_now(&req).await
         }
         _ => {
-            println!("deploy with:\n  {}", handoff.later_command(&req));
+            out.data_line(&format!("deploy with:\n  {}", handoff.later_command(&req)));
             exit::OK
         }
     }
