@@ -63,12 +63,10 @@ impl DeployHandoff for EngineDeploy {
         req.deploy_command()
     }
 
-    async fn deploy_now(&self, req: &DeployRequest) -> u8 {
+    async fn deploy_now(&self, req: &DeployRequest) -> Outcome {
         let cx = Cx::new(&self.output, &self.aws, self.frontend.clone());
         // "Deploy now" chose to deploy; the change sets are still confirmed after the diff.
-        deploy_environment(&cx, req.dir.clone(), req.env.clone(), false)
-            .await
-            .exit_code()
+        deploy_environment(&cx, req.dir.clone(), req.env.clone(), false).await
     }
 }
 

@@ -22,16 +22,6 @@ use crate::printer::{OutputMode, Printer, Style};
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Terminal;
 
-/// The outcome of a front end that returns an exit code.
-fn outcome_of(code: u8) -> Outcome {
-    match code {
-        crate::exit::OK => Outcome::Done,
-        crate::exit::USAGE => Outcome::Invalid,
-        crate::exit::INTERRUPTED => Outcome::Interrupted,
-        _ => Outcome::Failed,
-    }
-}
-
 #[async_trait::async_trait(?Send)]
 impl FrontEnd for Terminal {
     fn install_renderer(&self, printer: &Printer) -> Box<dyn Renderer> {
@@ -95,7 +85,7 @@ impl FrontEnd for Terminal {
         let (min_w, min_h) = tui::app::MIN_SIZE;
         let small = w < min_w || h < min_h;
         if mode == OutputMode::Tui && !small {
-            return outcome_of(tui::run(session, rx, handoff).await);
+            return tui::run(session, rx, handoff).await;
         }
         if mode == OutputMode::Tui {
             printer.status(&format!(
@@ -104,15 +94,13 @@ impl FrontEnd for Terminal {
         }
         let mut renderer =
             PlainRenderer::new(printer.stdout(), printer.stderr(), printer.err_style());
-        outcome_of(
-            prompt::run(
-                session,
-                rx,
-                &mut InquirePrompter::new(),
-                &mut renderer,
-                handoff,
-            )
-            .await,
+        prompt::run(
+            session,
+            rx,
+            &mut InquirePrompter::new(),
+            &mut renderer,
+            handoff,
         )
+        .await
     }
 }

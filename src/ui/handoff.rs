@@ -29,7 +29,7 @@ pub trait DeployHandoff: Send + Sync {
 
     /// Deploys now. Called after the install restored the terminal; the deploy may set up its
     /// own screen. Returns the exit code (0, 1, 130).
-    async fn deploy_now(&self, req: &DeployRequest) -> u8;
+    async fn deploy_now(&self, req: &DeployRequest) -> crate::outcome::Outcome;
 }
 
 impl DeployRequest {
@@ -58,7 +58,7 @@ impl DeployHandoff for LaterOnly {
         req.deploy_command()
     }
 
-    async fn deploy_now(&self, _req: &DeployRequest) -> u8 {
-        crate::exit::USAGE
+    async fn deploy_now(&self, _req: &DeployRequest) -> crate::outcome::Outcome {
+        crate::outcome::Outcome::Invalid
     }
 }

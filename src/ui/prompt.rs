@@ -18,8 +18,8 @@ use crate::answers::{Answers, Overrides};
 use crate::config::US_EAST_1;
 use crate::config::validators::Check;
 use crate::engine::{Event, StepId};
-use crate::exit;
 use crate::guided::{Failure, Guide, save_answers};
+use crate::outcome::Outcome;
 use crate::ui::Renderer;
 use crate::ui::handoff::DeployHandoff;
 use crate::ui::wizard::help::{field_help, section_intro};
@@ -192,17 +192,17 @@ pub async fn run(
     p: &mut dyn Prompter,
     renderer: &mut dyn Renderer,
     handoff: Arc<dyn DeployHandoff>,
-) -> u8 {
+) -> Outcome {
     match flow(session.as_ref(), &mut events, p, renderer, handoff.as_ref()).await {
         Ok(code) => code,
         Err(PromptError::Interrupted) => {
             p.say("interrupted: nothing more was done; run medplum-init again here to resume");
-            exit::INTERRUPTED
+            Outcome::Interrupted
         }
-        Err(PromptError::Back) => exit::OK,
+        Err(PromptError::Back) => Outcome::Done,
         Err(PromptError::Failed(e)) => {
             p.say(&format!("error: {e}"));
-            exit::FAILURE
+            Outcome::Failed
         }
     }
 }
@@ -213,7 +213,7 @@ async fn flow(
     p: &mut dyn Prompter,
     r: &mut dyn Renderer,
     handoff: &dyn DeployHandoff,
-) -> Result<u8, PromptError> {
+) -> Result<Outcome, PromptError> {
     let opts = session.options();
     let env = resume::discover_env(&opts.dir, opts.env.as_deref());
     let (mut draft, found, notes) = match &env {
@@ -284,7 +284,7 @@ async fn flow(
                     .filter_map(|e| FieldId::from_answer_key(&e.key))
                     .collect();
                 if fields.len() < invalid.errors.len() {
-                    return Ok(exit::USAGE);
+                    return Ok(Outcome::Invalid);
                 }
                 for f in fields {
                     ask(p, f, &mut draft, &k)?;
@@ -367,7 +367,7 @@ async fn review_and_run(
     k: &Known,
     answers: Answers,
     handoff: &dyn DeployHandoff,
-) -> Result<u8, PromptError> {
+) -> Result<Outcome, PromptError> {
     p.say("\n── Review");
     if session.online() {
         loop {
@@ -386,7 +386,7 @@ async fn review_and_run(
                         failure_text(&f)
                     ));
                     if !p.confirm(&retry_q("Read AWS again"), true)? {
-                        return Ok(exit::FAILURE);
+                        return Ok(Outcome::Failed);
                     }
                 }
             }
@@ -415,7 +415,7 @@ async fn review_and_run(
     }
     if !apply {
         p.say("nothing was written.");
-        return Ok(exit::OK);
+        return Ok(Outcome::Done);
     }
     let text = draft.to_toml(k);
     let cancel = session.cancel().clone();
@@ -432,7 +432,7 @@ async fn review_and_run(
             Ok(rep) => rep,
             Err(f) => {
                 p.say(&format!("✗ {}", failure_text(&f)));
-                return Ok(exit::FAILURE);
+                return Ok(Outcome::Failed);
             }
         };
         if report.ok || report.interrupted {
@@ -475,13 +475,13 @@ async fn review_and_run(
                 }
                 only = Some(next);
             }
-            _ => return Ok(report.outcome().exit_code()),
+            _ => return Ok(report.outcome()),
         }
     };
     watch.abort();
     r.finish();
     if report.interrupted {
-        return Ok(exit::INTERRUPTED);
+        return Ok(Outcome::Interrupted);
     }
     let req = deploy_request(&session.options().dir, &answers);
     p.say(&format!("config file: {}", req.config_path.display()));
@@ -507,7 +507,7 @@ async fn review_and_run(
     }
     crate::printer::Printer::new(crate::printer::OutputMode::Plain)
         .data_line(&format!("deploy with:\n  {}", handoff.later_command(&req)));
-    Ok(exit::OK)
+    Ok(Outcome::Done)
 }
 
 fn retry_q(label: &str) -> Question<'_> {

@@ -79,7 +79,7 @@ async fn a_scripted_install_checks_answers_goes_back_and_saves_them() {
     let mut r = PlainRenderer::new(Vec::new(), Vec::new(), Style::plain());
     let code = run(s, rx, &mut p, &mut r, Arc::new(LaterOnly)).await;
     let said = p.transcript.join("\n");
-    assert_eq!(code, 0, "{said}");
+    assert_eq!(code.exit_code(), 0, "{said}");
     assert!(p.answers.is_empty(), "unused answers: {:?}", p.answers);
     assert!(
         said.contains("✗ 'Example.com' has upper-case letters: write it in lower case"),
@@ -122,7 +122,7 @@ async fn ctrl_c_at_a_prompt_exits_130_and_writes_nothing() {
     let mut p = Scripted::new(["prod", "<ctrl-c>"]);
     let mut r = PlainRenderer::new(Vec::new(), Vec::new(), Style::plain());
     let code = run(s, rx, &mut p, &mut r, Arc::new(LaterOnly)).await;
-    assert_eq!(code, 130);
+    assert_eq!(code.exit_code(), 130);
     assert!(std::fs::read_dir(dir.path()).unwrap().next().is_none());
 }
 
@@ -139,7 +139,7 @@ async fn declining_the_review_writes_nothing_but_the_answers() {
     let mut p = Scripted::new(answers);
     let mut r = PlainRenderer::new(Vec::new(), Vec::new(), Style::plain());
     let code = run(s, rx, &mut p, &mut r, Arc::new(LaterOnly)).await;
-    assert_eq!(code, 0, "{}", p.transcript.join("\n"));
+    assert_eq!(code.exit_code(), 0, "{}", p.transcript.join("\n"));
     let names: Vec<_> = std::fs::read_dir(dir.path())
         .unwrap()
         .map(|e| e.unwrap().file_name().into_string().unwrap())

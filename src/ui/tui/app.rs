@@ -34,7 +34,7 @@ pub enum Phase {
 /// How the loop should end.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Exit {
-    Code(u8),
+    Code(crate::outcome::Outcome),
     DeployNow,
     DeployLater,
 }

@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use super::app::{Activity, App, CallRow, CertRow, Exit, Level, Phase, StepRun};
 use crate::engine::{CallStatus, Event, RunReport};
-use crate::exit;
 use crate::guided::Failure;
+use crate::outcome::Outcome;
 
 pub fn run_done(app: &mut App, r: Result<RunReport, Failure>) {
     match r {
@@ -20,7 +20,7 @@ pub fn run_done(app: &mut App, r: Result<RunReport, Failure>) {
             let ok = report.ok;
             app.report = Some(report);
             if interrupted {
-                app.exit = Some(Exit::Code(exit::INTERRUPTED));
+                app.exit = Some(Exit::Code(Outcome::Interrupted));
             } else if ok {
                 super::update::finish(app);
             } else {

@@ -29,8 +29,8 @@ use self::app::{App, Exit, Level};
 use self::update::{Cmd, Msg};
 use crate::engine::Event;
 use crate::error::CommandError;
-use crate::exit;
 use crate::guided::{Guide, save_answers};
+use crate::outcome::Outcome;
 use crate::printer::style::wants_color;
 use crate::printer::{OutputMode, Printer};
 use crate::ui::handoff::DeployHandoff;
@@ -64,7 +64,7 @@ pub async fn run(
     session: Arc<dyn Guide>,
     events: mpsc::UnboundedReceiver<Event>,
     handoff: Arc<dyn DeployHandoff>,
-) -> u8 {
+) -> Outcome {
     let mut app = initial_app(session.as_ref(), handoff.available());
     app.color = wants_color(true);
     let mut guard = match TerminalGuard::enter() {
@@ -74,7 +74,7 @@ pub async fn run(
                 format!("cannot start the terminal UI: {e}"),
                 Some("run with --output plain".into()),
             ));
-            return exit::FAILURE;
+            return Outcome::Failed;
         }
     };
     if let Ok(size) = guard.terminal.size() {
@@ -89,7 +89,7 @@ pub async fn run(
                 format!("the terminal failed: {e}"),
                 Some("run with --output plain".into()),
             ));
-            return exit::FAILURE;
+            return Outcome::Failed;
         }
     };
     after(&app, session.as_ref(), exit, handoff.as_ref()).await
@@ -201,12 +201,12 @@ fn printer() -> Printer {
 }
 
 /// After the screen is restored: the summary on stdout, then the deploy or its command.
-async fn after(app: &App, session: &dyn Guide, exit: Exit, handoff: &dyn DeployHandoff) -> u8 {
+async fn after(app: &App, session: &dyn Guide, exit: Exit, handoff: &dyn DeployHandoff) -> Outcome {
     let code = match exit {
         Exit::Code(c) => c,
-        Exit::DeployNow | Exit::DeployLater => exit::OK,
+        Exit::DeployNow | Exit::DeployLater => Outcome::Done,
     };
-    if code == exit::INTERRUPTED {
+    if code == Outcome::Interrupted {
         printer().status(
             "interrupted: finished work is recorded; run medplum-init again here to resume",
         );
@@ -216,7 +216,7 @@ async fn after(app: &App, session: &dyn Guide, exit: Exit, handoff: &dyn DeployH
         return code;
     };
     let req = deploy_request(&session.options().dir, &confirmed.answers);
-    if code != exit::OK {
+    if code != Outcome::Done {
         printer().status(&format!(
             "stopped: {}; finished work is recorded, run medplum-init again here to resume",
             app.failure
@@ -231,7 +231,7 @@ async fn after(app: &App, session: &dyn Guide, exit: Exit, handoff: &dyn DeployH
             "dry run: wrote {} for review; nothing in AWS was touched",
             req.config_path.display()
         ));
-        return exit::OK;
+        return Outcome::Done;
     }
     let out = printer();
     out.data_line(&format!(
@@ -253,7 +253,7 @@ async fn after(app: &App, session: &dyn Guide, exit: Exit, handoff: &dyn DeployH
         }
         _ => {
             out.data_line(&format!("deploy with:\n  {}", handoff.later_command(&req)));
-            exit::OK
+            Outcome::Done
         }
     }
 }

@@ -12,7 +12,6 @@ use crate::answers::{Answers, Overrides};
 use crate::config::US_EAST_1;
 use crate::config::zones::Zone;
 use crate::engine::{Event, Outcome, RunReport, StepId};
-use crate::exit;
 use crate::guided::Failure;
 use crate::steps::lookup::{Caller, CertSummary};
 use crate::steps::preview::Preview;
@@ -184,7 +183,7 @@ fn interrupt(app: &mut App) -> Vec<Cmd> {
         );
         return vec![Cmd::Cancel];
     }
-    app.exit = Some(Exit::Code(exit::INTERRUPTED));
+    app.exit = Some(Exit::Code(crate::outcome::Outcome::Interrupted));
     Vec::new()
 }
 
@@ -519,7 +518,7 @@ fn failed(app: &mut App, k: KeyEvent) -> Vec<Cmd> {
             start(app, confirmed, ids)
         }
         KeyCode::Char('q') | KeyCode::Esc => {
-            app.exit = Some(Exit::Code(exit::FAILURE));
+            app.exit = Some(Exit::Code(crate::outcome::Outcome::Failed));
             Vec::new()
         }
         _ => {

@@ -5,7 +5,6 @@ use crossterm::event::KeyCode;
 
 use super::*;
 use crate::engine::{Outcome, RunReport};
-use crate::exit;
 use crate::guided::Failure;
 use crate::ui::tui::app::{Activity, Exit, Phase, StepRun};
 use crate::ui::wizard::{FieldId, Section};
@@ -224,17 +223,26 @@ fn ctrl_c_cancels_the_run_then_quits() {
         ..Default::default()
     };
     send(&mut app, Msg::RunDone(Ok(report)));
-    assert_eq!(app.exit, Some(Exit::Code(exit::INTERRUPTED)));
+    assert_eq!(
+        app.exit,
+        Some(Exit::Code(crate::outcome::Outcome::Interrupted))
+    );
 
     let mut app = reviewed();
     key(&mut app, KeyCode::Enter);
     ctrl(&mut app, 'c');
     ctrl(&mut app, 'c');
-    assert_eq!(app.exit, Some(Exit::Code(exit::INTERRUPTED)));
+    assert_eq!(
+        app.exit,
+        Some(Exit::Code(crate::outcome::Outcome::Interrupted))
+    );
 
     let mut app = started();
     ctrl(&mut app, 'c');
-    assert_eq!(app.exit, Some(Exit::Code(exit::INTERRUPTED)));
+    assert_eq!(
+        app.exit,
+        Some(Exit::Code(crate::outcome::Outcome::Interrupted))
+    );
 }
 
 fn failed_at_email() -> App {
@@ -332,7 +340,7 @@ fn skip_goes_on_without_the_failed_step() {
 fn q_after_a_failure_exits_1() {
     let mut app = failed_at_email();
     key(&mut app, KeyCode::Char('q'));
-    assert_eq!(app.exit, Some(Exit::Code(exit::FAILURE)));
+    assert_eq!(app.exit, Some(Exit::Code(crate::outcome::Outcome::Failed)));
 }
 
 #[test]
