@@ -40,6 +40,28 @@ pub enum Command {
     /// Deploy the stacks: show the diff, confirm (or --yes), execute, follow progress.
     /// Ctrl-C once cancels the deploy (rolls back); twice leaves CloudFormation to finish.
     Deploy(DeployArgs),
+    /// List the environments of the account: the stacks tagged medplum:environment, with their
+    /// us-east-1 stacks, status, last update and server image.
+    List(ListArgs),
+}
+
+#[derive(Debug, Args, Default, Clone)]
+pub struct ListArgs {
+    /// The regions to look in, comma-separated [default: the regions of the configs in --dir
+    /// and --region]; us-east-1 is always read.
+    #[arg(long, value_name = "REGION,...", value_delimiter = ',')]
+    pub regions: Vec<String>,
+
+    /// A folder of medplum.<env>.config.json files: their regions are looked in, and their
+    /// environments' URLs shown.
+    #[arg(long, value_name = "DIR", default_value = ".")]
+    pub dir: PathBuf,
+
+    #[command(flatten)]
+    pub aws: AwsArgs,
+
+    #[command(flatten)]
+    pub output: OutputArgs,
 }
 
 /// Which environment: `--env`/`--dir`, or `--config FILE`.

@@ -34,6 +34,10 @@ fn main() -> ExitCode {
             let cx = Cx::new(&args.output, &args.aws, ui);
             commands::deploy::deploy(args, &cx)
         }
+        Some(Command::List(args)) => {
+            let cx = Cx::new(&args.output, &args.aws, ui);
+            commands::list::run(args, &cx)
+        }
         None => {
             let cx = Cx::new(&cli.init.output, &cli.init.aws, ui);
             commands::init::run(cli.init, &cx)

@@ -17,6 +17,7 @@
 pub mod answers_template;
 pub mod deploy;
 pub mod init;
+pub mod list;
 pub mod synth;
 
 use std::path::{Path, PathBuf};

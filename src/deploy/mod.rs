@@ -26,6 +26,7 @@ pub mod context;
 pub mod deployer;
 pub mod diagnose;
 mod diagnose_ecs;
+pub mod environments;
 pub mod error;
 pub mod event;
 pub mod execute;
