@@ -70,7 +70,15 @@ fn assert_error_format(out: &Output, what: &str) {
     );
 }
 
-const COMMANDS: [&str; 6] = ["", "init", "answers-template", "synth", "diff", "deploy"];
+const COMMANDS: [&str; 7] = [
+    "",
+    "init",
+    "answers-template",
+    "synth",
+    "diff",
+    "deploy",
+    "list",
+];
 
 #[test]
 fn every_command_has_its_help() {
