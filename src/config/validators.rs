@@ -521,6 +521,16 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_edit_distance_is_never_computed_for_a_word_longer_than_any_key() {
+        // A candidate identical to the word would be suggested (distance 0) if the quadratic
+        // distance ran; past the cutoff nothing is suggested, so nothing was computed.
+        let long = "a".repeat(MAX_SUGGESTED_LEN + 1);
+        assert_eq!(did_you_mean(&long, [long.as_str()]), None);
+        let short = "a".repeat(MAX_SUGGESTED_LEN);
+        assert_eq!(did_you_mean(&short, [short.as_str()]), Some(short.as_str()));
+    }
+
+    #[test]
     fn domains() {
         assert!(domain("example.com").is_ok());
         assert!(domain("api.staging.example.co.uk").is_ok());
