@@ -203,6 +203,9 @@ impl FrontEnd for Unused {
     fn confirm(&self, _: &str, _: &str, _: bool) -> Result<bool, String> {
         unreachable!("the driver asks nothing")
     }
+    fn ask_text(&self, _: &str, _: &str) -> Result<String, String> {
+        unreachable!("the driver asks nothing")
+    }
     async fn guided(
         &self,
         _: crate::guided::GuidedOptions,
