@@ -36,6 +36,20 @@ fn bucket(moto: &Moto, region: &str, name: &str) -> Option<(u64, u64)> {
     })
 }
 
+/// `destroy --env ENV --confirm ENV` and `extra`, which must succeed.
+fn destroyed(moto: &Moto, dir: &Path, env: &str, extra: &[&str]) -> std::process::Output {
+    let mut args = vec!["destroy", "--env", env, "--confirm", env];
+    args.extend_from_slice(extra);
+    let out = run_against(moto, dir, &args);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{args:?}: {}",
+        text(&out.stderr)
+    );
+    out
+}
+
 fn json_lines(out: &std::process::Output) -> Vec<Value> {
     text(&out.stdout)
         .lines()
@@ -175,20 +189,7 @@ fn destroy_deletes_one_environment_and_reports_what_remains() {
         Some("CREATE_COMPLETE")
     );
 
-    let out = run_against(
-        &moto,
-        dir.path(),
-        &[
-            "destroy",
-            "--env",
-            "prod",
-            "--confirm",
-            "prod",
-            "--output",
-            "json",
-        ],
-    );
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let out = destroyed(&moto, dir.path(), "prod", &["--output", "json"]);
     let lines = json_lines(&out);
     let report = event(&lines, "destroy_report");
     let gone: Vec<(&str, &str)> = report["deleted"]
@@ -238,12 +239,7 @@ fn destroy_deletes_one_environment_and_reports_what_remains() {
     assert!(remains.iter().any(|r| r["kind"] == "database snapshot"));
 
     // Plain: a re-run finds nothing left to delete and says so.
-    let out = run_against(
-        &moto,
-        dir.path(),
-        &["destroy", "--env", "prod", "--confirm", "prod"],
-    );
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let out = destroyed(&moto, dir.path(), "prod", &[]);
     assert!(
         text(&out.stderr).contains("Nothing to destroy"),
         "{}",
@@ -311,21 +307,12 @@ fn destroy_purge_removes_what_medplum_init_made_and_nothing_else() {
         json!({"Param": {"Type": "AWS::SSM::Parameter", "Properties": {"Type": "String", "Value": "p"}}}),
     );
 
-    let out = run_against(
+    let out = destroyed(
         &moto,
         dir.path(),
-        &[
-            "destroy",
-            "--env",
-            "staging",
-            "--confirm",
-            "staging",
-            "--purge",
-            "--output",
-            "json",
-        ],
+        "staging",
+        &["--purge", "--output", "json"],
     );
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let lines = json_lines(&out);
     let report = event(&lines, "destroy_report");
 
@@ -351,7 +338,7 @@ fn destroy_purge_removes_what_medplum_init_made_and_nothing_else() {
             .iter()
             .map(|c| c.certificate_arn().unwrap().to_string())
             .collect();
-        assert_eq!(certs, [foreign_cert.clone()]);
+        assert_eq!(certs, [foreign_cert]);
         assert!(cf.get_public_key().id(&key_id).send().await.is_err());
         let identities = ses.list_email_identities().send().await.unwrap();
         assert!(
@@ -378,18 +365,6 @@ fn destroy_purge_removes_what_medplum_init_made_and_nothing_else() {
     assert_eq!(params["purge"], false);
 
     // Purged and deleted: a re-run is a no-op.
-    let out = run_against(
-        &moto,
-        dir.path(),
-        &[
-            "destroy",
-            "--env",
-            "staging",
-            "--confirm",
-            "staging",
-            "--purge",
-        ],
-    );
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let out = destroyed(&moto, dir.path(), "staging", &["--purge"]);
     assert!(text(&out.stderr).contains("Nothing to destroy"));
 }
