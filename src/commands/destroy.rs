@@ -439,7 +439,66 @@ fn report_text(p: &Printer, env: &str, a: &Applied, purged_dir: Option<PathBuf>)
 
 #[cfg(test)]
 mod tests {
-    use super::size;
+    use super::*;
+    use crate::deploy::destroy::{Resource, StackRef};
+
+    fn destroy_of(env: &str, cx: &Cx) -> Destroy {
+        let cli = <crate::cli::Cli as clap::Parser>::try_parse_from([
+            "medplum-init",
+            "destroy",
+            "--env",
+            env,
+        ])
+        .unwrap();
+        let Some(crate::cli::Command::Destroy(args)) = cli.command else {
+            panic!("destroy")
+        };
+        Destroy::resolve(args, cx).unwrap()
+    }
+
+    fn one_stack() -> DestroyPlan {
+        DestroyPlan {
+            stacks: vec![StackPlan {
+                stack: StackRef {
+                    name: "MedplumProd".into(),
+                    region: "eu-west-1".into(),
+                    status: "UPDATE_COMPLETE".into(),
+                },
+                deleted: vec![Resource {
+                    logical_id: "Param".into(),
+                    resource_type: "AWS::SSM::Parameter".into(),
+                    physical_id: None,
+                }],
+                kept: vec![],
+            }],
+            remains: vec![],
+        }
+    }
+
+    #[test]
+    fn only_the_environments_name_typed_goes_on() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        for (typed, goes) in [
+            ("prod", true),
+            (" prod\n", true),
+            ("staging", false),
+            ("", false),
+        ] {
+            let mut cx = crate::commands::tests::typing(Some(typed));
+            cx.interactive = true;
+            let mut d = destroy_of("prod", &cx);
+            let answer = rt.block_on(d.confirm(&cx, one_stack())).unwrap();
+            match answer {
+                Confirmed::Go(_) => assert!(goes, "{typed:?} went on"),
+                Confirmed::Stop(outcome) => {
+                    assert!(!goes, "{typed:?} stopped");
+                    assert_eq!(outcome, Outcome::Done);
+                }
+            }
+        }
+    }
 
     #[test]
     fn sizes_read_as_people_write_them() {
