@@ -58,6 +58,8 @@ pub struct Applied {
     plan: DestroyPlan,
     deleted: Vec<(String, String, StackEnd)>,
     purged: Vec<Purged>,
+    /// The state folder `--purge` removed (none when there was none).
+    state_removed: Option<PathBuf>,
     remains: Vec<Remaining>,
 }
 
@@ -257,6 +259,7 @@ impl Command for Destroy {
             return Err(CommandError::from_diagnostic(&e));
         }
         let mut purged = Vec::new();
+        let mut state_removed = None;
         if self.args.purge {
             purged = remains::purge(&aws, &self.env, &plan.remains).await?;
             if sdir.is_dir() {
@@ -266,6 +269,7 @@ impl Command for Destroy {
                         Some("remove the folder yourself; everything else was purged".into()),
                     )
                 })?;
+                state_removed = Some(sdir.clone());
             }
         }
         // What is left, read again: the buckets' contents, the parameters still there.
@@ -286,6 +290,7 @@ impl Command for Destroy {
             plan,
             deleted,
             purged,
+            state_removed,
             remains: left,
         })
     }
@@ -300,23 +305,14 @@ impl Command for Destroy {
                 })).collect::<Vec<_>>(),
                 "purged": applied.purged,
                 "remains": applied.remains,
-                "state_folder_removed": self.args.purge,
+                "state_folder_removed": applied.state_removed.is_some(),
             }));
             return Outcome::Done;
         }
-        let _ = cx.printer.data(&report_text(
-            &cx.printer,
-            &self.env,
-            &applied,
-            self.purge_dir(),
-        ));
+        let _ = cx
+            .printer
+            .data(&report_text(&cx.printer, &self.env, &applied));
         Outcome::Done
-    }
-}
-
-impl Destroy {
-    fn purge_dir(&self) -> Option<PathBuf> {
-        self.args.purge.then(|| state_dir(&self.loc.dir, &self.env))
     }
 }
 
@@ -406,7 +402,7 @@ fn plan_text(p: &Printer, env: &str, plan: &DestroyPlan, purge: bool) -> String 
     out
 }
 
-fn report_text(p: &Printer, env: &str, a: &Applied, purged_dir: Option<PathBuf>) -> String {
+fn report_text(p: &Printer, env: &str, a: &Applied) -> String {
     let s = p.out_style();
     let mut out = format!("\n{}\n", s.green(&s.bold(&format!("Destroyed {env}."))));
     for (name, region, end) in &a.deleted {
@@ -427,7 +423,7 @@ fn report_text(p: &Printer, env: &str, a: &Applied, purged_dir: Option<PathBuf>)
             pg.kind, pg.id, pg.region, pg.result
         ));
     }
-    if let Some(dir) = purged_dir {
+    if let Some(dir) = &a.state_removed {
         out.push_str(&format!("  state folder {}: removed\n", dir.display()));
     }
     if !a.remains.is_empty() {

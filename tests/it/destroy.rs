@@ -348,6 +348,7 @@ fn destroy_purge_removes_what_medplum_init_made_and_nothing_else() {
         );
     });
     assert!(!dir.path().join(".medplum-init/staging").exists());
+    assert_eq!(report["state_folder_removed"], true);
     // The config file is the operator's: kept.
     assert!(dir.path().join("medplum.staging.config.json").exists());
     assert_eq!(
