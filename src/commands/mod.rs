@@ -16,6 +16,7 @@
 
 pub mod answers_template;
 pub mod deploy;
+pub mod destroy;
 pub mod init;
 pub mod list;
 pub mod synth;

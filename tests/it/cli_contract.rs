@@ -70,7 +70,7 @@ fn assert_error_format(out: &Output, what: &str) {
     );
 }
 
-const COMMANDS: [&str; 7] = [
+const COMMANDS: [&str; 8] = [
     "",
     "init",
     "answers-template",
@@ -78,6 +78,7 @@ const COMMANDS: [&str; 7] = [
     "diff",
     "deploy",
     "list",
+    "destroy",
 ];
 
 #[test]
