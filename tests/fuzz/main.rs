@@ -17,6 +17,7 @@
 //! Only the library's public API is used: the same entry points the binary reads files through.
 
 mod answers;
+mod config;
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
