@@ -18,6 +18,7 @@
 
 mod answers;
 mod config;
+mod journal;
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
