@@ -19,6 +19,7 @@
 mod answers;
 mod config;
 mod journal;
+mod synth;
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
