@@ -266,6 +266,7 @@ fn answers_generated_seeds() {
     let huge_key = format!("{} = 1\n", "k".repeat(2 << 20));
     let deep = format!("name = {}{}\n", "[".repeat(5000), "]".repeat(5000));
     let deep_tables = format!("a = {}1{}\n", "{ b = ".repeat(2000), " }".repeat(2000));
+    // Once took 10 s (debug build): a typo suggestion for every one of the 5000 keys.
     let many: String = (0..5000).map(|i| format!("unknown{i} = {i}\n")).collect();
     let big_int = format!("{BASE}\napiPort = {}\n", "9".repeat(400));
     for text in [huge_key, deep, deep_tables, many, big_int] {
