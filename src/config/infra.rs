@@ -624,7 +624,10 @@ mod tests {
                 "supportEmail".to_string(),
                 format!("{{\"system\": \"{hostile}\", \"key\": \"/k\", \"type\": \"string\"}}"),
             ),
-            (hostile.clone(), "1".to_string()),
+            (
+                hostile.clone(),
+                "{\"system\": \"nope\", \"key\": \"/k\", \"type\": \"string\"}".to_string(),
+            ),
         ];
         for (key, value) in cases {
             let text = format!(

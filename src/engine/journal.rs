@@ -217,7 +217,8 @@ impl Journal {
         // Under the lock, so no other run of this environment is writing: the drafts a killed
         // run left (its journal, pending key and config file writes) are removed.
         let start = fsutil::process_start();
-        for folder in [sdir.as_path(), &dir.join(STATE_DIR)] {
+        let root = dir.join(STATE_DIR);
+        for folder in [sdir.as_path(), root.as_path()] {
             fsutil::remove_stale_temps(folder, None, start);
         }
         let config = crate::config::infra::config_file_name(env);
@@ -530,9 +531,9 @@ mod tests {
             p
         };
         let gone = [
-            draft(&sdir, "state.json"),
-            draft(&sdir, crate::crypto::pending::FILE_NAME),
-            draft(&dir.path().join(STATE_DIR), ".gitignore"),
+            draft(sdir.as_path(), "state.json"),
+            draft(sdir.as_path(), crate::crypto::pending::FILE_NAME),
+            draft(dir.path().join(STATE_DIR).as_path(), ".gitignore"),
             draft(dir.path(), "medplum.staging.config.json"),
         ];
         let kept = [

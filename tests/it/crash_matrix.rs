@@ -148,7 +148,7 @@ fn killed_after(proxy: &FaultProxy, dir: &Path, args: &[&str], k: u64) -> (bool,
         .args(args)
         .args(["--output", "plain"])
         .stdout(Stdio::null())
-        .stderr(err.reopen().unwrap())
+        .stderr(err.as_file().try_clone().unwrap())
         .spawn()
         .unwrap();
     proxy.kill_pid(child.id());
@@ -355,7 +355,7 @@ fn a_deploy_killed_at_sampled_moments_is_attached_to_or_redone_by_the_rerun() {
     });
     let mut failures = Vec::new();
     for (moment, k, killed, during, problems) in &outcomes {
-        assert!(killed, "the deploy ended before answer {k} ({moment})");
+        assert!(*killed, "the deploy ended before answer {k} ({moment})");
         if !problems.is_empty() {
             failures.push(format!(
                 "killed after answer {k}, {moment} (the last answer: {during}):\n{}",
