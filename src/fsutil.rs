@@ -75,10 +75,7 @@ fn temp_name(file_name: &str) -> String {
 /// Whether `name` is a temporary name [`temp_name`] makes: `.{file}.{24 hex digits}.tmp`, and
 /// (`for_file`) one for that file.
 fn is_temp_name(name: &str, for_file: Option<&str>) -> bool {
-    let Some(inner) = name
-        .strip_prefix('.')
-        .and_then(|n| n.strip_suffix(".tmp"))
-    else {
+    let Some(inner) = name.strip_prefix('.').and_then(|n| n.strip_suffix(".tmp")) else {
         return false;
     };
     let Some((file, hex)) = inner.rsplit_once('.') else {
@@ -468,7 +465,10 @@ mod tests {
         assert!(!stale_config.exists() && other_env.exists() && stale.exists());
         assert_eq!(remove_stale_temps(d, None, after_them), 2);
         assert!(!stale.exists() && !other_env.exists());
-        assert!(not_ours.exists() && real.exists(), "only our naming pattern");
+        assert!(
+            not_ours.exists() && real.exists(),
+            "only our naming pattern"
+        );
     }
 
     #[cfg(unix)]

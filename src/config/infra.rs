@@ -655,7 +655,10 @@ mod tests {
         assert!(m.ends_with("\", expected u16"), "{m}");
         assert!(m.contains("\\u{1b}[2J") && m.contains('…'), "{m}");
         let m = shorten_quoted("unknown field `a\u{7}b`, expected one of `name`, `region`");
-        assert_eq!(m, "unknown field `a\\u{7}b`, expected one of `name`, `region`");
+        assert_eq!(
+            m,
+            "unknown field `a\\u{7}b`, expected one of `name`, `region`"
+        );
     }
 
     #[test]

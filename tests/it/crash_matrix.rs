@@ -18,9 +18,7 @@ use std::sync::Mutex;
 
 use serde_json::Value;
 
-use crate::faults::{
-    ANSWERS, STACK, deploy, differences, emulator, end_state, install, ok, run,
-};
+use crate::faults::{ANSWERS, STACK, deploy, differences, emulator, end_state, install, ok, run};
 use crate::harness::{FaultProxy, Moto, answers, cfn, cmd, create_zone, rt, text};
 
 /// How many k run in CI: the first three, the last three, and this many minus six between.
@@ -231,7 +229,11 @@ fn an_install_killed_after_any_answer_converges_on_the_rerun_to_the_clean_end_st
                 )],
             );
         }
-        (k, killed, differences(&clean, &install_state(&emu, dir.path())))
+        (
+            k,
+            killed,
+            differences(&clean, &install_state(&emu, dir.path())),
+        )
     });
     let mut failures = Vec::new();
     for (k, killed, diff) in &outcomes {
@@ -246,7 +248,10 @@ fn an_install_killed_after_any_answer_converges_on_the_rerun_to_the_clean_end_st
     // A run polls (certificate validation) as long as it takes, so the last few k may lie past
     // a later run's end; every k in the first half is always reached.
     for (k, killed, _) in &outcomes {
-        assert!(*killed || *k > n / 2, "the run ended before answer {k} of {n}");
+        assert!(
+            *killed || *k > n / 2,
+            "the run ended before answer {k} of {n}"
+        );
     }
     eprintln!(
         "crash matrix (install): {} of {n} k run, {} killed",
