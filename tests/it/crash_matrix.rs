@@ -369,6 +369,11 @@ fn a_deploy_killed_at_sampled_moments_is_attached_to_or_redone_by_the_rerun() {
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+    for (moment, k, _, during, _) in &outcomes {
+        eprintln!(
+            "crash matrix (deploy): killed after answer {k} ({moment}; it answered {during})"
+        );
+    }
 }
 
 #[test]
