@@ -72,6 +72,71 @@ fn temp_name(file_name: &str) -> String {
     format!(".{file_name}.{hex}.tmp")
 }
 
+/// Whether `name` is a temporary name [`temp_name`] makes: `.{file}.{24 hex digits}.tmp`, and
+/// (`for_file`) one for that file.
+fn is_temp_name(name: &str, for_file: Option<&str>) -> bool {
+    let Some(inner) = name.strip_prefix('.').and_then(|n| n.strip_suffix(".tmp")) else {
+        return false;
+    };
+    let Some((file, hex)) = inner.rsplit_once('.') else {
+        return false;
+    };
+    !file.is_empty()
+        && hex.len() == 24
+        && hex.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+        && for_file.is_none_or(|f| f == file)
+}
+
+/// When this process started (the first call, which `main` makes at once). A temporary file
+/// older than that cannot be one this process is still writing.
+pub fn process_start() -> std::time::SystemTime {
+    static START: std::sync::OnceLock<std::time::SystemTime> = std::sync::OnceLock::new();
+    *START.get_or_init(std::time::SystemTime::now)
+}
+
+/// Removes the temporary files a killed run left in `dir` (the write is atomic, so such a file
+/// is only ever a draft nobody reads): our own naming pattern only (`for_file`: only that
+/// file's), regular files (never a link), owned by the current user, last written before
+/// `older_than`. Anything else, and anything we fail to remove, is left alone: this is tidying,
+/// never a reason to stop a run. Returns how many were removed.
+pub fn remove_stale_temps(
+    dir: &Path,
+    for_file: Option<&str>,
+    older_than: std::time::SystemTime,
+) -> usize {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    let mut removed = 0;
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        if !name.to_str().is_some_and(|n| is_temp_name(n, for_file)) {
+            continue;
+        }
+        // Of the entry itself: a link there is not ours to judge, whatever it points at.
+        let Ok(m) = std::fs::symlink_metadata(entry.path()) else {
+            continue;
+        };
+        if !m.file_type().is_file() {
+            continue;
+        }
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::MetadataExt;
+            if m.uid() != current_uid() {
+                continue;
+            }
+        }
+        if !m.modified().is_ok_and(|t| t < older_than) {
+            continue;
+        }
+        if std::fs::remove_file(entry.path()).is_ok() {
+            removed += 1;
+        }
+    }
+    removed
+}
+
 /// Writes `bytes` to `path` so that a reader (or a crash) sees the old file or the new one, never
 /// half of either. The temporary file is created exclusively under an unguessable name with
 /// `mode` from the start (the umask can only narrow it, and the exact mode is then set on the
@@ -365,6 +430,74 @@ mod tests {
             2,
             "no temp file left"
         );
+    }
+
+    #[test]
+    fn only_our_own_temp_names_are_recognised() {
+        let ours = temp_name("state.json");
+        assert!(is_temp_name(&ours, None));
+        assert!(is_temp_name(&ours, Some("state.json")));
+        assert!(!is_temp_name(&ours, Some("lock")));
+        for other in [
+            "state.json",
+            ".state.json.tmp",
+            ".state.json.tmp.1234",
+            ".state.json.0123456789abcdef0123456.tmp",
+            ".state.json.0123456789ABCDEF01234567.tmp",
+            "..0123456789abcdef01234567.tmp",
+            ".0123456789abcdef01234567.tmp",
+            "x.state.json.0123456789abcdef01234567.tmp",
+        ] {
+            assert!(!is_temp_name(other, None), "{other}");
+        }
+    }
+
+    #[test]
+    fn stale_temps_of_ours_are_removed_and_nothing_else() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        let stale = d.join(temp_name("state.json"));
+        let stale_config = d.join(temp_name("medplum.staging.config.json"));
+        let other_env = d.join(temp_name("medplum.prod.config.json"));
+        let not_ours = d.join(".state.json.tmp.4242");
+        let real = d.join("state.json");
+        for p in [&stale, &stale_config, &other_env, &not_ours, &real] {
+            std::fs::write(p, b"x").unwrap();
+        }
+        let after_them = std::time::SystemTime::now() + std::time::Duration::from_secs(1);
+        // A run that started before these were written could still be writing them: kept.
+        let before_them = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+        assert_eq!(remove_stale_temps(d, None, before_them), 0);
+        assert!(stale.exists());
+        // Only one file's temps.
+        assert_eq!(
+            remove_stale_temps(d, Some("medplum.staging.config.json"), after_them),
+            1
+        );
+        assert!(!stale_config.exists() && other_env.exists() && stale.exists());
+        assert_eq!(remove_stale_temps(d, None, after_them), 2);
+        assert!(!stale.exists() && !other_env.exists());
+        assert!(
+            not_ours.exists() && real.exists(),
+            "only our naming pattern"
+        );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_link_or_folder_with_a_temp_name_is_never_removed_nor_followed() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        let victim = d.join("victim");
+        std::fs::write(&victim, b"precious").unwrap();
+        let link = d.join(temp_name("state.json"));
+        std::os::unix::fs::symlink(&victim, &link).unwrap();
+        let folder = d.join(temp_name("state.json"));
+        std::fs::create_dir(&folder).unwrap();
+        let later = std::time::SystemTime::now() + std::time::Duration::from_secs(1);
+        assert_eq!(remove_stale_temps(d, None, later), 0);
+        assert!(std::fs::symlink_metadata(&link).is_ok() && folder.is_dir());
+        assert_eq!(std::fs::read(&victim).unwrap(), b"precious");
     }
 
     #[test]

@@ -10,6 +10,8 @@ use medplum_init::commands::{self, Cx};
 use medplum_init::ui::frontend::Terminal;
 
 fn main() -> ExitCode {
+    // Pins the start time before anything is written: stale temporary files are those older.
+    medplum_init::fsutil::process_start();
     let cli = Cli::parse();
     let ui = Arc::new(Terminal);
     let outcome = match cli.command {

@@ -11,7 +11,12 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use crate::config::validators;
 use crate::fsutil;
+
+/// Longest message shown for a key of the file: serde's name every accepted field, so a little
+/// more room than an answers problem gets.
+const MAX_MESSAGE_CHARS: usize = 400;
 
 /// Redis node type written (and synthesised) when none is given: Medplum's CDK default,
 /// cache.t2.medium, is rejected for new clusters (medplum/medplum#8985), so the config names one
@@ -195,11 +200,12 @@ pub enum ConfigFileError {
         path: PathBuf,
         source: std::io::Error,
     },
-    /// Key paths and serde's messages quote the file: shown escaped and cut.
+    /// The key and the message quote what the file says (a hand-edited file may hold anything):
+    /// shown escaped and cut, as answers errors are, so the file cannot drive the terminal.
     #[error(
         "config key '{}': {}",
-        crate::config::validators::shown(.key),
-        crate::config::validators::escape_controls(.message, 400)
+        validators::shown(key),
+        validators::escape_controls(message, MAX_MESSAGE_CHARS)
     )]
     Invalid { key: String, message: String },
 }
@@ -349,13 +355,11 @@ impl ConfigDocument {
             map.insert(k.clone(), resolve_value(k, v, &mut remember)?);
         }
         // serde quotes the value it could not use ("invalid type: string \"…\""); a value
-        // from SSM may be secret, so it never reaches a message.
-        InfraConfig::from_map(map).map_err(|e| match e {
-            ConfigFileError::Invalid { key, message } => ConfigFileError::Invalid {
-                key,
-                message: mask_values(&message, &values),
-            },
-            other => other,
+        // from SSM may be secret, so it never reaches a message. Masked before the quoted parts
+        // are cut: a cut value would no longer match, and its first characters would show.
+        serde_json::from_value(Value::Object(map)).map_err(|e| ConfigFileError::Invalid {
+            key: "(config)".into(),
+            message: shorten_quoted(&mask_values(&e.to_string(), &values)),
         })
     }
 }
@@ -579,7 +583,7 @@ impl InfraConfig {
     pub fn from_map(map: Map<String, Value>) -> Result<Self, ConfigFileError> {
         serde_json::from_value(Value::Object(map)).map_err(|e| ConfigFileError::Invalid {
             key: "(config)".into(),
-            message: e.to_string(),
+            message: shorten_quoted(&e.to_string()),
         })
     }
 
@@ -593,10 +597,90 @@ impl InfraConfig {
     }
 }
 
+/// serde quotes the value it could not use (`invalid type: string "…", expected u16`, ``unknown
+/// field `…` ``): each quoted part is cut to [`validators::SHOWN_MAX_CHARS`], so a huge value does
+/// not push out what was expected.
+fn shorten_quoted(message: &str) -> String {
+    let mut out = String::new();
+    let mut rest = message;
+    while let Some(open) = rest.find(['"', '`']) {
+        let quote = rest[open..].chars().next().expect("found above");
+        out.push_str(&rest[..=open]);
+        let inner = &rest[open + 1..];
+        match inner.rfind(quote) {
+            // The value itself may hold the quote: its last one closes it.
+            Some(close) if quote == '"' => {
+                out.push_str(&validators::shown(&inner[..close]));
+                out.push(quote);
+                rest = &inner[close + 1..];
+            }
+            Some(_) => {
+                let close = inner.find(quote).expect("rfind found one");
+                out.push_str(&validators::shown(&inner[..close]));
+                out.push(quote);
+                rest = &inner[close + 1..];
+            }
+            None => {
+                out.push_str(&validators::shown(inner));
+                rest = "";
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn a_hand_edited_value_is_shown_escaped_and_cut() {
+        // JSON escapes: the file holds them as text, the parsed value the real control bytes.
+        let hostile = format!(r"\u001b]0;pwned\u0007\u001b[2J{}", "x".repeat(5000));
+        let cases = [
+            ("apiPort".to_string(), format!("\"{hostile}\"")),
+            (
+                "supportEmail".to_string(),
+                format!("{{\"system\": \"{hostile}\", \"key\": \"/k\", \"type\": \"string\"}}"),
+            ),
+            (
+                hostile.clone(),
+                "{\"system\": \"nope\", \"key\": \"/k\", \"type\": \"string\"}".to_string(),
+            ),
+        ];
+        for (key, value) in cases {
+            let text = format!(
+                "{{\"name\": \"staging\", \"stackName\": \"MedplumStaging\", \"region\": \"us-east-1\", \"{key}\": {value}}}"
+            );
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("medplum.staging.config.json");
+            std::fs::write(&path, text).unwrap();
+            let e = ConfigDocument::read(&path)
+                .unwrap()
+                .unwrap()
+                .resolve(|_| Err("offline".into()))
+                .unwrap_err()
+                .to_string();
+            assert!(!e.chars().any(|c| c.is_control()), "{e:?}");
+            assert!(e.contains("\\u{1b}"), "the escape is shown, escaped: {e:?}");
+            assert!(e.chars().count() < 1000, "cut: {} chars", e.chars().count());
+        }
+    }
+
+    #[test]
+    fn serde_messages_keep_what_was_expected_after_a_long_value() {
+        let long = format!("\u{1b}[2J{}", "y".repeat(3000));
+        let m = shorten_quoted(&format!("invalid type: string \"{long}\", expected u16"));
+        assert!(m.ends_with("\", expected u16"), "{m}");
+        assert!(m.contains("\\u{1b}[2J") && m.contains('…'), "{m}");
+        let m = shorten_quoted("unknown field `a\u{7}b`, expected one of `name`, `region`");
+        assert_eq!(
+            m,
+            "unknown field `a\\u{7}b`, expected one of `name`, `region`"
+        );
+    }
 
     #[test]
     fn external_secret_shape_is_recognised_and_coerced() {
@@ -628,6 +712,24 @@ mod tests {
         let e = doc.resolve(|_| Ok("hunter2-secret".into())).unwrap_err();
         let msg = e.to_string();
         assert!(!msg.contains("hunter2"), "{msg}");
+        assert!(msg.contains("not shown"), "{msg}");
+    }
+
+    #[test]
+    fn a_long_secret_value_is_masked_before_messages_are_cut() {
+        // Cut first, the value would no longer match the mask and its first characters would
+        // show.
+        let text = include_str!("../../tests/fixtures/reference/medplum.staging.config.json");
+        let mut doc = ConfigDocument {
+            map: serde_json::from_str(text).unwrap(),
+        };
+        doc.map.insert(
+            "apiPort".into(),
+            json!({"system": "aws_ssm_parameter_store", "key": "/x/apiPort", "type": "string"}),
+        );
+        let secret = format!("s3cr3t-{}", "q".repeat(500));
+        let msg = doc.resolve(|_| Ok(secret.clone())).unwrap_err().to_string();
+        assert!(!msg.contains("s3cr3t"), "{msg}");
         assert!(msg.contains("not shown"), "{msg}");
     }
 

@@ -224,6 +224,23 @@ impl Journal {
                 });
             }
         }
+        // Under the lock, so no other run of this environment is writing: the drafts a killed
+        // run left (its journal, pending key and config file writes) are removed.
+        let start = fsutil::process_start();
+        let root = dir.join(STATE_DIR);
+        for folder in [sdir.as_path(), root.as_path()] {
+            fsutil::remove_stale_temps(folder, None, start);
+        }
+        let config = crate::config::infra::config_file_name(env);
+        fsutil::remove_stale_temps(
+            if dir.as_os_str().is_empty() {
+                Path::new(".")
+            } else {
+                dir
+            },
+            Some(&config),
+            start,
+        );
         let path = sdir.join("state.json");
         let state = Self::load(&path, env)?;
         Ok(Self {
@@ -509,6 +526,43 @@ mod tests {
         let e = Journal::open(dir.path(), "staging").unwrap_err();
         assert!(matches!(e, JournalError::Parse { .. }), "{e}");
         assert!(Journal::read_only(dir.path(), "staging").is_err());
+    }
+
+    #[test]
+    fn opening_removes_the_drafts_a_killed_run_left_and_only_those() {
+        let dir = tempfile::tempdir().unwrap();
+        let sdir = prepare_state_dir(dir.path(), "staging").unwrap();
+        // Names as fsutil's temp files have them, written an hour before this process began.
+        let draft = |folder: &Path, file: &str| {
+            let p = folder.join(format!(".{file}.0123456789abcdef01234567.tmp"));
+            let f = std::fs::File::create(&p).unwrap();
+            f.set_modified(std::time::SystemTime::now() - std::time::Duration::from_secs(3600))
+                .unwrap();
+            p
+        };
+        let gone = [
+            draft(sdir.as_path(), "state.json"),
+            draft(sdir.as_path(), crate::crypto::pending::FILE_NAME),
+            draft(dir.path().join(STATE_DIR).as_path(), ".gitignore"),
+            draft(dir.path(), "medplum.staging.config.json"),
+        ];
+        let kept = [
+            // Another environment's config file: its own run (its own lock) may be writing it.
+            draft(dir.path(), "medplum.prod.config.json"),
+            // Not our naming.
+            {
+                let p = sdir.join(".state.json.tmp.77");
+                std::fs::write(&p, "x").unwrap();
+                p
+            },
+        ];
+        drop(Journal::open(dir.path(), "staging").unwrap());
+        for p in &gone {
+            assert!(!p.exists(), "{} left behind", p.display());
+        }
+        for p in &kept {
+            assert!(p.exists(), "{} removed", p.display());
+        }
     }
 
     #[test]

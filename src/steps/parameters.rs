@@ -27,6 +27,11 @@ pub struct Parameters;
 pub struct Record {
     /// Parameter name to the version medplum-init wrote.
     pub written: BTreeMap<String, i64>,
+    /// Names about to be written, journaled before each PutParameter: a run killed between
+    /// SSM's answer and the journal's write leaves the name here, and the next run, finding our
+    /// value in place, records it as written instead of forgetting it was ours.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeSet::is_empty")]
+    pub writing: std::collections::BTreeSet<String>,
 }
 
 /// One parameter the step wants in place.
@@ -166,6 +171,28 @@ impl Step for Parameters {
             step: ID,
             changes: changes.clone(),
         });
+        let pending: Vec<(String, i64)> = ctx
+            .journal
+            .data::<Record>(ID)?
+            .unwrap_or_default()
+            .writing
+            .into_iter()
+            .filter_map(|name| {
+                let unchanged = changes
+                    .iter()
+                    .any(|c| c.name == name && c.action == ParameterAction::Unchanged);
+                let version = current.get(&name)?.version;
+                unchanged.then_some((name, version))
+            })
+            .collect();
+        if !pending.is_empty() {
+            ctx.journal.update::<Record, _>(ID, |r| {
+                for (name, version) in pending {
+                    r.writing.remove(&name);
+                    r.written.insert(name, version);
+                }
+            })?;
+        }
         let todo: Vec<(&Desired, &ParameterChange)> = wanted
             .iter()
             .zip(&changes)
@@ -184,6 +211,9 @@ impl Step for Parameters {
         }
         for (d, c) in todo {
             ctx.check_cancel()?;
+            ctx.journal.update::<Record, _>(ID, |r| {
+                r.writing.insert(c.name.clone());
+            })?;
             let version = ssm::put_secure(
                 ctx,
                 ID,
@@ -193,6 +223,7 @@ impl Step for Parameters {
             )
             .await?;
             ctx.journal.update::<Record, _>(ID, |r| {
+                r.writing.remove(&c.name);
                 r.written.insert(c.name.clone(), version);
             })?;
         }

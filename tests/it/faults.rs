@@ -15,21 +15,21 @@ use crate::harness::{
     FaultProxy, Moto, answers, cmd, create_zone, rt, stack_resources, stack_status, text,
 };
 
-const ANSWERS: &str = "name = \"staging\"\nregion = \"us-east-1\"\ndomainName = \"example.com\"\n\
+pub(crate) const ANSWERS: &str = "name = \"staging\"\nregion = \"us-east-1\"\ndomainName = \"example.com\"\n\
     [certificates]\nwait = true\nwait_timeout_minutes = 1\n\
     [server]\nsupportEmail = \"support@example.com\"\n";
 
-const STACK: &str = "MedplumStaging";
+pub(crate) const STACK: &str = "MedplumStaging";
 
 /// An emulator with the hosted zone the install validates certificates in.
-fn emulator() -> Moto {
+pub(crate) fn emulator() -> Moto {
     let emu = Moto::emulator();
     create_zone(&emu, "example.com");
     emu
 }
 
 /// The binary in `dir` with `env` (an emulator's or a proxy's), plain output.
-fn run(env: Vec<(String, String)>, dir: &Path, args: &[&str]) -> Output {
+pub(crate) fn run(env: Vec<(String, String)>, dir: &Path, args: &[&str]) -> Output {
     cmd(dir)
         .envs(env)
         .args(args)
@@ -38,15 +38,15 @@ fn run(env: Vec<(String, String)>, dir: &Path, args: &[&str]) -> Output {
         .unwrap()
 }
 
-fn install(env: Vec<(String, String)>, dir: &Path) -> Output {
+pub(crate) fn install(env: Vec<(String, String)>, dir: &Path) -> Output {
     run(env, dir, &["--answers", "answers.toml", "--yes"])
 }
 
-fn deploy(env: Vec<(String, String)>, dir: &Path) -> Output {
+pub(crate) fn deploy(env: Vec<(String, String)>, dir: &Path) -> Output {
     run(env, dir, &["deploy", "--yes"])
 }
 
-fn ok(what: &str, out: &Output) {
+pub(crate) fn ok(what: &str, out: &Output) {
     assert_eq!(
         out.status.code(),
         Some(0),
@@ -95,7 +95,7 @@ fn pem_free(s: &str) -> String {
 /// Everything the install and deploy leave, normalised with [`Labels`]: certificates (domain,
 /// names, status), CloudFront public keys, SES identities, SSM parameters with their types,
 /// values and versions, the config file, and the stack with its resources.
-fn end_state(emu: &Moto, dir: &Path) -> BTreeMap<String, String> {
+pub(crate) fn end_state(emu: &Moto, dir: &Path) -> BTreeMap<String, String> {
     let mut state = BTreeMap::new();
     let mut labels = Vec::new();
     let stack = stack_status(emu, "us-east-1", STACK);
@@ -232,11 +232,14 @@ fn clean_run() -> BTreeMap<String, String> {
 }
 
 /// Keys whose values differ between the two states, with both values.
-fn differences(a: &BTreeMap<String, String>, b: &BTreeMap<String, String>) -> Vec<String> {
+pub(crate) fn differences(
+    a: &BTreeMap<String, String>,
+    b: &BTreeMap<String, String>,
+) -> Vec<String> {
     let keys: std::collections::BTreeSet<&String> = a.keys().chain(b.keys()).collect();
     keys.into_iter()
         .filter(|k| a.get(*k) != b.get(*k))
-        .map(|k| format!("{k}:\n  clean:   {:?}\n  faulted: {:?}", a.get(k), b.get(k)))
+        .map(|k| format!("{k}:\n  clean: {:?}\n  other: {:?}", a.get(k), b.get(k)))
         .collect()
 }
 

@@ -386,6 +386,37 @@ impl FaultProxy {
         control(self.port, "GET", "/fault-proxy/count", None)
     }
 
+    /// Arms the kill switch (docs/testing.md, "Crash matrix"): the process named next with
+    /// [`FaultProxy::kill_pid`] is SIGKILLed right after the `after`-th answer since the last
+    /// reset, and every later request is refused. Until the pid comes, answers are held.
+    pub fn arm_kill_after(&self, after: u64) -> serde_json::Value {
+        self.kill_after(serde_json::json!({ "after": after }))
+    }
+
+    /// The second step of [`FaultProxy::arm_kill_after`]: the process to kill, once it exists.
+    pub fn kill_pid(&self, pid: u32) -> serde_json::Value {
+        self.kill_after(serde_json::json!({ "pid": pid }))
+    }
+
+    /// Disarms and un-trips the kill switch, so the next run goes through.
+    pub fn clear_kill(&self) -> serde_json::Value {
+        self.kill_after(serde_json::json!({ "clear": true }))
+    }
+
+    /// `{"armed", "tripped", "fired"}`.
+    pub fn kill_state(&self) -> serde_json::Value {
+        control(self.port, "GET", "/fault-proxy/kill-after", None)
+    }
+
+    fn kill_after(&self, body: serde_json::Value) -> serde_json::Value {
+        control(
+            self.port,
+            "POST",
+            "/fault-proxy/kill-after",
+            Some(&body.to_string()),
+        )
+    }
+
     /// [`aws_env`] with every endpoint sent through the proxy.
     pub fn env(&self) -> Vec<(String, String)> {
         aws_env(&self.url)

@@ -515,3 +515,42 @@ fn trace_logging_leaks_no_secret_and_leaves_private_files_and_no_temp_file() {
         }
     }
 }
+
+#[test]
+fn synth_diff_and_deploy_echo_a_hand_edited_config_value_escaped_and_cut() {
+    let dir = tempfile::tempdir().unwrap();
+    crate::synth_cli::copy_fixture("cdk-4.0.2/eu", dir.path());
+    let path = dir.path().join("medplum.staging.config.json");
+    let mut config: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    // A number where the file wants one is text that retitles the window, clears the screen and
+    // runs on for a few kilobytes.
+    config["apiPort"] = format!("\u{1b}]0;owned\u{7}\u{1b}[2J{}", "z".repeat(4000)).into();
+    std::fs::write(&path, serde_json::to_string_pretty(&config).unwrap()).unwrap();
+    // Never a real endpoint: a closed loopback port, should anything try AWS.
+    let env = crate::harness::aws_env("http://127.0.0.1:9");
+    for args in [
+        &["synth", "--offline"][..],
+        &["diff"][..],
+        &["deploy", "--yes"][..],
+    ] {
+        let out = cmd(dir.path())
+            .envs(env.clone())
+            .args(args)
+            .args(["--output", "plain"])
+            .output()
+            .unwrap();
+        let err = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(
+            !all(&out).chars().any(|c| c == '\u{1b}' || c == '\u{7}'),
+            "{args:?}: a control character reached the terminal: {err:?}"
+        );
+        assert!(
+            err.contains("apiPort") || err.contains("(config)"),
+            "{args:?}: {err}"
+        );
+        assert!(err.contains("\\u{1b}[2J"), "{args:?}: shown escaped: {err}");
+        assert!(err.len() < 2000, "{args:?}: cut: {} bytes", err.len());
+    }
+}

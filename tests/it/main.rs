@@ -5,6 +5,7 @@ mod harness;
 mod boundaries;
 mod cli;
 mod cli_contract;
+mod crash_matrix;
 mod deploy;
 mod deploy_e2e;
 mod deploy_takeover;

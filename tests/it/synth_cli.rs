@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 
 use crate::harness::{Moto, cmd, root, rt, run_against, text};
 
-fn copy_fixture(from: &str, to: &Path) {
+pub(crate) fn copy_fixture(from: &str, to: &Path) {
     for e in std::fs::read_dir(root().join("tests/fixtures").join(from)).unwrap() {
         let p = e.unwrap().path();
         let name = p.file_name().unwrap().to_string_lossy().into_owned();

@@ -234,7 +234,7 @@ class ChangeSet:
         self.ready_at = time.monotonic() + (0.0 if internal else TIMING.change_set_seconds)
         self.outcome = "CREATE_COMPLETE"
         self.outcome_reason: str | None = None
-        self.executed: str | None = None  # EXECUTE_IN_PROGRESS / EXECUTE_COMPLETE / EXECUTE_FAILED / OBSOLETE
+        self.executed: str | None = None  # EXECUTE_IN_PROGRESS / EXECUTE_COMPLETE / EXECUTE_FAILED
         self.token: str | None = None
 
     @property
@@ -419,9 +419,11 @@ class Backend:
         if change_set.change_set_type == "UPDATE":
             rules.check_updatable(stack)
         change_set.executed, change_set.token = "EXECUTE_IN_PROGRESS", token
-        for other in self.change_sets.values():
-            if other.stack is stack and other is not change_set and other.executed is None:
-                other.executed = "OBSOLETE"
+        # CloudFormation deletes every other change set of the stack once one is executed: they
+        # describe changes to a stack that no longer exists. (ListChangeSets then shows only the
+        # executed one; DescribeChangeSet of another says ChangeSetNotFound.)
+        for other_id in [i for i, cs in self.change_sets.items() if cs.stack is stack and cs is not change_set]:
+            del self.change_sets[other_id]
         stack.disable_rollback = disable_rollback
         worker = _create if change_set.change_set_type == "CREATE" else _update
         self._start(stack, token, retain_except_on_create, lambda op: worker(op, change_set))

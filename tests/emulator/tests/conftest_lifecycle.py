@@ -172,9 +172,9 @@ def template(resources: dict[str, Any], parameters: dict[str, Any] | None = None
 
 def deploy(cfn: Any, name: str, body: str, change_set_type: str = "CREATE", **kwargs: Any) -> dict[str, Any]:
     """CreateChangeSet, wait, ExecuteChangeSet, wait: what the deploy engine does. Returns the stack."""
-    cfn.create_change_set(StackName=name, ChangeSetName="cs-" + change_set_type.lower() + str(time.monotonic_ns()), TemplateBody=body, ChangeSetType=change_set_type, **kwargs)
-    summary = cfn.list_change_sets(StackName=name)["Summaries"]
-    change_set = wait_change_set(cfn, name, [s for s in summary if s["ExecutionStatus"] != "OBSOLETE"][-1]["ChangeSetName"])
+    change_set_name = "cs-" + change_set_type.lower() + str(time.monotonic_ns())
+    cfn.create_change_set(StackName=name, ChangeSetName=change_set_name, TemplateBody=body, ChangeSetType=change_set_type, **kwargs)
+    change_set = wait_change_set(cfn, name, change_set_name)
     assert change_set["Status"] == "CREATE_COMPLETE", change_set.get("StatusReason")
     cfn.execute_change_set(StackName=name, ChangeSetName=change_set["ChangeSetName"])
     return wait_stack(cfn, name)

@@ -438,15 +438,24 @@ def test_delete_stack_token_is_on_its_events(emu_cfn):
     assert deleting and {e.get("ClientRequestToken") for e in deleting} == {"bye"}
 
 
-def test_executing_a_change_set_makes_the_others_obsolete(emu_cfn):
+def test_executing_a_change_set_deletes_the_stacks_other_change_sets(emu_cfn):
     deploy(emu_cfn, "s", template({"P": param("/p", "1")}))
+    deploy(emu_cfn, "other", template({"P": param("/q", "1")}))
+    emu_cfn.create_change_set(StackName="other", ChangeSetName="elsewhere", TemplateBody=template({"P": param("/q", "2")}))
     for name, value in (("two", "2"), ("three", "3")):
         emu_cfn.create_change_set(StackName="s", ChangeSetName=name, TemplateBody=template({"P": param("/p", value)}))
         wait_change_set(emu_cfn, "s", name)
     emu_cfn.execute_change_set(StackName="s", ChangeSetName="two")
+    # At once, not when the update ends: the others are gone as soon as the execute is accepted.
+    statuses = {s["ChangeSetName"]: s["ExecutionStatus"] for s in emu_cfn.list_change_sets(StackName="s")["Summaries"]}
+    assert statuses == {"two": "EXECUTE_IN_PROGRESS"}
     wait_stack(emu_cfn, "s")
     statuses = {s["ChangeSetName"]: s["ExecutionStatus"] for s in emu_cfn.list_change_sets(StackName="s")["Summaries"]}
-    assert (statuses["two"], statuses["three"]) == ("EXECUTE_COMPLETE", "OBSOLETE")
-    with pytest.raises(ClientError) as raised:
-        emu_cfn.execute_change_set(StackName="s", ChangeSetName="three")
-    assert raised.value.response["Error"]["Code"] == "InvalidChangeSetStatus"
+    assert statuses == {"two": "EXECUTE_COMPLETE"}
+    for call in (emu_cfn.describe_change_set, emu_cfn.execute_change_set):
+        with pytest.raises(ClientError) as raised:
+            call(StackName="s", ChangeSetName="three")
+        assert raised.value.response["Error"]["Code"] == "ChangeSetNotFound"
+    # Another stack's change sets are its own business.
+    names = [s["ChangeSetName"] for s in emu_cfn.list_change_sets(StackName="other")["Summaries"]]
+    assert "elsewhere" in names
