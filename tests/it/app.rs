@@ -256,18 +256,24 @@ fn run(
     )
 }
 
+/// `run`, which must succeed: its stdout and stderr.
+fn ok(moto: &Moto, dir: &Path, registry: Option<&Registry>, args: &[&str]) -> (String, String) {
+    let (code, out, err) = run(moto, dir, registry, args);
+    assert_eq!(code, 0, "{args:?}:\n{out}\n{err}");
+    (out, err)
+}
+
 /// The stacks deployed without the app (as a deploy with `--skip-app` leaves them).
 fn deployed() -> (Moto, tempfile::TempDir) {
     let moto = Moto::start();
     let dir = tempfile::tempdir().unwrap();
     write_config(dir.path());
-    let (code, out, err) = run(
+    ok(
         &moto,
         dir.path(),
         None,
         &["deploy", "--yes", "--skip-app", "--templates", "templates"],
     );
-    assert_eq!(code, 0, "{out}\n{err}");
     (moto, dir)
 }
 
@@ -335,13 +341,12 @@ fn a_deploy_ends_with_the_app_published_and_a_second_run_uploads_nothing() {
     let moto = Moto::start();
     let dir = tempfile::tempdir().unwrap();
     write_config(dir.path());
-    let (code, out, err) = run(
+    let (out, err) = ok(
         &moto,
         dir.path(),
         Some(&registry),
         &["deploy", "--yes", "--templates", "templates"],
     );
-    assert_eq!(code, 0, "{out}\n{err}");
     // The server image's tag chose the version, not the registry's latest.
     assert!(
         registry
@@ -411,8 +416,7 @@ fn a_deploy_ends_with_the_app_published_and_a_second_run_uploads_nothing() {
     assert_eq!(state["extra"]["app"]["bucket"], BUCKET);
 
     // Again: the same content is in the bucket, so nothing is uploaded or invalidated.
-    let (code, out, err) = run(&moto, dir.path(), Some(&registry), &["app"]);
-    assert_eq!(code, 0, "{out}\n{err}");
+    let (out, _) = ok(&moto, dir.path(), Some(&registry), &["app"]);
     assert!(
         out.contains(
             "@medplum/app 5.0.10 serves at https://app.staging.example.com/ (already published)"
@@ -428,23 +432,21 @@ fn a_deploy_ends_with_the_app_published_and_a_second_run_uploads_nothing() {
 fn a_new_version_removes_the_stale_assets_once_its_index_is_live() {
     let registry = Registry::start(vec![version("5.0.10"), version("5.1.0")], "5.1.0");
     let (moto, dir) = deployed();
-    let (code, out, err) = run(
+    ok(
         &moto,
         dir.path(),
         Some(&registry),
         &["app", "--app-version", "5.0.10"],
     );
-    assert_eq!(code, 0, "{out}\n{err}");
     let first = puts(&moto).len();
 
     // `--dry-run` lists the new version's uploads and removals and writes nothing.
-    let (code, out, err) = run(
+    let (out, _) = ok(
         &moto,
         dir.path(),
         Some(&registry),
         &["app", "--app-version", "latest", "--dry-run"],
     );
-    assert_eq!(code, 0, "{out}\n{err}");
     assert!(
         out.contains("@medplum/app 5.1.0 to s3://app.staging.example.com/"),
         "{out}"
@@ -459,13 +461,12 @@ fn a_new_version_removes_the_stale_assets_once_its_index_is_live() {
     assert_eq!(puts(&moto).len(), first, "a dry run uploads nothing");
     assert_eq!(keys(&moto), site_keys("5.0.10"));
 
-    let (code, out, err) = run(
+    let (out, _) = ok(
         &moto,
         dir.path(),
         Some(&registry),
         &["app", "--app-version", "latest"],
     );
-    assert_eq!(code, 0, "{out}\n{err}");
     assert!(out.contains("@medplum/app 5.1.0 serves at"), "{out}");
     assert_eq!(keys(&moto), site_keys("5.1.0"), "the old assets are gone");
     let put = puts(&moto);
@@ -573,13 +574,12 @@ fn a_tarball_with_a_parent_path_or_a_link_is_refused_and_nothing_is_uploaded() {
     // The same package without the bad entry publishes offline.
     let file = dir.path().join("good.tgz");
     std::fs::write(&file, tgz(&app_files("5.0.10"), |_| {})).unwrap();
-    let (code, out, err) = run(
+    let (out, _) = ok(
         &moto,
         dir.path(),
         None,
         &["app", "--app-tarball", file.to_str().unwrap(), "--no-wait"],
     );
-    assert_eq!(code, 0, "{out}\n{err}");
     assert!(out.contains("@medplum/app 5.0.10 serves at"), "{out}");
     assert_eq!(keys(&moto), site_keys("5.0.10"));
 }
