@@ -185,6 +185,11 @@ fn tgz(files: &[(String, Vec<u8>)], extra: impl FnOnce(&mut tar::Builder<Vec<u8>
     gz.finish().unwrap()
 }
 
+/// The package file of `version`, as `npm pack` makes it (for other modules' tests).
+pub fn package_tgz(version: &str) -> Vec<u8> {
+    tgz(&app_files(version), |_| {})
+}
+
 fn version(v: &str) -> Version {
     Version {
         version: v.into(),

@@ -14,6 +14,12 @@ Owns:
   returns that invalidation instead of making another; with other paths it is refused with
   ``InvalidationBatchAlreadyExists`` (HTTP 409), as AWS does (moto makes a second one).
 
+* Bucket policies as S3 applies them to a request over TLS: moto evaluates a Deny statement
+  whose Condition does not hold as a denial, so the CDK's TLS-only statement (Deny ``s3:*`` when
+  ``aws:SecureTransport`` is ``false``) refused every PutObject into the app bucket. The emulator
+  stands in for S3's https endpoint: that statement never applies (a client of real S3 reaches
+  it over https too), the bucket's other statements are evaluated as moto does.
+
 Requests are told apart by the service in their SigV4 credential scope (every service shares
 the emulator's one host name) and, for S3, path-style addressing.
 """
@@ -144,3 +150,30 @@ def install() -> None:
 
     CloudFrontBackend.create_invalidation = create_invalidation
     Invalidation._medplum_patched = True
+    _install_tls_bucket_policies()
+
+
+def _insecure_transport_only(statement: dict[str, Any]) -> bool:
+    condition = statement.get("Condition") or {}
+    return condition == {"Bool": {"aws:SecureTransport": "false"}} or condition == {
+        "Bool": {"aws:SecureTransport": False}
+    }
+
+
+def _install_tls_bucket_policies() -> None:
+    import json
+
+    from moto.iam.access_control import IAMPolicy, PermissionResult
+    from moto.s3.models import FakeBucket
+
+    def get_permission(self: Any, action: str, resource: str) -> Any:
+        if self.policy is None:
+            return PermissionResult.NEUTRAL
+        document = json.loads(self.policy.decode())
+        statements = document.get("Statement", [])
+        if isinstance(statements, dict):
+            statements = [statements]
+        document["Statement"] = [s for s in statements if not _insecure_transport_only(s)]
+        return IAMPolicy(json.dumps(document)).is_action_permitted(action, resource)
+
+    FakeBucket.get_permission = get_permission

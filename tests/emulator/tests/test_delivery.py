@@ -72,3 +72,25 @@ def test_a_repeated_caller_reference_returns_the_first_invalidation_or_is_refuse
     with pytest.raises(ClientError) as refused:
         cf.create_invalidation(DistributionId=dist, InvalidationBatch=batch(["/c"], "same"))
     assert refused.value.response["Error"]["Code"] == "InvalidationBatchAlreadyExists"
+
+
+def test_the_tls_only_statement_lets_writes_through_and_other_denials_still_apply(emu):
+    import json
+
+    s3 = emu.client("s3")
+    s3.create_bucket(Bucket="app")
+    arns = ["arn:aws:s3:::app", "arn:aws:s3:::app/*"]
+    tls_only = {
+        "Action": "s3:*",
+        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+        "Effect": "Deny",
+        "Principal": {"AWS": "*"},
+        "Resource": arns,
+    }
+    s3.put_bucket_policy(Bucket="app", Policy=json.dumps({"Version": "2012-10-17", "Statement": [tls_only]}))
+    s3.put_object(Bucket="app", Key="index.html", Body=b"i")
+    deny_all = {"Action": "s3:PutObject", "Effect": "Deny", "Principal": {"AWS": "*"}, "Resource": arns[1]}
+    s3.put_bucket_policy(Bucket="app", Policy=json.dumps({"Version": "2012-10-17", "Statement": [tls_only, deny_all]}))
+    with pytest.raises(ClientError) as refused:
+        s3.put_object(Bucket="app", Key="index.html", Body=b"j")
+    assert refused.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
