@@ -46,6 +46,10 @@ pub enum Command {
     /// Publish the web app (@medplum/app) to the environment's app bucket and invalidate
     /// CloudFront: what `npx medplum aws update-app` does, without Node.
     App(AppArgs),
+    /// Delete an environment: its stacks (the us-east-1 one first), after showing what goes and
+    /// what remains and having the environment's name typed (headless: --confirm NAME).
+    /// --plan only shows; --purge also removes what medplum-init made outside the stacks.
+    Destroy(DestroyArgs),
 }
 
 /// Which `@medplum/app` to publish and how (`app`, and the last stage of `deploy`).
@@ -81,6 +85,53 @@ pub struct AppArgs {
     /// List the uploads and removals without writing anything (reads the stack and the bucket).
     #[arg(long)]
     pub dry_run: bool,
+
+    #[command(flatten)]
+    pub aws: AwsArgs,
+
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct DestroyArgs {
+    #[command(flatten)]
+    pub target: TargetArgs,
+
+    /// Show what would be deleted and what would remain, then stop: nothing is changed.
+    #[arg(long)]
+    pub plan: bool,
+
+    /// Headless consent: the environment's name, typed again. Required without a terminal;
+    /// --yes alone is refused.
+    #[arg(long, value_name = "NAME")]
+    pub confirm: Option<String>,
+
+    /// Accepted with --confirm NAME (never enough on its own).
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+
+    /// Also remove what medplum-init itself created outside the stacks, as its journal
+    /// recorded it: its parameters under /medplum/<env>/, the CloudFront public key it
+    /// registered, the certificates it requested (not reused ones), the SES identity it created,
+    /// then the state folder .medplum-init/<env>/. Never anything it did not create.
+    #[arg(long)]
+    pub purge: bool,
+
+    /// The IAM role CloudFormation acts as to delete the stacks' resources (DeleteStack's
+    /// RoleARN), as for deploy.
+    #[arg(long, value_name = "ARN", value_parser = parse_role_arn)]
+    pub role_arn: Option<String>,
+
+    /// The longest the destroy waits on any one stack's delete (90m, 45s). CloudFormation
+    /// carries on after it; the command exits 1 and a re-run follows the delete.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "90m")]
+    pub timeout: std::time::Duration,
+
+    /// Give up following a stack after this many failed reads in a row, as for deploy.
+    #[arg(long, value_name = "N", env = "MEDPLUM_INIT_MAX_POLL_FAILURES",
+          value_parser = clap::value_parser!(u32).range(1..), default_value_t = DEFAULT_MAX_POLL_FAILURES)]
+    pub max_poll_failures: u32,
 
     #[command(flatten)]
     pub aws: AwsArgs,

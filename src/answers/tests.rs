@@ -269,16 +269,13 @@ fn echoed_values_cannot_drive_the_terminal_or_flood_it() {
 }
 
 #[test]
-fn a_huge_unknown_key_is_reported_quickly_and_briefly() {
+fn a_huge_unknown_key_is_reported_briefly() {
     let key = "k".repeat(2 << 20);
     let text = MINIMAL.replace("[server]", &format!("{key} = 1\n[server]"));
-    let t = std::time::Instant::now();
+    // Its cost is bounded by `did_you_mean` skipping words longer than any key (held by
+    // `config::validators::tests::the_edit_distance_is_never_computed_for_a_word_longer_than_any_key`),
+    // not by a clock here.
     let err = load(&text).unwrap_err();
-    assert!(
-        t.elapsed() < std::time::Duration::from_secs(2),
-        "{:?}",
-        t.elapsed()
-    );
     let shown = err.to_string();
     assert!(shown.len() < 2_000, "{} bytes", shown.len());
     assert!(shown.contains("unknown key"), "{shown}");

@@ -17,6 +17,7 @@
 pub mod answers_template;
 pub mod app;
 pub mod deploy;
+pub mod destroy;
 pub mod init;
 pub mod list;
 pub mod synth;

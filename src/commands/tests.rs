@@ -168,8 +168,12 @@ impl Command for Probe {
     }
 }
 
-/// A front end the probe never uses: the driver itself draws and asks nothing.
-struct Unused;
+/// A front end that draws nothing: the driver itself draws and asks nothing. When a command
+/// asks for text (destroy's name), it types `typed`.
+#[derive(Default)]
+pub(crate) struct Unused {
+    pub typed: Option<&'static str>,
+}
 
 #[async_trait::async_trait(?Send)]
 impl FrontEnd for Unused {
@@ -203,6 +207,9 @@ impl FrontEnd for Unused {
     fn confirm(&self, _: &str, _: &str, _: bool) -> Result<bool, String> {
         unreachable!("the driver asks nothing")
     }
+    fn ask_text(&self, _: &str, _: &str) -> Result<String, String> {
+        Ok(self.typed.expect("the driver asks nothing").to_string())
+    }
     async fn guided(
         &self,
         _: crate::guided::GuidedOptions,
@@ -214,12 +221,17 @@ impl FrontEnd for Unused {
 }
 
 fn cx() -> Cx {
+    typing(None)
+}
+
+/// A plain-output context whose front end types `typed` when asked.
+pub(crate) fn typing(typed: Option<&'static str>) -> Cx {
     Cx::new(
         &crate::cli::OutputArgs {
             output: Some(OutputMode::Plain),
         },
         &crate::cli::AwsArgs::default(),
-        Arc::new(Unused),
+        Arc::new(Unused { typed }),
     )
 }
 

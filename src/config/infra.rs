@@ -151,10 +151,17 @@ impl ExternalSecret {
                     .unwrap_or(t.len());
                 // Never echo the value: it lives in SSM because it may be secret.
                 t[..end].parse::<i64>().map(Value::from).map_err(|_| {
-                    format!(
-                        "SSM parameter {} does not start with an integer, and the config says \"type\": \"number\" (its value is not shown)",
-                        self.key
-                    )
+                    if t[..end].trim_start_matches(['+', '-']).is_empty() {
+                        format!(
+                            "SSM parameter {} does not start with an integer, and the config says \"type\": \"number\" (its value is not shown)",
+                            self.key
+                        )
+                    } else {
+                        format!(
+                            "SSM parameter {} holds an integer out of range (more than 64 bits; its value is not shown)",
+                            self.key
+                        )
+                    }
                 })
             }
             ExternalSecretType::Boolean => match raw {
@@ -188,7 +195,12 @@ pub enum ConfigFileError {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("config key '{key}': {message}")]
+    /// Key paths and serde's messages quote the file: shown escaped and cut.
+    #[error(
+        "config key '{}': {}",
+        crate::config::validators::shown(.key),
+        crate::config::validators::escape_controls(.message, 400)
+    )]
     Invalid { key: String, message: String },
 }
 
@@ -232,8 +244,8 @@ impl ConfigDocument {
     /// followed: the run would otherwise read (and its write replace) a file chosen by whoever
     /// planted the link.
     pub fn read(path: &Path) -> Result<Option<Self>, ConfigFileError> {
-        let text = match fsutil::read_to_string_nofollow(path) {
-            Ok(Some(t)) => t,
+        let bytes = match fsutil::read_nofollow(path) {
+            Ok(Some(b)) => b,
             Ok(None) => return Ok(None),
             Err(source) => {
                 return Err(ConfigFileError::Read {
@@ -243,7 +255,7 @@ impl ConfigDocument {
             }
         };
         let value: Value =
-            serde_json::from_str(&text).map_err(|source| ConfigFileError::Parse {
+            serde_json::from_slice(&bytes).map_err(|source| ConfigFileError::Parse {
                 path: path.into(),
                 source,
             })?;
@@ -339,15 +351,31 @@ impl ConfigDocument {
         // serde quotes the value it could not use ("invalid type: string \"…\""); a value
         // from SSM may be secret, so it never reaches a message.
         InfraConfig::from_map(map).map_err(|e| match e {
-            ConfigFileError::Invalid { key, mut message } => {
-                for v in values.iter().filter(|v| !v.is_empty()) {
-                    message = message.replace(v.as_str(), "<value from SSM, not shown>");
-                }
-                ConfigFileError::Invalid { key, message }
-            }
+            ConfigFileError::Invalid { key, message } => ConfigFileError::Invalid {
+                key,
+                message: mask_values(&message, &values),
+            },
             other => other,
         })
     }
+}
+
+/// `message` with every form serde quotes a value in replaced: a string as Rust's debug form
+/// (`"a\"b"`, with escapes, which the raw value does not match), an integer or a variant in
+/// backticks. Only quoted forms, so a short value ("1") does not garble the words around it; the
+/// raw value too when it is long enough not to be a coincidence.
+fn mask_values(message: &str, values: &[String]) -> String {
+    const SHOWN: &str = "<value from SSM, not shown>";
+    let mut message = message.to_string();
+    for v in values.iter().filter(|v| !v.is_empty()) {
+        for form in [format!("{v:?}"), format!("`{v}`")] {
+            message = message.replace(&form, SHOWN);
+        }
+    }
+    for v in values.iter().filter(|v| v.chars().count() >= 6) {
+        message = message.replace(v.as_str(), SHOWN);
+    }
+    message
 }
 
 fn collect_external(path: &str, v: &Value, out: &mut Vec<(String, ExternalSecret)>) {

@@ -68,7 +68,8 @@ pub const FARGATE_CPUS: &[u32] = &[256, 512, 1024, 2048, 4096, 8192, 16384];
 pub const SHOWN_MAX_CHARS: usize = 80;
 
 /// A value from a file or the command line, safe to echo to a terminal: control characters
-/// (escape sequences, NUL, newlines) written as `\u{..}` escapes, and cut to
+/// (escape sequences, NUL, newlines) and the characters that reorder, break or hide in a line
+/// ([`is_invisible_or_reordering`]) written as `\u{..}` escapes, and cut to
 /// [`SHOWN_MAX_CHARS`] with an ellipsis, so hostile input can neither drive the terminal nor
 /// flood it.
 pub fn shown(s: &str) -> String {
@@ -83,13 +84,29 @@ pub fn escape_controls(s: &str, max_chars: usize) -> String {
             out.push('…');
             break;
         }
-        if c.is_control() {
+        if c.is_control() || is_invisible_or_reordering(c) {
             out.extend(c.escape_unicode());
         } else {
             out.push(c);
         }
     }
     out
+}
+
+/// Characters that are not control characters to Unicode but still make a line read
+/// differently from what it holds: the bidirectional embeddings, overrides and isolates
+/// (U+202A..U+202E, U+2066..U+2069) reorder it, the line and paragraph separators (U+2028,
+/// U+2029) break it, and the zero-width ones (U+200B..U+200F, U+2060..U+2064, U+FEFF) hide in it,
+/// so `unknown key 'name\u{200b}'` would read as `unknown key 'name'`.
+pub fn is_invisible_or_reordering(c: char) -> bool {
+    matches!(
+        c,
+        '\u{200b}'..='\u{200f}'
+            | '\u{2028}'..='\u{202e}'
+            | '\u{2060}'..='\u{2064}'
+            | '\u{2066}'..='\u{2069}'
+            | '\u{feff}'
+    )
 }
 
 pub const ENV_NAME_FIX: &str =
@@ -519,6 +536,16 @@ pub fn did_you_mean<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_edit_distance_is_never_computed_for_a_word_longer_than_any_key() {
+        // A candidate identical to the word would be suggested (distance 0) if the quadratic
+        // distance ran; past the cutoff nothing is suggested, so nothing was computed.
+        let long = "a".repeat(MAX_SUGGESTED_LEN + 1);
+        assert_eq!(did_you_mean(&long, [long.as_str()]), None);
+        let short = "a".repeat(MAX_SUGGESTED_LEN);
+        assert_eq!(did_you_mean(&short, [short.as_str()]), Some(short.as_str()));
+    }
 
     #[test]
     fn domains() {

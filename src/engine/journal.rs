@@ -27,12 +27,19 @@ pub enum JournalError {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("the journal {path} is damaged: {source}")]
+    /// serde's message quotes the file (``unknown variant `…` ``): shown escaped and cut.
+    #[error(
+        "the journal {path} is damaged: {}",
+        crate::config::validators::escape_controls(&.source.to_string(), 240)
+    )]
     Parse {
         path: PathBuf,
         source: serde_json::Error,
     },
-    #[error("the journal {path} belongs to environment '{found}', not '{expected}'")]
+    #[error(
+        "the journal {path} belongs to environment '{}', not '{expected}'",
+        crate::config::validators::shown(.found)
+    )]
     WrongEnv {
         path: PathBuf,
         found: String,
@@ -49,7 +56,10 @@ pub enum JournalError {
     Locked { path: PathBuf },
     /// A step's record no longer parses: using a default instead would forget what it recorded
     /// (a CallerReference, an idempotency token) and create duplicates.
-    #[error("the journal {path} holds a record for step '{step}' that cannot be read: {problem}")]
+    #[error(
+        "the journal {path} holds a record for step '{step}' that cannot be read: {}",
+        crate::config::validators::escape_controls(.problem, 240)
+    )]
     Record {
         path: PathBuf,
         step: String,
@@ -239,10 +249,10 @@ impl Journal {
     }
 
     fn load(path: &Path, env: &str) -> Result<State, JournalError> {
-        match fsutil::read_to_string_nofollow(path) {
-            Ok(Some(text)) => {
+        match fsutil::read_nofollow(path) {
+            Ok(Some(bytes)) => {
                 let state: State =
-                    serde_json::from_str(&text).map_err(|source| JournalError::Parse {
+                    serde_json::from_slice(&bytes).map_err(|source| JournalError::Parse {
                         path: path.into(),
                         source,
                     })?;

@@ -72,6 +72,13 @@ impl FrontEnd for Terminal {
             .map_err(|e| e.to_string())
     }
 
+    fn ask_text(&self, question: &str, help: &str) -> Result<String, String> {
+        inquire::Text::new(question)
+            .with_help_message(help)
+            .prompt()
+            .map_err(|e| e.to_string())
+    }
+
     async fn guided(
         &self,
         options: GuidedOptions,

@@ -64,6 +64,10 @@ pub trait FrontEnd: Send + Sync {
     /// A yes/no question on the terminal; `Err` when it was interrupted.
     fn confirm(&self, question: &str, help: &str, default: bool) -> Result<bool, String>;
 
+    /// A line of text typed on the terminal (destroy's "type the environment name"); `Err`
+    /// when it was interrupted.
+    fn ask_text(&self, question: &str, help: &str) -> Result<String, String>;
+
     /// The guided install, full screen or line by line, after `mode` and the terminal's size.
     async fn guided(
         &self,

@@ -70,7 +70,7 @@ fn assert_error_format(out: &Output, what: &str) {
     );
 }
 
-const COMMANDS: [&str; 8] = [
+const COMMANDS: [&str; 9] = [
     "",
     "init",
     "answers-template",
@@ -79,6 +79,7 @@ const COMMANDS: [&str; 8] = [
     "deploy",
     "list",
     "app",
+    "destroy",
 ];
 
 #[test]

@@ -19,6 +19,12 @@ fn stack(moto: &Moto, region: &str, name: &str, env: Option<&str>, image: Option
             }
         });
     }
+    tagged_stack(moto, region, name, env, resources);
+}
+
+/// A stack of `resources` made with CreateStack, tagged with `env` when given, once it is
+/// CREATE_COMPLETE.
+pub fn tagged_stack(moto: &Moto, region: &str, name: &str, env: Option<&str>, resources: Value) {
     let body = json!({"Resources": resources}).to_string();
     let c = cfn(moto, region);
     rt().block_on(async {

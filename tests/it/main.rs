@@ -9,6 +9,7 @@ mod cli_contract;
 mod deploy;
 mod deploy_e2e;
 mod deploy_takeover;
+mod destroy;
 mod environments;
 mod faults;
 mod guided;

@@ -494,6 +494,11 @@ fn policy_of(rel: &str) -> Option<&'static str> {
         || rel == "src/commands/init.rs"
     {
         Some("install")
+    } else if rel == "src/deploy/destroy.rs"
+        || rel == "src/deploy/remains.rs"
+        || rel == "src/commands/destroy.rs"
+    {
+        Some("destroy")
     } else if rel.starts_with("src/deploy/")
         // The web app: `medplum-init app`, and the deploy's last stage.
         || rel.starts_with("src/app/")
@@ -675,7 +680,7 @@ fn prefix(action: &str) -> &str {
 fn mismatches(code: &CodeCalls, doc: &BTreeMap<String, Policy>) -> Vec<String> {
     let mut problems = code.problems.clone();
     let lower = |s: &str| s.to_ascii_lowercase();
-    for name in ["install", "deploy"] {
+    for name in ["install", "deploy", "destroy"] {
         let Some(p) = doc.get(name) else {
             problems.push(format!(
                 "docs/permissions.md has no `<!-- policy: {name} -->` block"

@@ -97,6 +97,20 @@ impl Validator {
         });
     }
 
+    /// A typo suggestion, computed only while the error will be among those shown
+    /// ([`super::MAX_REPORTED_ERRORS`]): the edit distance is not free, and a 1 MiB file of
+    /// unknown keys (tens of thousands) would otherwise spend seconds on suggestions nobody sees.
+    pub(super) fn did_you_mean<'a>(
+        &self,
+        word: &str,
+        candidates: impl IntoIterator<Item = &'a str>,
+    ) -> Option<&'a str> {
+        if self.errors.len() >= super::MAX_REPORTED_ERRORS {
+            return None;
+        }
+        validators::did_you_mean(word, candidates)
+    }
+
     pub(super) fn check(&mut self, key: &str, line: Option<usize>, result: validators::Check) {
         if let Err(pf) = result {
             self.err(key, line, pf);
@@ -184,21 +198,19 @@ impl Validator {
                                     }
                                 }
                                 None => {
-                                    let hint = validators::did_you_mean(
-                                        &inner.key,
-                                        spec.iter().map(|(k, _)| *k),
-                                    )
-                                    .map(|s| format!("did you mean '{s}'?"))
-                                    .unwrap_or_else(|| {
-                                        format!(
-                                            "[{}] takes {}",
-                                            e.key,
-                                            spec.iter()
-                                                .map(|(k, _)| *k)
-                                                .collect::<Vec<_>>()
-                                                .join(", ")
-                                        )
-                                    });
+                                    let hint = self
+                                        .did_you_mean(&inner.key, spec.iter().map(|(k, _)| *k))
+                                        .map(|s| format!("did you mean '{s}'?"))
+                                        .unwrap_or_else(|| {
+                                            format!(
+                                                "[{}] takes {}",
+                                                e.key,
+                                                spec.iter()
+                                                    .map(|(k, _)| *k)
+                                                    .collect::<Vec<_>>()
+                                                    .join(", ")
+                                            )
+                                        });
                                     self.err(
                                         &full,
                                         Some(inner.line),
@@ -220,7 +232,7 @@ impl Validator {
                     ),
                 );
             } else {
-                let hint = validators::did_you_mean(&e.key, keys::top_level_names())
+                let hint = self.did_you_mean(&e.key, keys::top_level_names())
                     .map(|s| format!("did you mean '{s}'?"))
                     .unwrap_or_else(|| "top-level keys are Medplum CDK config keys; see `medplum-init answers-template`".into());
                 self.err(

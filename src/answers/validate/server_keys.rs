@@ -34,7 +34,8 @@ impl Validator {
                     );
                     continue;
                 }
-                let hint = validators::did_you_mean(key, server::SERVER_KEYS.iter().map(|k| k.key))
+                let hint = self
+                    .did_you_mean(key, server::SERVER_KEYS.iter().map(|k| k.key))
                     .map(|s| format!("did you mean '{s}'?"))
                     .unwrap_or_else(|| {
                         "see Medplum's server config reference for the key names".into()

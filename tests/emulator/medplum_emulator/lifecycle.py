@@ -19,6 +19,9 @@ import copy
 import json
 import math
 import os
+import random
+import re
+import string
 import sys
 import threading
 import time
@@ -679,6 +682,24 @@ def _delete_model(rmap: ResourceMap, logical_id: str, resource_json: dict[str, A
     rmap._parsed_resources.pop(logical_id, None)
 
 
+def _final_snapshot(stack: Stack, rmap: ResourceMap, logical_id: str, resource_json: dict[str, Any]) -> None:
+    """``DeletionPolicy: Snapshot``: a final snapshot before the delete, as CloudFormation takes
+    one (named ``<stack>-snapshot-<logical id>-<random>``, lowercase). Models without snapshots
+    (``final_snapshot``) delete without one; CloudFormation refuses the policy on such types at
+    validation, which the templates never rely on."""
+    if resource_json.get("DeletionPolicy") != "Snapshot":
+        return
+    snapshot = getattr(rmap._parsed_resources.get(logical_id), "final_snapshot", None)
+    if snapshot is None:
+        return
+    suffix = "".join(random.choices(string.ascii_lowercase + string.digits, k=12))
+    name = re.sub(r"-+", "-", f"{stack.name}-snapshot-{logical_id}-{suffix}".lower())
+    try:
+        snapshot(name[:255])
+    except Exception as e:  # noqa: BLE001 - the delete fails on it, as in AWS
+        raise StepFailed(_failure_reason(e)) from e
+
+
 def _physical_id(model: Any) -> str:
     return str(getattr(model, "physical_resource_id", "") or "")
 
@@ -719,6 +740,7 @@ def _delete_step(op: Operation, rmap: ResourceMap, logical_id: str, resource_jso
             return 0.0
         event("DELETE_IN_PROGRESS")
         if not faulted:
+            _final_snapshot(stack, rmap, logical_id, resource_json)
             _delete_model(rmap, logical_id, resource_json)
             if track:
                 stack.resources[logical_id].exists = False

@@ -282,6 +282,32 @@ def test_delete_stack_in_reverse_order_keeping_retained_ones(emu, emu_cfn):
     deploy(emu_cfn, "s", template({"Base": param("/base", "1")}))
 
 
+def test_delete_stack_takes_a_final_snapshot_of_a_snapshot_policy_cluster(emu, emu_cfn):
+    # As CloudFormation: DeletionPolicy Snapshot deletes the cluster after a manual snapshot,
+    # which outlives the stack; a cluster without the policy leaves none.
+    cluster = {
+        "Type": "AWS::RDS::DBCluster",
+        "Properties": {"Engine": "aurora-postgresql", "MasterUsername": "medplum", "MasterUserPassword": "password123"},
+    }
+    body = template({"Db": {**cluster, "DeletionPolicy": "Snapshot"}, "Plain": cluster})
+    stack_id = deploy(emu_cfn, "Snap", body)["StackId"]
+    rds = emu.client("rds")
+    ids = {
+        r["LogicalResourceId"]: r["PhysicalResourceId"]
+        for r in emu_cfn.describe_stack_resources(StackName="Snap")["StackResources"]
+    }
+    emu_cfn.delete_stack(StackName="Snap")
+    assert wait_stack(emu_cfn, stack_id)["StackStatus"] == "DELETE_COMPLETE"
+    assert rds.describe_db_clusters()["DBClusters"] == []
+    def manual(cluster_id: str) -> list[dict]:
+        # moto also keeps an automated snapshot per cluster; the final one is manual.
+        return rds.describe_db_cluster_snapshots(DBClusterIdentifier=cluster_id, SnapshotType="manual")["DBClusterSnapshots"]
+
+    [snapshot] = manual(ids["Db"])
+    assert snapshot["DBClusterSnapshotIdentifier"].startswith("snap-snapshot-db-")
+    assert manual(ids["Plain"]) == []
+
+
 def test_cancel_update_stack_rolls_back(emu, emu_cfn):
     body = template({"P": param("/p", {"Ref": "V"})}, parameters={"V": {"Type": "String"}}, outputs={"V": {"Value": {"Ref": "V"}}})
     deploy(emu_cfn, "s", body, Parameters=[{"ParameterKey": "V", "ParameterValue": "old"}])

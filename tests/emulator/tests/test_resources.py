@@ -640,3 +640,19 @@ def test_custom_resource_succeeds_without_invoking_its_handler(endpoint: str) ->
     assert physical_id.startswith("Custom-Provider-")
     aws("cloudformation").delete_stack(StackName="Custom")
     wait_for_stack(aws, "Custom", "DELETE_COMPLETE")
+
+
+def test_a_missing_public_key_is_no_such_public_key(endpoint: str) -> None:
+    # As AWS: 404 NoSuchPublicKey on get and delete (moto answered 500, and accepted the delete).
+    aws = Aws(endpoint, "us-east-1")
+    cloudfront = aws("cloudfront")
+    for call in (cloudfront.get_public_key, cloudfront.delete_public_key):
+        with pytest.raises(ClientError) as raised:
+            call(Id="K000000000000")
+        assert raised.value.response["Error"]["Code"] == "NoSuchPublicKey"
+        assert raised.value.response["ResponseMetadata"]["HTTPStatusCode"] == 404
+    key = create_public_key(aws, "r")
+    assert cloudfront.get_public_key(Id=key)["PublicKey"]["PublicKeyConfig"]["CallerReference"] == "r"
+    cloudfront.delete_public_key(Id=key, IfMatch="x")
+    with pytest.raises(ClientError):
+        cloudfront.get_public_key(Id=key)

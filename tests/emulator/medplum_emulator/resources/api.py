@@ -6,6 +6,10 @@ identities a stack created. ``install()`` adds the two REST paths to moto's clou
 table and the two handlers to moto's ``CloudFrontResponse``; it must run before the server
 serves its first CloudFront request (the URL table is read when the service's app is built).
 
+Also makes GetPublicKey and DeletePublicKey of a key that does not exist answer
+``NoSuchPublicKey`` (HTTP 404), as AWS does: moto raised ``KeyError`` (HTTP 500) on the get and
+accepted the delete, so a purge run twice could not be told from a broken endpoint.
+
 Does not serve: Create/Update/Delete of origin access identities, and any cache policy or
 response headers policy operation (those objects are only reachable through the stack).
 """
@@ -23,6 +27,30 @@ from .cloudfront import cloudfront_extras
 class NoSuchCloudFrontOriginAccessIdentity(ServiceException):
     code = "NoSuchCloudFrontOriginAccessIdentity"
     message = "The specified origin access identity does not exist."
+
+
+class NoSuchPublicKey(ServiceException):
+    code = "NoSuchPublicKey"
+    message = "The specified public key does not exist."
+
+
+_ORIGINAL_GET_PUBLIC_KEY = CloudFrontResponse.get_public_key
+_ORIGINAL_DELETE_PUBLIC_KEY = CloudFrontResponse.delete_public_key
+
+
+def _known_key(response: CloudFrontResponse) -> None:
+    if response._get_param("Id") not in response.backend.public_keys:
+        raise NoSuchPublicKey()
+
+
+def get_public_key(self: CloudFrontResponse) -> ActionResult:
+    _known_key(self)
+    return _ORIGINAL_GET_PUBLIC_KEY(self)
+
+
+def delete_public_key(self: CloudFrontResponse) -> ActionResult:
+    _known_key(self)
+    return _ORIGINAL_DELETE_PUBLIC_KEY(self)
 
 
 def _identities(response: CloudFrontResponse) -> dict:
@@ -68,3 +96,5 @@ def install() -> None:
     CloudFrontResponse.list_cloud_front_origin_access_identities = (
         list_cloud_front_origin_access_identities
     )
+    CloudFrontResponse.get_public_key = get_public_key
+    CloudFrontResponse.delete_public_key = delete_public_key

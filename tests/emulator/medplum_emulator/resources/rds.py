@@ -13,9 +13,11 @@ deploys change: engine version, instance class, backup retention, parameter-grou
 parameters, security groups, CA certificate. Changing an identifier, the engine or (for a
 cluster) the subnet group or database name is a replacement, as in AWS.
 
-Does not model: AWS::RDS::DBParameterGroup (unused by the templates), snapshots on delete
-(``DeletionPolicy: Snapshot`` deletes without one), Serverless v2 scaling, global clusters,
+Does not model: AWS::RDS::DBParameterGroup (unused by the templates), a DBInstance's own
+snapshot on delete (Aurora instances have none), Serverless v2 scaling, global clusters,
 IAM auth, and the minutes these operations take in AWS (everything is ``available`` at once).
+``DeletionPolicy: Snapshot`` on a cluster: the lifecycle emulator calls ``final_snapshot``
+before the delete, which leaves a manual cluster snapshot in moto (DescribeDBClusterSnapshots).
 """
 
 from __future__ import annotations
@@ -221,6 +223,11 @@ class DBCluster(StackResource):
     def delete_resource(self) -> None:
         # Raises while member instances exist; moto's stack delete retries after they go.
         _backend(self.ctx).delete_db_cluster(self.identifier)
+
+    def final_snapshot(self, name: str) -> None:
+        """``DeletionPolicy: Snapshot``: the manual snapshot CloudFormation takes before it
+        deletes the cluster; it outlives the stack."""
+        _backend(self.ctx).create_db_cluster_snapshot(self.identifier, name, snapshot_type="manual")
 
     @property
     def physical_resource_id(self) -> str:
