@@ -43,10 +43,54 @@ pub enum Command {
     /// List the environments of the account: the stacks tagged medplum:environment, with their
     /// us-east-1 stacks, status, last update and server image.
     List(ListArgs),
+    /// Publish the web app (@medplum/app) to the environment's app bucket and invalidate
+    /// CloudFront: what `npx medplum aws update-app` does, without Node.
+    App(AppArgs),
     /// Delete an environment: its stacks (the us-east-1 one first), after showing what goes and
     /// what remains and having the environment's name typed (headless: --confirm NAME).
     /// --plan only shows; --purge also removes what medplum-init made outside the stacks.
     Destroy(DestroyArgs),
+}
+
+/// Which `@medplum/app` to publish and how (`app`, and the last stage of `deploy`).
+#[derive(Debug, Args, Default, Clone)]
+pub struct AppSourceArgs {
+    /// The @medplum/app version [default: the server image's tag when it is a version, else
+    /// the registry's latest].
+    #[arg(long, value_name = "VERSION")]
+    pub app_version: Option<String>,
+
+    /// Publish this package file (an `npm pack` .tgz) instead of downloading one: works offline.
+    #[arg(long, value_name = "FILE")]
+    pub app_tarball: Option<PathBuf>,
+
+    /// The npm registry to download from [default: https://registry.npmjs.org]; plain http://
+    /// only to this machine.
+    #[arg(long, value_name = "URL", env = "MEDPLUM_INIT_NPM_REGISTRY")]
+    pub npm_registry: Option<String>,
+
+    /// Do not wait for the CloudFront invalidation to complete.
+    #[arg(long)]
+    pub no_wait: bool,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct AppArgs {
+    #[command(flatten)]
+    pub target: TargetArgs,
+
+    #[command(flatten)]
+    pub app: AppSourceArgs,
+
+    /// List the uploads and removals without writing anything (reads the stack and the bucket).
+    #[arg(long)]
+    pub dry_run: bool,
+
+    #[command(flatten)]
+    pub aws: AwsArgs,
+
+    #[command(flatten)]
+    pub output: OutputArgs,
 }
 
 #[derive(Debug, Args, Clone)]
@@ -335,6 +379,13 @@ pub struct DeployArgs {
     #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "5m")]
     pub diagnose_after: std::time::Duration,
 
+    /// Do not publish the web app after the stacks (`medplum-init app` does it later).
+    #[arg(long, env = "MEDPLUM_INIT_SKIP_APP", value_parser = clap::builder::FalseyValueParser::new())]
+    pub skip_app: bool,
+
+    #[command(flatten)]
+    pub app: AppSourceArgs,
+
     #[command(flatten)]
     pub aws: AwsArgs,
 
@@ -365,6 +416,14 @@ impl DeployArgs {
             allow_data_risk: false,
             timeout: DEFAULT_TIMEOUT,
             diagnose_after: DEFAULT_DIAGNOSE_AFTER,
+            // As clap reads `MEDPLUM_INIT_SKIP_APP` for `deploy --skip-app`.
+            skip_app: std::env::var("MEDPLUM_INIT_SKIP_APP").is_ok_and(|v| {
+                !matches!(
+                    v.to_ascii_lowercase().as_str(),
+                    "" | "0" | "n" | "no" | "f" | "false" | "off"
+                )
+            }),
+            app: AppSourceArgs::default(),
             aws,
             output,
         }

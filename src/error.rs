@@ -114,6 +114,7 @@ macro_rules! from_diagnostic {
 
 from_diagnostic!(
     crate::answers::AnswersInvalid,
+    crate::app::AppError,
     crate::aws::AwsError,
     crate::config::infra::ConfigFileError,
     crate::crypto::keypair::KeyError,

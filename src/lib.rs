@@ -7,6 +7,7 @@
 //! front ends never call AWS (the guided install's reach it through [`guided::Guide`]).
 
 pub mod answers;
+pub mod app;
 pub mod aws;
 pub mod cli;
 pub mod commands;

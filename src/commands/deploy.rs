@@ -82,6 +82,8 @@ struct DeployOnly {
     allow_data_risk: bool,
     timeout: std::time::Duration,
     diagnose_after: std::time::Duration,
+    /// The web app after the stacks, unless `--skip-app`.
+    app: Option<crate::cli::AppSourceArgs>,
 }
 
 impl From<DeployArgs> for Stacks {
@@ -94,6 +96,7 @@ impl From<DeployArgs> for Stacks {
                 allow_data_risk: a.allow_data_risk,
                 timeout: a.timeout,
                 diagnose_after: a.diagnose_after,
+                app: (!a.skip_app).then_some(a.app),
             }),
         }
     }
@@ -203,6 +206,9 @@ impl Command for StacksCommand {
 
     fn validate(&mut self, _cx: &Cx) -> Result<(), CommandError> {
         self.doc = super::synth::read_config(&self.config_file)?;
+        if let Some(app) = self.args.deploy.as_ref().and_then(|d| d.app.as_ref()) {
+            super::app::check_source(app)?;
+        }
         if let Some(dir) = &self.args.stacks.templates
             && !dir.is_dir()
         {
@@ -215,12 +221,7 @@ impl Command for StacksCommand {
     }
 
     async fn plan(&mut self, cx: &Cx) -> Result<Plan, CommandError> {
-        let region = self
-            .doc
-            .get_str("region")
-            .map(str::to_string)
-            .or_else(|| cx.aws.region.clone())
-            .unwrap_or_else(|| crate::config::US_EAST_1.into());
+        let region = super::config_region(&self.doc, cx);
         let aws = AwsClients::load(&cx.aws, &region).await;
         // External secrets come from Parameter Store, as the CDK reads them at every synth.
         let config = crate::deploy::context::resolve_config(&self.doc, Some(&aws))
@@ -430,12 +431,32 @@ impl StacksCommand {
                 .failure_recap(&report.failures, cx.printer.err_style());
             cx.printer.status(recap.trim_end_matches('\n'));
         }
+        // The last stage: the web app, once the stacks are deployed (also when they had no
+        // changes: a second deploy then finds the app published and uploads nothing).
+        let app_source = self.args.deploy.as_ref().and_then(|d| d.app.as_ref());
+        let mut app_failed = None;
+        let app = match app_source {
+            Some(source) if report.ok => {
+                match super::app::stage(cx, aws, &self.doc, config, source, journal, &self.cancel)
+                    .await
+                {
+                    Ok(r) => Some(r),
+                    Err(e) => {
+                        cx.printer.error(&e);
+                        app_failed = Some(e.outcome);
+                        None
+                    }
+                }
+            }
+            _ => None,
+        };
         let changed = report.stacks.iter().any(|r| r.changed);
         let steps = if report.ok && changed {
             summary::next_steps(
                 config,
                 Facts {
                     ses_sandbox: summary::ses_sandbox(aws).await,
+                    app_published: app.is_some(),
                 },
             )
         } else {
@@ -449,14 +470,23 @@ impl StacksCommand {
                 "app_url": summary::app_url(config),
                 "api_url": summary::api_url(config),
                 "stacks": recorded.as_ref().map(|r| r.stacks.clone()).unwrap_or_default(),
+                "app": app.as_ref().map(|r| serde_json::json!({
+                    "version": r.version,
+                    "uploaded": r.uploaded,
+                    "unchanged": r.unchanged,
+                    "deleted": r.deleted,
+                    "invalidation": r.invalidation,
+                })),
                 "next_steps": steps,
             }));
         } else if report.ok {
-            print_success(&cx.printer, config, report, &steps);
+            print_success(&cx.printer, config, report, app.as_ref(), &steps);
         } else {
             print_failure(&cx.printer, report.cancelled, &report.failures);
         }
-        if report.ok {
+        if let Some(outcome) = app_failed {
+            outcome
+        } else if report.ok {
             Outcome::Done
         } else if report.cancelled {
             Outcome::Interrupted
@@ -468,7 +498,13 @@ impl StacksCommand {
     }
 }
 
-fn print_success(p: &Printer, config: &InfraConfig, report: &DeployReport, steps: &[String]) {
+fn print_success(
+    p: &Printer,
+    config: &InfraConfig,
+    report: &DeployReport,
+    app: Option<&super::app::AppRecord>,
+    steps: &[String],
+) {
     let s = p.out_style();
     let mut out = String::new();
     let changed = report.stacks.iter().any(|r| r.changed);
@@ -478,7 +514,15 @@ fn print_success(p: &Printer, config: &InfraConfig, report: &DeployReport, steps
         "No changes: the stacks already match the templates."
     };
     out.push_str(&format!("\n{}\n", s.green(&s.bold(head))));
-    out.push_str(&format!("  app  {}\n", summary::app_url(config)));
+    match app {
+        Some(r) => out.push_str(&format!(
+            "  app  {} ({} {})\n",
+            summary::app_url(config),
+            crate::app::PACKAGE,
+            r.version
+        )),
+        None => out.push_str(&format!("  app  {}\n", summary::app_url(config))),
+    }
     out.push_str(&format!("  api  {}\n", summary::api_url(config)));
     for r in &report.stacks {
         out.push_str(&format!(

@@ -15,6 +15,7 @@
 //! through the printer and the [`FrontEnd`] they are given.
 
 pub mod answers_template;
+pub mod app;
 pub mod deploy;
 pub mod destroy;
 pub mod init;
@@ -77,6 +78,14 @@ impl Cx {
         cx.printer = Printer::new(mode);
         cx
     }
+}
+
+/// The region a config's stacks live in: its `region`, else `--region`, else us-east-1.
+pub(crate) fn config_region(doc: &crate::config::infra::ConfigDocument, cx: &Cx) -> String {
+    doc.get_str("region")
+        .map(str::to_string)
+        .or_else(|| cx.aws.region.clone())
+        .unwrap_or_else(|| crate::config::US_EAST_1.into())
 }
 
 /// After `confirm`: go on with the plan, or end here (declined, refused, nothing to do).

@@ -82,21 +82,24 @@ pub fn record(
 pub struct Facts {
     /// `Some(true)` when SES in the stack's region can still only send to verified addresses.
     pub ses_sandbox: Option<bool>,
+    /// The deploy's last stage published the web app (else it was skipped or failed).
+    pub app_published: bool,
 }
 
 /// What is left for the user after a successful deploy.
 pub fn next_steps(config: &InfraConfig, facts: Facts) -> Vec<String> {
     let env = &config.name;
-    let mut steps = vec![
-        format!(
-            "deploy the web app: `npx medplum aws update-app {env}` (uploads it to the bucket {} and invalidates CloudFront)",
+    let mut steps = Vec::new();
+    if !facts.app_published {
+        steps.push(format!(
+            "publish the web app: `medplum-init app --env {env}` (uploads it to the bucket {} and invalidates CloudFront)",
             config.app_domain_name
-        ),
-        format!(
+        ));
+    }
+    steps.extend([format!(
             "check the API: `curl {}healthcheck` (the server starts and migrates its database within a few minutes)",
             api_url(config)
-        ),
-    ];
+        )]);
     // No `medplum aws update-bucket-policies` outside us-east-1: the primary stack's bucket
     // policies already grant the distributions' origin access identities (docs/deploy-engine.md).
     match facts.ses_sandbox {
@@ -135,9 +138,19 @@ mod tests {
             &c,
             Facts {
                 ses_sandbox: Some(false),
+                app_published: false,
             },
         );
-        assert!(steps[0].contains("npx medplum aws update-app staging"));
+        assert!(steps[0].contains("medplum-init app --env staging"));
+        assert!(!steps.iter().any(|s| s.contains("npx")), "no Node needed");
+        let published = next_steps(
+            &c,
+            Facts {
+                ses_sandbox: Some(false),
+                app_published: true,
+            },
+        );
+        assert!(!published.iter().any(|s| s.contains("web app")));
         assert!(
             !steps
                 .iter()
@@ -147,6 +160,7 @@ mod tests {
             &config("eu-west-1"),
             Facts {
                 ses_sandbox: Some(true),
+                app_published: true,
             },
         );
         assert!(

@@ -47,6 +47,7 @@ const WORKING_LAYERS: &[&str] = &[
     "src/engine/",
     "src/commands/",
     "src/guided/",
+    "src/app/",
 ];
 
 /// Where the process's streams may be named: the printer, and the terminal guard (raw mode and

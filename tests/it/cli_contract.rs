@@ -70,7 +70,7 @@ fn assert_error_format(out: &Output, what: &str) {
     );
 }
 
-const COMMANDS: [&str; 8] = [
+const COMMANDS: [&str; 9] = [
     "",
     "init",
     "answers-template",
@@ -78,6 +78,7 @@ const COMMANDS: [&str; 8] = [
     "diff",
     "deploy",
     "list",
+    "app",
     "destroy",
 ];
 
@@ -162,7 +163,7 @@ fn a_bad_env_is_a_usage_error_from_every_command() {
     let dir = tempfile::tempdir().unwrap();
     with_config(dir.path());
     let mut shown_once = None;
-    for c in ["init", "synth", "diff", "deploy"] {
+    for c in ["init", "synth", "diff", "deploy", "app"] {
         let out = run(dir.path(), &[c, "--env", "../../x"]);
         assert_eq!(out.status.code(), Some(2), "{c}: {}", text(&out.stderr));
         assert_error_format(&out, c);
@@ -179,7 +180,7 @@ fn a_bad_env_is_a_usage_error_from_every_command() {
 #[test]
 fn a_missing_config_is_a_usage_error_from_every_command_that_reads_one() {
     let dir = tempfile::tempdir().unwrap();
-    for c in ["synth", "diff", "deploy"] {
+    for c in ["synth", "diff", "deploy", "app"] {
         let out = run(dir.path(), &[c]);
         assert_eq!(out.status.code(), Some(2), "{c}: {}", text(&out.stderr));
         assert_error_format(&out, c);

@@ -163,7 +163,8 @@ fn deploy_creates_both_stacks_and_a_second_deploy_reports_no_changes() {
     );
     assert!(out.contains("Deployed."), "{out}");
     assert!(out.contains("https://app.staging.example.com/"));
-    assert!(out.contains("npx medplum aws update-app staging"));
+    assert!(out.contains("medplum-init app --env staging"), "{out}");
+    assert!(!out.contains("npx"), "no Node: {out}");
     // The primary stack first, then the us-east-1 companion.
     let primary_at = err
         .find(&format!("Deploying {STACK} (us-west-2)"))

@@ -269,6 +269,42 @@ fn scenario_2_a_deploy_in_eu_west_1_wires_the_identities_into_both_stacks() {
             "{logical}: {policy}"
         );
     }
+
+    // The web app into these stacks (offline, from a package file): the bucket is the primary's
+    // in eu-west-1, the distribution the us-east-1 stack's, found by the CDK's logical IDs.
+    let tarball = dir.path().join("app.tgz");
+    std::fs::write(&tarball, crate::app::package_tgz("5.0.10")).unwrap();
+    let (code, out, err) = run(
+        &emu,
+        dir.path(),
+        &["app", "--app-tarball", tarball.to_str().unwrap()],
+    );
+    assert_eq!(code, 0, "stdout:\n{out}\nstderr:\n{err}");
+    let app_bucket = &buckets
+        .iter()
+        .find(|b| b.0.starts_with("FrontEnd"))
+        .unwrap()
+        .1;
+    let listed = rt()
+        .block_on(s3.list_objects_v2().bucket(app_bucket).send())
+        .unwrap();
+    assert!(
+        listed
+            .contents()
+            .iter()
+            .any(|o| o.key() == Some("index.html")),
+        "{listed:?}"
+    );
+    let distribution = stack_resources(&emu, "us-east-1", EDGE)
+        .into_iter()
+        .find(|r| {
+            r.1 == "AWS::CloudFront::Distribution" && r.0.starts_with("FrontEndAppDistribution")
+        })
+        .unwrap()
+        .2;
+    let inv = emu.delivery("CreateInvalidation");
+    assert_eq!(inv.len(), 1, "{inv:?}");
+    assert_eq!(inv[0]["distributionId"], distribution.as_str());
 }
 
 /// Scenario 3: an update in place. Changing `desiredServerCount` from 1 to 2 shows exactly that

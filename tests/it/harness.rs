@@ -175,6 +175,18 @@ impl Moto {
         v["requests"].as_array().cloned().unwrap_or_default()
     }
 
+    /// The S3 object writes and CloudFront invalidations the emulator answered, in answer order
+    /// (`action` `PutObject`, `DeleteObject`, `CreateInvalidation`, or `""` for all).
+    pub fn delivery(&self, action: &str) -> Vec<serde_json::Value> {
+        let v = control(
+            self.port,
+            "GET",
+            &format!("/medplum-emulator/delivery?action={action}"),
+            None,
+        );
+        v["requests"].as_array().cloned().unwrap_or_default()
+    }
+
     /// Environment for anything that talks to this moto: dummy credentials, a fixed region, no
     /// profile or config file, and every endpoint overridden.
     pub fn env(&self) -> Vec<(String, String)> {
@@ -229,10 +241,17 @@ pub fn cmd(dir: &Path) -> Command {
     let mut c = Command::new(bin());
     c.current_dir(dir);
     for (k, _) in std::env::vars() {
-        if k.starts_with("AWS_") || k == "NO_COLOR" || k == "CLICOLOR_FORCE" {
+        if k.starts_with("AWS_")
+            || k.starts_with("MEDPLUM_INIT_")
+            || k == "NO_COLOR"
+            || k == "CLICOLOR_FORCE"
+        {
             c.env_remove(k);
         }
     }
+    // A deploy ends by publishing the web app from the npm registry, which the tests do not
+    // reach: only tests/it/app.rs (with its loopback registry) lets a deploy publish it.
+    c.env("MEDPLUM_INIT_SKIP_APP", "1");
     c.env("HOME", dir)
         .env("AWS_EC2_METADATA_DISABLED", "true")
         .env("AWS_CONFIG_FILE", "/dev/null")

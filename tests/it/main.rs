@@ -2,6 +2,7 @@
 
 mod harness;
 
+mod app;
 mod boundaries;
 mod cli;
 mod cli_contract;

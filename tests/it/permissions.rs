@@ -500,6 +500,9 @@ fn policy_of(rel: &str) -> Option<&'static str> {
     {
         Some("destroy")
     } else if rel.starts_with("src/deploy/")
+        // The web app: `medplum-init app`, and the deploy's last stage.
+        || rel.starts_with("src/app/")
+        || rel == "src/commands/app.rs"
         || rel == "src/commands/deploy.rs"
         || rel == "src/commands/synth.rs"
     {

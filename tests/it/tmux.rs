@@ -40,6 +40,8 @@ impl Tmux {
             ("HOME".to_string(), dir.display().to_string()),
             ("TERM".to_string(), "xterm-256color".to_string()),
             ("LANG".to_string(), "C.UTF-8".to_string()),
+            // As `harness::cmd`: no deploy here publishes the web app from the npm registry.
+            ("MEDPLUM_INIT_SKIP_APP".to_string(), "1".to_string()),
         ];
         vars.extend(env.iter().cloned());
         let assignments: Vec<String> = vars

@@ -6,7 +6,10 @@
 ``POST /medplum-emulator/timing``    changes delays: ``{"changeSetSeconds", "resourceSeconds", "typeSeconds"}``
 ``GET  /medplum-emulator/requests``  ``{"requests": [...]}`` every CloudFormation call received,
                                      oldest first; ``?action=CreateChangeSet`` filters
-``POST /medplum-emulator/reset``     forgets every stack, moto's state, the log and the faults
+``GET  /medplum-emulator/delivery``  ``{"requests": [...]}`` the S3 object writes and CloudFront
+                                     invalidations, in answer order (see ``delivery``);
+                                     ``?action=PutObject`` filters
+``POST /medplum-emulator/reset``     forgets every stack, moto's state, the logs and the faults
 
 Answers are JSON; a bad body is a 400 with ``{"error": "..."}``.
 """
@@ -53,6 +56,12 @@ class RequestLog:
             self._entries.append(entry)
         return entry
 
+    def add(self, entry: dict[str, Any]) -> None:
+        """Records an entry made elsewhere (the S3 and CloudFront writes of ``delivery``)."""
+        with self._lock:
+            entry["seq"] = len(self._entries) + 1
+            self._entries.append(entry)
+
     def entries(self, action: str | None = None) -> list[dict[str, Any]]:
         with self._lock:
             return [dict(e) for e in self._entries if action is None or e["action"] == action]
@@ -63,6 +72,8 @@ class RequestLog:
 
 
 REQUESTS = RequestLog()
+# The S3 object writes and CloudFront invalidations (``delivery``), in answer order.
+DELIVERY = RequestLog()
 
 
 def reset() -> None:
@@ -77,6 +88,7 @@ def reset() -> None:
     with lifecycle.LOCK:
         moto_api_backend.reset()
     REQUESTS.clear()
+    DELIVERY.clear()
     faults.REGISTRY.replace([])
 
 
@@ -119,6 +131,8 @@ def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable
             payload = _timing_json()
         elif (method, path) == ("GET", "requests"):
             payload = {"requests": REQUESTS.entries(query.get("action", [None])[0])}
+        elif (method, path) == ("GET", "delivery"):
+            payload = {"requests": DELIVERY.entries(query.get("action", [None])[0])}
         elif (method, path) == ("POST", "reset"):
             reset()
             payload = {"status": "reset"}

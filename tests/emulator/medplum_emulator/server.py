@@ -17,7 +17,7 @@ from typing import Any
 
 from werkzeug.serving import make_server
 
-from . import api, control, lifecycle, resources
+from . import api, control, delivery, lifecycle, resources
 
 
 def build_app() -> Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]:
@@ -25,7 +25,9 @@ def build_app() -> Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes
 
     resources.install()
     api.install()
-    moto_app = DomainDispatcherApplication(create_backend_app)
+    delivery.install()
+    # S3 object writes and CloudFront invalidations are logged in the order they are answered.
+    moto_app = delivery.wrap(DomainDispatcherApplication(create_backend_app))
 
     def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         if environ.get("PATH_INFO", "").startswith(control.PREFIX):
