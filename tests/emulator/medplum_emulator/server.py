@@ -17,7 +17,7 @@ from typing import Any
 
 from werkzeug.serving import make_server
 
-from . import api, control, delivery, lifecycle, resources
+from . import api, auth_errors, control, delivery, lifecycle, resources
 
 
 def build_app() -> Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]:
@@ -27,7 +27,8 @@ def build_app() -> Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes
     api.install()
     delivery.install()
     # S3 object writes and CloudFront invalidations are logged in the order they are answered.
-    moto_app = delivery.wrap(DomainDispatcherApplication(create_backend_app))
+    # IAM denials in each JSON-protocol service's own format (moto answers XML for all).
+    moto_app = auth_errors.wrap(delivery.wrap(DomainDispatcherApplication(create_backend_app)))
 
     def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         if environ.get("PATH_INFO", "").startswith(control.PREFIX):
