@@ -699,8 +699,8 @@ mod tests {
         assert!(ExternalSecret::from_value(&json!({"system": "x", "key": "y"})).is_none());
     }
 
-    #[test]
-    fn a_secret_value_of_the_wrong_type_is_not_echoed() {
+    /// The reference config with `apiPort` (a number) read from an SSM string parameter.
+    fn reference_with_api_port_from_ssm() -> ConfigDocument {
         let text = include_str!("../../tests/fixtures/reference/medplum.staging.config.json");
         let mut doc = ConfigDocument {
             map: serde_json::from_str(text).unwrap(),
@@ -709,6 +709,12 @@ mod tests {
             "apiPort".into(),
             json!({"system": "aws_ssm_parameter_store", "key": "/x/apiPort", "type": "string"}),
         );
+        doc
+    }
+
+    #[test]
+    fn a_secret_value_of_the_wrong_type_is_not_echoed() {
+        let doc = reference_with_api_port_from_ssm();
         let e = doc.resolve(|_| Ok("hunter2-secret".into())).unwrap_err();
         let msg = e.to_string();
         assert!(!msg.contains("hunter2"), "{msg}");
@@ -719,14 +725,7 @@ mod tests {
     fn a_long_secret_value_is_masked_before_messages_are_cut() {
         // Cut first, the value would no longer match the mask and its first characters would
         // show.
-        let text = include_str!("../../tests/fixtures/reference/medplum.staging.config.json");
-        let mut doc = ConfigDocument {
-            map: serde_json::from_str(text).unwrap(),
-        };
-        doc.map.insert(
-            "apiPort".into(),
-            json!({"system": "aws_ssm_parameter_store", "key": "/x/apiPort", "type": "string"}),
-        );
+        let doc = reference_with_api_port_from_ssm();
         let secret = format!("s3cr3t-{}", "q".repeat(500));
         let msg = doc.resolve(|_| Ok(secret.clone())).unwrap_err().to_string();
         assert!(!msg.contains("s3cr3t"), "{msg}");
