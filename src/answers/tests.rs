@@ -362,3 +362,80 @@ fn a_hand_edited_value_in_the_config_file_is_checked_like_an_answer() {
     file.insert("region".into(), Value::String("mars-1".into()));
     assert!(given.check_config_file(&file, "f").is_empty());
 }
+
+#[test]
+fn the_web_apps_keys_reach_the_config_and_the_server_agrees() {
+    let top = MINIMAL.replace(
+        "[server]",
+        "clientId = \"01234567-89ab-cdef-0123-456789abcdef\"\ngoogleClientId = \"42-abc.apps.googleusercontent.com\"\nregisterEnabled = false\n[server]",
+    );
+    let a = load(&top).unwrap();
+    assert_eq!(
+        a.str("clientId"),
+        Some("01234567-89ab-cdef-0123-456789abcdef")
+    );
+    assert_eq!(a.cdk["registerEnabled"], Value::Bool(false));
+    // The server gets what the app shows: Google sign-in verifies the same client id.
+    assert_eq!(
+        a.server_value("googleClientId"),
+        Some("42-abc.apps.googleusercontent.com")
+    );
+    assert_eq!(a.server_value("registerEnabled"), Some("false"));
+    assert_eq!(
+        a.server_value("clientId"),
+        None,
+        "clientId is the app's alone"
+    );
+
+    // Given under [server] only, the app gets the same value, as an explicit answer.
+    let below = format!("{MINIMAL}recaptchaSiteKey = \"6Ld-site_key\"\nregisterEnabled = true\n");
+    let a = load(&below).unwrap();
+    assert_eq!(a.str("recaptchaSiteKey"), Some("6Ld-site_key"));
+    assert_eq!(a.cdk["registerEnabled"], Value::Bool(true));
+    assert!(
+        a.given.iter().any(|g| g == "recaptchaSiteKey"),
+        "{:?}",
+        a.given
+    );
+    // Given nowhere, neither side is set: the app's default (register hidden) is Medplum's.
+    let a = load(MINIMAL).unwrap();
+    assert!(a.cdk.get("registerEnabled").is_none() && a.server_value("registerEnabled").is_none());
+}
+
+#[test]
+fn the_web_apps_keys_are_checked_before_they_reach_javascript() {
+    let both = format!(
+        "{}googleClientId = \"two.apps.googleusercontent.com\"\n",
+        MINIMAL.replace(
+            "[server]",
+            "googleClientId = \"one.apps.googleusercontent.com\"\n[server]"
+        )
+    );
+    let err = load(&both).unwrap_err();
+    assert_eq!(err.errors[0].key, "googleClientId", "{err}");
+    assert!(err.errors[0].fix.contains("must agree"), "{err}");
+
+    // A quote would end the string literal the value is put into.
+    let bad = MINIMAL.replace(
+        "[server]",
+        "clientId = \"x\\\";alert(1);//\"\nrecaptchaSiteKey = \"k\\\\\"\n[server]\ngoogleClientId = \"a b\"",
+    );
+    let err = load(&bad).unwrap_err();
+    let keys: Vec<&str> = err.errors.iter().map(|e| e.key.as_str()).collect();
+    assert_eq!(
+        keys,
+        ["clientId", "recaptchaSiteKey", "server.googleClientId"],
+        "{err}"
+    );
+    assert!(err.errors[0].problem.contains("is not a FHIR id"), "{err}");
+
+    // A hand-edited config file is held to the same rules.
+    let a = load(MINIMAL).unwrap();
+    let mut file = Map::new();
+    file.insert("clientId".into(), Value::String("no spaces allowed".into()));
+    file.insert("registerEnabled".into(), Value::String("true".into()));
+    let errors = a.check_config_file(&file, "f");
+    let mut keys: Vec<&str> = errors.iter().map(|e| e.key.as_str()).collect();
+    keys.sort_unstable();
+    assert_eq!(keys, ["clientId", "registerEnabled"], "{errors:#?}");
+}

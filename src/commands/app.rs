@@ -62,21 +62,33 @@ pub struct Prepared {
 }
 
 /// The values put into the app's placeholders, from the CDK config (as Medplum's CLI does:
-/// `registerEnabled` is `true` only when the config says so).
-pub fn settings(doc: &ConfigDocument, config: &InfraConfig) -> Settings {
+/// `registerEnabled` is `true` only when the config says so). Checked first: they are written
+/// into the app's JavaScript as they are, and the file may have been edited by hand.
+pub fn settings(doc: &ConfigDocument, config: &InfraConfig) -> Result<Settings, CommandError> {
     let keys = doc.ordered();
+    for key in [
+        "clientId",
+        "googleClientId",
+        "recaptchaSiteKey",
+        "registerEnabled",
+    ] {
+        if let Some(value) = keys.get(key) {
+            crate::config::validators::app_setting(key, value).map_err(|(problem, fix)| {
+                CommandError::usage(
+                    format!("{key} in the config file: {problem}"),
+                    format!("{fix}; nothing was published"),
+                )
+            })?;
+        }
+    }
     let s = |k: &str| doc.get_str(k).unwrap_or_default().to_string();
-    Settings {
+    Ok(Settings {
         base_url: summary::api_url(config),
         client_id: s("clientId"),
         google_client_id: s("googleClientId"),
         recaptcha_site_key: s("recaptchaSiteKey"),
-        register_enabled: match keys.get("registerEnabled") {
-            Some(serde_json::Value::Bool(b)) => *b,
-            Some(serde_json::Value::String(v)) => v == "true",
-            _ => false,
-        },
-    }
+        register_enabled: keys.get("registerEnabled") == Some(&serde_json::Value::Bool(true)),
+    })
 }
 
 /// The registry URL to use.
@@ -112,10 +124,11 @@ pub async fn prepare(
     source: &AppSourceArgs,
     cancel: &Cancel,
 ) -> Result<Prepared, CommandError> {
+    let settings = settings(doc, config)?;
     let (tgz, version, from) = fetch(cx, config, source, cancel).await?;
     let pkg = package::read(&tgz)?;
     let version = version.or(pkg.version).unwrap_or_else(|| "unknown".into());
-    let site = site::build(pkg.files, &settings(doc, config));
+    let site = site::build(pkg.files, &settings);
     for (key, placeholder) in &site.leftovers {
         cx.printer.warn(
             &format!("{key} still holds {placeholder} after the config's values were put in"),

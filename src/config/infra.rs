@@ -53,6 +53,11 @@ pub const KEY_ORDER: &[&str] = &[
     "storageLoggingBucket",
     "storageLoggingPrefix",
     "baseUrl",
+    // Read by the app publisher (Medplum's `update-app`, medplum-init's `app`), not by the CDK.
+    "clientId",
+    "googleClientId",
+    "recaptchaSiteKey",
+    "registerEnabled",
     "maxAzs",
     "rdsInstances",
     "rdsInstanceType",

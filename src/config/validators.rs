@@ -427,6 +427,64 @@ pub fn aws_id(s: &str, prefix: &str) -> Check {
     }
 }
 
+/// A FHIR resource id (`[A-Za-z0-9\-.]{1,64}`): `clientId` names the ClientApplication the web
+/// app signs in with.
+pub fn fhir_id(s: &str) -> Check {
+    if (1..=64).contains(&s.len())
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.')
+    {
+        Ok(())
+    } else {
+        bad(
+            format!("'{}' is not a FHIR id", shown(s)),
+            "use the id of the ClientApplication (1 to 64 letters, digits, '-' or '.'), as the \
+             Medplum app's Project Admin page shows it",
+        )
+    }
+}
+
+/// A value the app publisher writes into the app's JavaScript as it is (`googleClientId`,
+/// `recaptchaSiteKey`). Only letters, digits, `.`, `-` and `_`: Google's ids and keys have no
+/// other characters, and a quote or backslash would end the string literal it lands in.
+pub fn app_token(s: &str, example: &str) -> Check {
+    if (1..=256).contains(&s.len())
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
+    {
+        Ok(())
+    } else {
+        bad(
+            format!(
+                "'{}' has characters other than letters, digits, '.', '-' and '_'",
+                shown(s)
+            ),
+            format!("paste the value Google's console shows, e.g. {example}"),
+        )
+    }
+}
+
+/// Examples for the fix of a malformed Google value.
+pub const GOOGLE_CLIENT_ID_EXAMPLE: &str = "1234567890-abc123.apps.googleusercontent.com";
+pub const RECAPTCHA_SITE_KEY_EXAMPLE: &str = "6LdXXXXXAAAAAJ_0123456789abcdefghijklmnopq";
+
+/// One of the web app's settings in a CDK config, as the app publisher will use it: `""` is
+/// unset (as the CDK reads it), `registerEnabled` a boolean, the rest strings of
+/// [`fhir_id`] or [`app_token`] shape. For config files, which may have been edited by hand.
+pub fn app_setting(key: &str, value: &serde_json::Value) -> Check {
+    use serde_json::Value;
+    match (key, value) {
+        (_, Value::Null) => Ok(()),
+        ("registerEnabled", Value::Bool(_)) => Ok(()),
+        ("registerEnabled", _) => bad("expected a boolean", "set registerEnabled to true or false"),
+        (_, Value::String(s)) if s.is_empty() => Ok(()),
+        ("clientId", Value::String(s)) => fhir_id(s),
+        ("googleClientId", Value::String(s)) => app_token(s, GOOGLE_CLIENT_ID_EXAMPLE),
+        ("recaptchaSiteKey", Value::String(s)) => app_token(s, RECAPTCHA_SITE_KEY_EXAMPLE),
+        _ => bad("expected a string", format!("set {key} to a string")),
+    }
+}
+
 /// An RDS instance class without the `db.` prefix, as Medplum's CDK expects.
 pub fn rds_instance_type(s: &str) -> Check {
     if let Some(rest) = s.strip_prefix("db.") {

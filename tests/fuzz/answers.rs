@@ -80,6 +80,18 @@ pub fn check_accepted(a: &Answers) -> Result<(), TestCaseError> {
         a.hosted_zone_name(),
         a.logging_bucket(),
     );
+    // Written into the web app's JavaScript as they are: nothing that could end a string.
+    for key in ["clientId", "googleClientId", "recaptchaSiteKey"] {
+        if let Some(s) = a.str(key) {
+            prop_assert!(
+                s.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_')),
+                "{} = {:?} was accepted: it would break out of the app's JavaScript",
+                key,
+                s
+            );
+        }
+    }
     for (key, lo, hi) in INT_RANGES {
         let v = a.cdk.get(*key).cloned().unwrap_or_default();
         let n = v.as_i64();

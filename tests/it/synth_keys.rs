@@ -425,6 +425,21 @@ fn keys_medplum_init_cannot_honour_are_errors_naming_them() {
             "us-east-1",
         ),
         (
+            json!({"clientId": "x\";alert(1);//"}),
+            "clientId",
+            "ClientApplication",
+        ),
+        (
+            json!({"googleClientId": "a'b"}),
+            "googleClientId",
+            "googleusercontent",
+        ),
+        (
+            json!({"registerEnabled": "false"}),
+            "registerEnabled",
+            "true or false",
+        ),
+        (
             json!({"additionalContainers": [{"name": "x", "image": "busybox:1", "cpu": 256}]}),
             "additionalContainers[0].cpu",
             "serverCpu",
@@ -442,6 +457,19 @@ fn keys_medplum_init_cannot_honour_are_errors_naming_them() {
     }
     // Off is fine: the same keys switched off synthesize.
     primary(json!({"clamscanEnabled": false, "vpcId": "", "rdsProxyEnabled": false}));
+}
+
+#[test]
+fn the_web_apps_keys_are_accepted_and_leave_the_template_alone() {
+    let plain = primary(json!({}));
+    let with_app = primary(json!({
+        "clientId": "01234567-89ab-cdef-0123-456789abcdef",
+        "googleClientId": "42-abc.apps.googleusercontent.com",
+        "recaptchaSiteKey": "6Ld-site_key",
+        "registerEnabled": true,
+    }));
+    // Only the app publisher reads them.
+    assert_eq!(plain, with_app);
 }
 
 #[test]

@@ -54,6 +54,9 @@ impl Validator {
                     "cacheSecurityGroupId" | "loadBalancerSecurityGroupId" => v::aws_id(s, "sg"),
                     "serverImage" => v::image(s),
                     "baseUrl" => v::https_url(s),
+                    "clientId" => v::fhir_id(s),
+                    "googleClientId" => v::app_token(s, validators::GOOGLE_CLIENT_ID_EXAMPLE),
+                    "recaptchaSiteKey" => v::app_token(s, validators::RECAPTCHA_SITE_KEY_EXAMPLE),
                     "rdsInstanceType" | "rdsReaderInstanceType" => v::rds_instance_type(s),
                     "rdsInstanceVersion" => v::rds_version(s),
                     "cacheNodeType" => {

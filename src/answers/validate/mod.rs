@@ -1,6 +1,7 @@
 //! Validation of an answers document: types, unknown keys, per-key checks, Medplum's defaults,
 //! cross-field rules and the step tables. Every problem is collected; nothing stops at the first.
 
+mod app_keys;
 mod cdk;
 mod server_keys;
 mod tools;
@@ -246,7 +247,8 @@ impl Validator {
         self.environment(&mut cdk, table, ov);
         self.defaults(&mut cdk, table, ov);
         self.check_cdk_values(&cdk, table);
-        let server = self.server(&server_entries, server_line, &cdk);
+        let mut server = self.server(&server_entries, server_line, &cdk);
+        self.share_app_keys(&mut cdk, &mut given, &mut server, table);
         let tool_answers = self.tool(&tool, &cdk, table);
 
         if !self.errors.is_empty() {

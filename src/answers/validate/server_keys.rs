@@ -96,6 +96,18 @@ impl Validator {
                     continue;
                 }
             }
+            // Copied to the app's JavaScript when the CDK config does not set it.
+            let example = match key.as_str() {
+                "googleClientId" => Some(validators::GOOGLE_CLIENT_ID_EXAMPLE),
+                "recaptchaSiteKey" => Some(validators::RECAPTCHA_SITE_KEY_EXAMPLE),
+                _ => None,
+            };
+            if let Some(example) = example
+                && let Err(pf) = validators::app_token(&text, example)
+            {
+                self.err(&full, line, pf);
+                continue;
+            }
             if *key == "supportEmail" {
                 seen_support = true;
                 if let Err(pf) = validators::email(&text) {

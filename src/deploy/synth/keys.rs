@@ -102,6 +102,11 @@ pub(super) fn refuse_unsupported(c: &InfraConfig) -> Result<(), SynthError> {
             "clamscanLoggingBucket" | "clamscanLoggingPrefix" => {}
             "guardDutyMalwareProtectionOnDemandOnly" => {}
             "containerInsightsV2" => {}
+            // The web app's settings: the app publisher puts them into the JavaScript; the
+            // stack does not use them.
+            "clientId" | "googleClientId" | "recaptchaSiteKey" | "registerEnabled" => {
+                check(key, v::app_setting(key, value))?;
+            }
             "$schema" => {}
             "fireLens"
             | "workerServices"

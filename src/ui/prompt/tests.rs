@@ -62,8 +62,10 @@ const SCRIPT: &[&str] = &[
     "skip",
     // Logging
     "",
-    // Parameters: registration, log level
+    // Parameters: registration, app client id, Google client id, log level
     "n",
+    "",
+    "42-abc.apps.googleusercontent.com",
     "",
     // Review: apply
     "y",
@@ -96,6 +98,7 @@ async fn a_scripted_install_checks_answers_goes_back_and_saves_them() {
         "storage = \"skip\"",
         "identity = \"skip\"",
         "registerEnabled = false",
+        "googleClientId = \"42-abc.apps.googleusercontent.com\"",
     ] {
         assert!(saved.contains(want), "{want} missing from\n{saved}");
     }

@@ -266,6 +266,8 @@ fn field_lines<'a>(
 fn placeholder(field: FieldId) -> &'static str {
     match field {
         FieldId::SigningKeyId => "e.g. K2JCJMDEHXQW5F",
+        FieldId::ClientId => "optional (ClientApplication id)",
+        FieldId::GoogleClientId => "optional: Google OAuth client",
         FieldId::DomainName => "required, e.g. example.com",
         FieldId::SupportEmail => "required, e.g. support@example.com",
         _ => "required",

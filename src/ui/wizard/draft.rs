@@ -54,6 +54,8 @@ const MANAGED_TOP: &[&str] = &[
     "signingKeyId",
     "loadBalancerLoggingEnabled",
     "loadBalancerLoggingBucket",
+    "clientId",
+    "googleClientId",
 ];
 
 impl Draft {
@@ -193,6 +195,28 @@ impl Draft {
                 None => None,
             };
             if let Some(v) = taken {
+                d.set(id, untyped(&v));
+            }
+        }
+        // The settings the app and the server share may be given on either side (see
+        // answers::validate::app_keys); the question takes whichever is there, so the answers
+        // it writes never hold the old value on the other side.
+        for (id, top_key, server_key) in [
+            (FieldId::GoogleClientId, "googleClientId", "googleClientId"),
+            (
+                FieldId::RegisterEnabled,
+                "registerEnabled",
+                "registerEnabled",
+            ),
+        ] {
+            let top = table.remove(top_key);
+            let below = match table.get_mut("server") {
+                Some(Value::Table(inner)) => inner.remove(server_key),
+                _ => None,
+            };
+            if !d.is_set(id)
+                && let Some(v) = top.or(below)
+            {
                 d.set(id, untyped(&v));
             }
         }
@@ -341,7 +365,12 @@ mod tests {
         assert!(text.contains("[certificates]\napi = \"skip\""), "{text}");
         assert!(text.contains("loadBalancerLoggingBucket = \"medplum-staging-logs\""));
         assert!(!text.contains("hostedZoneName"), "{text}");
-        assert!(!text.contains("registerEnabled"), "{text}");
+        // Written although it is the default: the app's default is not the server's.
+        assert!(text.contains("registerEnabled = true"), "{text}");
+        assert!(
+            !text.contains("clientId"),
+            "empty optional answers are left out: {text}"
+        );
     }
 
     #[test]

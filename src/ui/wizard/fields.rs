@@ -40,6 +40,8 @@ pub enum FieldId {
     LbLoggingBucket,
     CreateLoggingBucket,
     RegisterEnabled,
+    ClientId,
+    GoogleClientId,
     LogLevel,
 }
 
@@ -86,7 +88,7 @@ pub fn fargate_monthly_usd(cpu: u32, memory_mib: u32) -> f64 {
 pub const NAT_MONTHLY_USD: f64 = 32.85;
 
 impl FieldId {
-    pub const ALL: [FieldId; 30] = [
+    pub const ALL: [FieldId; 32] = [
         FieldId::Name,
         FieldId::Region,
         FieldId::StackName,
@@ -116,6 +118,8 @@ impl FieldId {
         FieldId::LbLoggingBucket,
         FieldId::CreateLoggingBucket,
         FieldId::RegisterEnabled,
+        FieldId::ClientId,
+        FieldId::GoogleClientId,
         FieldId::LogLevel,
     ];
 
@@ -153,6 +157,8 @@ impl FieldId {
             LbLoggingBucket => "loadBalancerLoggingBucket",
             CreateLoggingBucket => "logging.create_bucket",
             RegisterEnabled => "server.registerEnabled",
+            ClientId => "clientId",
+            GoogleClientId => "googleClientId",
             LogLevel => "server.logLevel",
         }
     }
@@ -181,7 +187,7 @@ impl FieldId {
             KeyMode | SigningKeyId => Section::SigningKey,
             SupportEmail | EmailIdentity => Section::Email,
             LbLogging | LbLoggingBucket | CreateLoggingBucket => Section::Logging,
-            RegisterEnabled | LogLevel => Section::Parameters,
+            RegisterEnabled | ClientId | GoogleClientId | LogLevel => Section::Parameters,
         }
     }
 
@@ -217,6 +223,8 @@ impl FieldId {
             LbLoggingBucket => "Log bucket",
             CreateLoggingBucket => "Create the bucket",
             RegisterEnabled => "Open registration",
+            ClientId => "App client id",
+            GoogleClientId => "Google client id",
             LogLevel => "Server log level",
         }
     }
@@ -225,9 +233,8 @@ impl FieldId {
         use FieldId::*;
         match self {
             Name | StackName | DomainName | ApiDomain | AppDomain | StorageDomain
-            | StorageBucket | ServerImage | SigningKeyId | SupportEmail | LbLoggingBucket => {
-                Kind::Text
-            }
+            | StorageBucket | ServerImage | SigningKeyId | SupportEmail | LbLoggingBucket
+            | ClientId | GoogleClientId => Kind::Text,
             CertDnsRecords | CertWait | LbLogging | CreateLoggingBucket | RegisterEnabled => {
                 Kind::Toggle
             }
@@ -326,16 +333,21 @@ impl FieldId {
             }
             CreateLoggingBucket => "true".into(),
             RegisterEnabled => "true".into(),
-            LogLevel => String::new(),
+            ClientId | GoogleClientId | LogLevel => String::new(),
         }
     }
 
-    /// Whether the answers file leaves this value out when it equals the default: server
-    /// settings whose default is the server's own, so nothing is written for them.
+    /// Whether the answers file leaves this value out when it equals the default: settings
+    /// whose default is the server's (or the CDK's) own, and optional ones left empty, so
+    /// nothing is written for them. Not `registerEnabled`: the server's default (open) is not
+    /// the app's (register page hidden), so the answer is written for both to agree.
     pub fn omit_when_default(self) -> bool {
         matches!(
             self,
-            FieldId::RegisterEnabled | FieldId::LogLevel | FieldId::RdsInstanceType
+            FieldId::LogLevel
+                | FieldId::RdsInstanceType
+                | FieldId::ClientId
+                | FieldId::GoogleClientId
         )
     }
 
@@ -390,6 +402,9 @@ impl FieldId {
             ServerImage => v::image(value),
             SigningKeyId => v::cloudfront_key_id(value),
             SupportEmail => required(value).and_then(|_| v::email(value)),
+            ClientId | GoogleClientId if value.is_empty() => Ok(()),
+            ClientId => v::fhir_id(value),
+            GoogleClientId => v::app_token(value, v::GOOGLE_CLIENT_ID_EXAMPLE),
             ServerMemory => {
                 let cpu = d.value(ServerCpu, k).parse().unwrap_or(0);
                 v::fargate(cpu, value.parse().unwrap_or(0))

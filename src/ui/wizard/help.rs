@@ -36,7 +36,8 @@ pub fn section_intro(s: Section) -> &'static str {
         }
         Section::Parameters => {
             "The server reads its settings from Parameter Store under /medplum/<name>/. \
-             medplum-init writes the ones it derives, plus these, as SecureStrings."
+             medplum-init writes the ones it derives, plus these, as SecureStrings. The web app \
+             gets registration and the client ids too, when the deploy publishes it."
         }
         Section::Review => {
             "Everything the run will write, read from AWS just now. Nothing has been written yet."
@@ -173,8 +174,18 @@ pub fn field_help(f: FieldId) -> &'static str {
              Balancing deliver logs to it. Leave this off if the bucket exists already."
         }
         RegisterEnabled => {
-            "Whether anyone may create an account on the app. Turn it off for a private \
-             deployment where you invite users."
+            "Whether anyone may create an account: the app shows its register page and the \
+             server accepts sign-ups. Turn it off for a private deployment where you invite users."
+        }
+        ClientId => {
+            "The id of the ClientApplication the web app signs in with. Leave it empty for \
+             Medplum's default; after the first sign-in you can create one under Project Admin \
+             and set it here, then run `medplum-init app`."
+        }
+        GoogleClientId => {
+            "The OAuth client id for \"Sign in with Google\", from the Google Cloud console \
+             (ends in .apps.googleusercontent.com). The app shows the button and the server \
+             verifies the sign-in with the same id. Leave it empty to sign in with passwords only."
         }
         LogLevel => {
             "How much the server logs to CloudWatch. More logs cost more to ingest and keep."
