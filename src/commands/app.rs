@@ -19,9 +19,9 @@ use crate::app::{AppError, DEFAULT_REGISTRY, JOURNAL_KEY, PACKAGE, Progress, dow
 use crate::aws::AwsClients;
 use crate::cli::{AppArgs, AppSourceArgs};
 use crate::config::infra::{ConfigDocument, InfraConfig};
+use crate::deploy::event::{AppEvent, DeployEvent, DeploySink};
 use crate::deploy::summary;
 use crate::engine::{Cancel, Journal};
-use crate::printer::Printer;
 
 /// How long one request to the registry may wait for an answer or the next chunk.
 const REGISTRY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
@@ -117,7 +117,7 @@ pub fn check_source(source: &AppSourceArgs) -> Result<(), CommandError> {
 
 /// Plans a publish: the package, the site, the target, the comparison with the bucket.
 pub async fn prepare(
-    cx: &Cx,
+    events: &DeploySink,
     aws: &AwsClients,
     doc: &ConfigDocument,
     config: &InfraConfig,
@@ -125,14 +125,17 @@ pub async fn prepare(
     cancel: &Cancel,
 ) -> Result<Prepared, CommandError> {
     let settings = settings(doc, config)?;
-    let (tgz, version, from) = fetch(cx, config, source, cancel).await?;
+    let (tgz, version, from) = fetch(events, config, source, cancel).await?;
     let pkg = package::read(&tgz)?;
     let version = version.or(pkg.version).unwrap_or_else(|| "unknown".into());
     let site = site::build(pkg.files, &settings);
     for (key, placeholder) in &site.leftovers {
-        cx.printer.warn(
-            &format!("{key} still holds {placeholder} after the config's values were put in"),
-            Some("that part of the app may not work; check the package and the config"),
+        events.note(
+            None,
+            format!(
+                "warning: {key} still holds {placeholder} after the config's values were put in; \
+                 that part of the app may not work (check the package and the config)"
+            ),
         );
     }
     let target = cancel
@@ -143,23 +146,46 @@ pub async fn prepare(
         .race(publish::remote_objects(aws, &target))
         .await
         .ok_or(AppError::Interrupted)??;
+    let plan = publish::plan(site, &remote);
+    app_event(
+        events,
+        AppEvent::Planned {
+            version: version.clone(),
+            bucket: target.bucket.clone(),
+            uploads: plan.uploads.len(),
+            unchanged: plan.unchanged.len(),
+            deletes: plan.deletes.len(),
+        },
+    );
     Ok(Prepared {
         version,
         source: from,
         target,
-        plan: publish::plan(site, &remote),
+        plan,
         app_url: summary::app_url(config),
     })
 }
 
+fn app_event(events: &DeploySink, e: AppEvent) {
+    events.emit(DeployEvent::App(e));
+}
+
 /// The tarball's bytes, the version when the registry named it, and where it came from.
 async fn fetch(
-    cx: &Cx,
+    events: &DeploySink,
     config: &InfraConfig,
     source: &AppSourceArgs,
     cancel: &Cancel,
 ) -> Result<(Vec<u8>, Option<String>, String), CommandError> {
     if let Some(path) = &source.app_tarball {
+        app_event(
+            events,
+            AppEvent::Fetching {
+                package: PACKAGE.into(),
+                version: None,
+                source: path.display().to_string(),
+            },
+        );
         let bytes = read_tarball(path)?;
         return Ok((bytes, None, path.display().to_string()));
     }
@@ -170,19 +196,21 @@ async fn fetch(
         .race(registry::resolve(&http, &registry, &wanted))
         .await
         .ok_or(AppError::Interrupted)??;
-    if !cx.printer.is_json() {
-        cx.printer.status(&format!(
-            "Downloading {PACKAGE} {} from {registry}",
-            release.version
-        ));
-    }
-    let mut shown = DownloadProgress::new(cx.printer);
+    app_event(
+        events,
+        AppEvent::Fetching {
+            package: PACKAGE.into(),
+            version: Some(release.version.clone()),
+            source: registry.clone(),
+        },
+    );
+    let mut shown = DownloadProgress::default();
     let bytes = download::fetch(
         &http,
         &release.tarball,
         &release.integrity,
         cancel,
-        &mut |p| shown.show(&p),
+        &mut |p| shown.show(events, &p),
     )
     .await?;
     Ok((bytes, Some(release.version), registry))
@@ -200,40 +228,25 @@ fn read_tarball(path: &Path) -> Result<Vec<u8>, CommandError> {
     Ok(std::fs::read(path).map_err(|e| bad(e.to_string()))?)
 }
 
-/// Download progress as status lines: one per tenth of the tarball.
+/// Download progress as events: one each time the percentage moves, not one per chunk.
+#[derive(Default)]
 struct DownloadProgress {
-    printer: Printer,
-    next_tenth: u64,
+    last: Option<u64>,
 }
 
 impl DownloadProgress {
-    fn new(printer: Printer) -> Self {
-        Self {
-            printer,
-            next_tenth: 1,
-        }
-    }
-
-    fn show(&mut self, p: &Progress) {
-        let Progress::Download {
-            received,
-            total: Some(total),
-        } = *p
-        else {
+    fn show(&mut self, events: &DeploySink, p: &Progress) {
+        let Progress::Download { received, total } = *p else {
             return;
         };
-        if self.printer.is_json() || total == 0 {
-            return;
-        }
-        let tenths = received * 10 / total;
-        if tenths >= self.next_tenth {
-            self.next_tenth = tenths + 1;
-            self.printer.status(&self.printer.err_style().dim(&format!(
-                "  {:>3}%  {:.1} of {:.1} MB",
-                tenths * 10,
-                received as f64 / 1e6,
-                total as f64 / 1e6
-            )));
+        // Without a total, every 256 KiB.
+        let step = match total {
+            Some(t) if t > 0 => received * 100 / t,
+            _ => received >> 18,
+        };
+        if self.last != Some(step) {
+            self.last = Some(step);
+            app_event(events, AppEvent::Download { received, total });
         }
     }
 }
@@ -271,7 +284,7 @@ pub fn plan_text(p: &Prepared) -> String {
 
 /// Uploads, removes and invalidates, keeping the journal up to date (see [`AppRecord`]).
 pub async fn publish(
-    cx: &Cx,
+    events: &DeploySink,
     aws: &AwsClients,
     journal: &Journal,
     prepared: &Prepared,
@@ -306,22 +319,15 @@ pub async fn publish(
             journal.set_extra(JOURNAL_KEY, &record)?;
         }
     }
-    let printer = cx.printer;
-    let mut progress = move |p: Progress| {
-        if printer.is_json() {
-            return;
+    let mut progress = |p: Progress| match p {
+        Progress::Upload { key, done, total } => {
+            app_event(events, AppEvent::Uploaded { key, done, total })
         }
-        let s = printer.err_style();
-        match p {
-            Progress::Upload { key, done, total } => {
-                printer.status(&s.dim(&format!("  uploaded {done}/{total} {key}")))
-            }
-            Progress::Delete { key } => printer.status(&s.dim(&format!("  removed {key}"))),
-            Progress::Invalidation { id, status } => {
-                printer.status(&s.dim(&format!("  invalidation {id}: {status}")))
-            }
-            Progress::Download { .. } => {}
+        Progress::Delete { key } => app_event(events, AppEvent::Removed { key }),
+        Progress::Invalidation { id, status } => {
+            app_event(events, AppEvent::Invalidation { id, status })
         }
+        Progress::Download { .. } => {}
     };
     let done = publish::apply(
         aws,
@@ -337,7 +343,15 @@ pub async fn publish(
         Ok(d) => d,
         Err(e) => {
             // The uploads made so far stay; `pending_paths` makes the next run invalidate them.
-            return Err(e.into());
+            let e = CommandError::from(e);
+            app_event(
+                events,
+                AppEvent::Finished {
+                    ok: false,
+                    message: e.message.clone(),
+                },
+            );
+            return Err(e);
         }
     };
     record.uploaded = done.uploaded.len();
@@ -345,6 +359,13 @@ pub async fn publish(
     record.invalidation = done.invalidation.clone();
     record.pending_paths.clear();
     journal.set_extra(JOURNAL_KEY, &record)?;
+    app_event(
+        events,
+        AppEvent::Finished {
+            ok: true,
+            message: summary_line(&record),
+        },
+    );
     Ok(record)
 }
 
@@ -361,9 +382,13 @@ pub fn summary_line(r: &AppRecord) -> String {
     format!("{PACKAGE} {} serves at {} ({what})", r.version, r.app_url)
 }
 
-/// The app stage of `deploy`: prepare and publish in one go, with the deploy's journal.
+/// The app stage of `deploy`: prepare and publish in one go, with the deploy's journal, its
+/// progress sent to the deploy's renderer (the panes, the plain log, JSON lines). `watch`:
+/// whether to catch Ctrl-C here (the full screen reads it as a key and cancels itself).
+#[allow(clippy::too_many_arguments)]
 pub async fn stage(
-    cx: &Cx,
+    events: &DeploySink,
+    watch: Option<crate::printer::Printer>,
     aws: &AwsClients,
     doc: &ConfigDocument,
     config: &InfraConfig,
@@ -371,23 +396,35 @@ pub async fn stage(
     journal: &Journal,
     cancel: &Cancel,
 ) -> Result<AppRecord, CommandError> {
-    if !cx.printer.is_json() {
-        cx.printer
-            .status(&cx.printer.err_style().bold("Publishing the web app"));
-    }
     // The deploy's own Ctrl-C watcher ended with the stacks.
-    let signals = tokio::spawn(super::watch_interrupts(
-        cancel.clone(),
-        cx.printer,
-        "interrupted: stopping the web app's publish (the stacks are deployed; run `medplum-init app` to finish it)".into(),
-        "left: run `medplum-init app` to finish the web app's publish".into(),
-    ));
-    let out = match prepare(cx, aws, doc, config, source, cancel).await {
-        Ok(prepared) => publish(cx, aws, journal, &prepared, !source.no_wait, cancel).await,
-        Err(e) => Err(e),
+    let signals = watch.map(|printer| {
+        tokio::spawn(super::watch_interrupts(
+            cancel.clone(),
+            printer,
+            "interrupted: stopping the web app's publish (the stacks are deployed; run `medplum-init app` to finish it)".into(),
+            "left: run `medplum-init app` to finish the web app's publish".into(),
+        ))
+    });
+    let out = match prepare(events, aws, doc, config, source, cancel).await {
+        Ok(prepared) => publish(events, aws, journal, &prepared, !source.no_wait, cancel).await,
+        Err(e) => Err(failed(events, e)),
     };
-    signals.abort();
+    if let Some(s) = signals {
+        s.abort();
+    }
     out
+}
+
+/// Says that the publish stopped before it began writing (publish says it for itself).
+fn failed(events: &DeploySink, e: CommandError) -> CommandError {
+    app_event(
+        events,
+        AppEvent::Finished {
+            ok: false,
+            message: e.message.clone(),
+        },
+    );
+    e
 }
 
 pub struct App {
@@ -397,6 +434,23 @@ pub struct App {
     cancel: Cancel,
     signals: Option<tokio::task::JoinHandle<()>>,
     aws: Option<AwsClients>,
+    /// The progress events and the renderer drawing them, from plan to the end of apply.
+    events: Option<(DeploySink, tokio::task::JoinHandle<()>)>,
+}
+
+impl App {
+    fn events(&mut self, cx: &Cx) -> DeploySink {
+        let (sink, _) = self.events.get_or_insert_with(|| super::deploy_events(cx));
+        sink.clone()
+    }
+
+    /// Lets the renderer write what it has before anything else is printed.
+    async fn close_events(&mut self) {
+        if let Some((sink, renderer)) = self.events.take() {
+            drop(sink);
+            let _ = renderer.await;
+        }
+    }
 }
 
 impl Command for App {
@@ -413,6 +467,7 @@ impl Command for App {
             cancel: Cancel::new(),
             signals: None,
             aws: None,
+            events: None,
         })
     }
 
@@ -433,17 +488,28 @@ impl Command for App {
                 .into(),
             "left: run `medplum-init app` again to finish the publish".into(),
         )));
-        let prepared = prepare(cx, &aws, &self.doc, &config, &self.args.app, &self.cancel).await;
+        let events = self.events(cx);
+        let prepared = prepare(
+            &events,
+            &aws,
+            &self.doc,
+            &config,
+            &self.args.app,
+            &self.cancel,
+        )
+        .await
+        .map_err(|e| failed(&events, e));
+        drop(events);
         self.aws = Some(aws);
+        if prepared.is_err() || self.args.dry_run {
+            self.close_events().await;
+        }
         let prepared = prepared?;
-        if self.args.dry_run || !cx.printer.is_json() {
+        if self.args.dry_run {
             if cx.printer.is_json() {
                 cx.printer.json(&plan_json(&prepared));
-            } else if self.args.dry_run {
-                let _ = cx.printer.data(&plan_text(&prepared));
             } else {
-                cx.printer
-                    .status(plan_text(&prepared).lines().next().unwrap_or_default());
+                let _ = cx.printer.data(&plan_text(&prepared));
             }
         }
         Ok(prepared)
@@ -465,9 +531,10 @@ impl Command for App {
     async fn apply(&mut self, cx: &Cx, plan: Prepared) -> Result<AppRecord, CommandError> {
         let env = self.loc.env.clone().unwrap_or_default();
         let journal = Journal::open(&self.loc.dir, &env)?;
+        let events = self.events(cx);
         let aws = self.aws.as_ref().expect("planned");
         let out = publish(
-            cx,
+            &events,
             aws,
             &journal,
             &plan,
@@ -475,6 +542,8 @@ impl Command for App {
             &self.cancel,
         )
         .await;
+        drop(events);
+        self.close_events().await;
         if let Some(s) = self.signals.take() {
             s.abort();
         }

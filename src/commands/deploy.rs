@@ -116,7 +116,17 @@ pub struct StacksCommand {
     backends: Option<Backends>,
     /// A deploy holds the journal (its lock: one deploy per environment at a time).
     journal: Option<Journal>,
+    /// Set by `apply`: the deploy as journaled, and the web app's publish (its last stage,
+    /// run while the deploy's renderer still shows progress).
+    recorded: Option<Result<summary::DeployRecord, crate::engine::journal::JournalError>>,
+    app: Option<Result<super::app::AppRecord, CommandError>>,
 }
+
+/// What the last stage returns: the deploy's journal record and the web app's publish.
+type StageOut = (
+    Result<summary::DeployRecord, crate::engine::journal::JournalError>,
+    Option<Result<super::app::AppRecord, CommandError>>,
+);
 
 pub enum Applied {
     Diff {
@@ -134,6 +144,43 @@ impl StacksCommand {
 
     fn backends(&self) -> &Backends {
         self.backends.as_ref().expect("planned")
+    }
+
+    /// After the stacks: the deploy journaled, then (when they are deployed and the app is not
+    /// skipped) the web app published, its progress sent to `events`. Journaled first, so a
+    /// publish interrupted or killed leaves the deploy recorded.
+    async fn last_stage(
+        &self,
+        report: &DeployReport,
+        events: &DeploySink,
+        watch: Option<Printer>,
+    ) -> StageOut {
+        let (aws, config) = (
+            self.aws.as_ref().expect("planned"),
+            self.config.as_ref().expect("planned"),
+        );
+        let journal = self.journal.as_ref().expect("a deploy holds the journal");
+        let recorded = summary::record(journal, config, report);
+        // Also when the stacks had no changes: a second deploy then finds the app published
+        // and uploads nothing.
+        let source = self.args.deploy.as_ref().and_then(|d| d.app.as_ref());
+        let app = match source {
+            Some(source) if report.ok => Some(
+                super::app::stage(
+                    events,
+                    watch,
+                    aws,
+                    &self.doc,
+                    config,
+                    source,
+                    journal,
+                    &self.cancel,
+                )
+                .await,
+            ),
+            _ => None,
+        };
+        (recorded, app)
     }
 
     /// Deletes the plan's change sets (and the empty stacks of CREATE change sets).
@@ -201,6 +248,8 @@ impl Command for StacksCommand {
             config: None,
             backends: None,
             journal: None,
+            recorded: None,
+            app: None,
         })
     }
 
@@ -240,13 +289,7 @@ impl Command for StacksCommand {
         self.aws = Some(aws);
         self.config = Some(config);
 
-        let (sink, rx) = DeploySink::channel();
-        let printer = tokio::spawn(super::pump(
-            rx,
-            cx.frontend.deploy_renderer(&cx.printer),
-            |r, e| r.render(e),
-            |r| r.finish(),
-        ));
+        let (sink, printer) = super::deploy_events(cx);
         if !cx.printer.is_json() {
             cx.printer
                 .status(&cx.printer.err_style().dim("Creating change sets…"));
@@ -347,37 +390,45 @@ impl Command for StacksCommand {
             self.watch(cx);
         }
         let (sink, rx) = DeploySink::channel();
+        let app_events = sink.clone();
         let cancel = self.cancel.clone();
         let deployer =
             Deployer::new(self.backends(), &SystemClock, sink).with_options(self.options.clone());
         if full_screen {
             let mut screen = cx.frontend.spawn_deploy_screen(rx, cancel.clone());
-            // The deployer (the events' sender) goes with the apply: the screen's channel
-            // closes when the deploy ends.
-            let apply = {
-                let cancel = cancel.clone();
-                async move { deployer.apply(plan, &cancel).await }
-            };
-            tokio::pin!(apply);
-            let report = tokio::select! {
-                report = &mut apply => {
-                    if let Ok(Ok(end)) = screen.await && end.quit {
-                        return Ok(Applied::Left);
+            // The deployer and the app stage hold the events' senders: the screen's channel
+            // closes when the last stage ends, so the web app's publish shows in the panes.
+            let (report, stage) = {
+                let this = &*self;
+                let apply = async move {
+                    let report = deployer.apply(plan, &cancel).await;
+                    drop(deployer);
+                    let stage = this.last_stage(&report, &app_events, None).await;
+                    drop(app_events);
+                    (report, stage)
+                };
+                tokio::pin!(apply);
+                tokio::select! {
+                    out = &mut apply => {
+                        if let Ok(Ok(end)) = screen.await && end.quit {
+                            return Ok(Applied::Left);
+                        }
+                        out
                     }
-                    report
-                }
-                end = &mut screen => {
-                    match end {
-                        Ok(Ok(end)) if end.quit => return Ok(Applied::Left),
-                        Ok(Err(e)) => cx.printer.warn(
-                            &format!("the progress screen failed ({e}); the deploy goes on"),
-                            None,
-                        ),
-                        _ => {}
+                    end = &mut screen => {
+                        match end {
+                            Ok(Ok(end)) if end.quit => return Ok(Applied::Left),
+                            Ok(Err(e)) => cx.printer.warn(
+                                &format!("the progress screen failed ({e}); the deploy goes on"),
+                                None,
+                            ),
+                            _ => {}
+                        }
+                        apply.await
                     }
-                    apply.await
                 }
             };
+            (self.recorded, self.app) = (Some(stage.0), stage.1);
             return Ok(Applied::Deploy(report));
         }
         let printer = tokio::spawn(super::pump(
@@ -387,10 +438,16 @@ impl Command for StacksCommand {
             |r| r.finish(),
         ));
         let report = deployer.apply(plan, &cancel).await;
-        // The deployer holds the events' sender: the renderer ends once it is gone.
         drop(deployer);
-        let _ = printer.await;
+        // The publish catches Ctrl-C with its own words.
         self.stop_watching();
+        let (recorded, app) = self
+            .last_stage(&report, &app_events, Some(cx.printer))
+            .await;
+        // The renderer ends once the last sender is gone.
+        drop(app_events);
+        let _ = printer.await;
+        (self.recorded, self.app) = (Some(recorded), app);
         Ok(Applied::Deploy(report))
     }
 
@@ -409,13 +466,15 @@ impl Command for StacksCommand {
 }
 
 impl StacksCommand {
-    async fn finish(&self, cx: &Cx, report: &DeployReport) -> Outcome {
+    async fn finish(&mut self, cx: &Cx, report: &DeployReport) -> Outcome {
         let (aws, config) = (
             self.aws.as_ref().expect("planned"),
             self.config.as_ref().expect("planned"),
         );
-        let journal = self.journal.as_ref().expect("a deploy holds the journal");
-        let recorded = summary::record(journal, config, report);
+        let recorded = self
+            .recorded
+            .take()
+            .expect("apply records every deploy it runs");
         if let Err(e) = &recorded {
             let mut e = CommandError::from_diagnostic(e);
             e.message = format!("could not record the deploy: {}", e.message);
@@ -431,24 +490,16 @@ impl StacksCommand {
                 .failure_recap(&report.failures, cx.printer.err_style());
             cx.printer.status(recap.trim_end_matches('\n'));
         }
-        // The last stage: the web app, once the stacks are deployed (also when they had no
-        // changes: a second deploy then finds the app published and uploads nothing).
-        let app_source = self.args.deploy.as_ref().and_then(|d| d.app.as_ref());
+        // The last stage ran in `apply`, while its progress could be shown.
         let mut app_failed = None;
-        let app = match app_source {
-            Some(source) if report.ok => {
-                match super::app::stage(cx, aws, &self.doc, config, source, journal, &self.cancel)
-                    .await
-                {
-                    Ok(r) => Some(r),
-                    Err(e) => {
-                        cx.printer.error(&e);
-                        app_failed = Some(e.outcome);
-                        None
-                    }
-                }
+        let app = match self.app.take() {
+            Some(Ok(r)) => Some(r),
+            Some(Err(e)) => {
+                cx.printer.error(&e);
+                app_failed = Some(e.outcome);
+                None
             }
-            _ => None,
+            None => None,
         };
         let changed = report.stacks.iter().any(|r| r.changed);
         let steps = if report.ok && changed {

@@ -25,7 +25,7 @@ use crate::deploy::event::DeploySink;
 use crate::deploy::remains::{self, Purged, Recorded, Remaining};
 use crate::engine::journal::state_dir;
 use crate::engine::{Cancel, Journal};
-use crate::printer::Printer;
+use crate::printer::{OutputMode, Printer};
 
 pub fn run(args: DestroyArgs, cx: &Cx) -> Outcome {
     run_blocking(cx, super::drive::<Destroy>(args, cx))
@@ -210,45 +210,96 @@ impl Command for Destroy {
         } else {
             None
         };
-        let signals = tokio::spawn(super::watch_interrupts(
-            self.cancel.clone(),
-            cx.printer,
-            "interrupted: no longer following the delete (CloudFormation goes on deleting; run the same command again to continue)".into(),
-            "left; CloudFormation goes on deleting on its own.".into(),
-        ));
+        // The full screen reads Ctrl-C as a key and cancels itself; plain progress gets the
+        // watcher.
+        let full_screen = cx.mode() == OutputMode::Tui;
+        let signals = (!full_screen).then(|| {
+            tokio::spawn(super::watch_interrupts(
+                self.cancel.clone(),
+                cx.printer,
+                "interrupted: no longer following the delete (CloudFormation goes on deleting; run the same command again to continue)".into(),
+                LEFT.into(),
+            ))
+        });
         let (sink, rx) = DeploySink::channel();
-        let renderer = tokio::spawn(super::pump(
-            rx,
-            cx.frontend.deploy_renderer(&cx.printer),
-            |r, e| r.render(e),
-            |r| r.finish(),
-        ));
-        let mut deleted = Vec::new();
-        let mut failed: Option<DestroyError> = None;
-        for s in &plan.stacks {
-            let cfn = SdkCloudFormation::new(&aws, &s.stack.region);
-            match destroy::delete_stack(
-                &cfn,
-                &SystemClock,
-                &sink,
-                &s.stack,
-                self.args.role_arn.as_deref(),
-                &self.cancel,
-                self.args.timeout,
-                self.args.max_poll_failures,
-            )
-            .await
-            {
-                Ok(end) => deleted.push((s.stack.name.clone(), s.stack.region.clone(), end)),
-                Err(e) => {
-                    failed = Some(e);
-                    break;
+        /// What the operator is told when leaving while CloudFormation deletes.
+        const LEFT: &str = "left; CloudFormation goes on deleting on its own.";
+        let deleting = {
+            let (aws, args, cancel) = (&aws, &self.args, &self.cancel);
+            let stacks = &plan.stacks;
+            async move {
+                let mut deleted = Vec::new();
+                let mut failed = None;
+                for s in stacks {
+                    let cfn = SdkCloudFormation::new(aws, &s.stack.region);
+                    let end = destroy::delete_stack(
+                        &cfn,
+                        &SystemClock,
+                        &sink,
+                        &s.stack,
+                        args.role_arn.as_deref(),
+                        cancel,
+                        args.timeout,
+                        args.max_poll_failures,
+                    )
+                    .await;
+                    match end {
+                        Ok(end) => {
+                            deleted.push((s.stack.name.clone(), s.stack.region.clone(), end))
+                        }
+                        Err(e) => {
+                            failed = Some(e);
+                            break;
+                        }
+                    }
+                }
+                // The screen (or the log) ends once the events' sender is gone.
+                drop(sink);
+                (deleted, failed)
+            }
+        };
+        let left = || CommandError {
+            message: LEFT.into(),
+            hint: Some("run the same command again to follow the delete to its end".into()),
+            outcome: Outcome::Interrupted,
+            details: None,
+        };
+        let (deleted, failed) = if full_screen {
+            let mut screen = cx.frontend.spawn_deploy_screen(rx, self.cancel.clone());
+            tokio::pin!(deleting);
+            tokio::select! {
+                out = &mut deleting => {
+                    if let Ok(Ok(end)) = screen.await && end.quit {
+                        return Err(left());
+                    }
+                    out
+                }
+                end = &mut screen => {
+                    match end {
+                        Ok(Ok(end)) if end.quit => return Err(left()),
+                        Ok(Err(e)) => cx.printer.warn(
+                            &format!("the progress screen failed ({e}); the delete goes on"),
+                            None,
+                        ),
+                        _ => {}
+                    }
+                    deleting.await
                 }
             }
+        } else {
+            let renderer = tokio::spawn(super::pump(
+                rx,
+                cx.frontend.deploy_renderer(&cx.printer),
+                |r, e| r.render(e),
+                |r| r.finish(),
+            ));
+            let out = deleting.await;
+            let _ = renderer.await;
+            out
+        };
+        if let Some(s) = signals {
+            s.abort();
         }
-        drop(sink);
-        let _ = renderer.await;
-        signals.abort();
         if let Some(e) = failed {
             if let DestroyError::DeleteFailed { failures, .. } = &e
                 && !failures.is_empty()

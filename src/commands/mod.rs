@@ -287,6 +287,24 @@ fn discover(dir: &Path) -> Result<String, CommandError> {
     }
 }
 
+/// A deploy-event sink whose events the front end's deploy renderer (plain log or JSON lines)
+/// shows as they come; the task ends once every clone of the sink is dropped.
+pub(crate) fn deploy_events(
+    cx: &Cx,
+) -> (
+    crate::deploy::event::DeploySink,
+    tokio::task::JoinHandle<()>,
+) {
+    let (sink, rx) = crate::deploy::event::DeploySink::channel();
+    let renderer = tokio::spawn(pump(
+        rx,
+        cx.frontend.deploy_renderer(&cx.printer),
+        |r, e| r.render(e),
+        |r| r.finish(),
+    ));
+    (sink, renderer)
+}
+
 /// Feeds a renderer every event until the senders are gone, then lets it finish.
 pub(crate) async fn pump<E, R: ?Sized>(
     mut rx: tokio::sync::mpsc::UnboundedReceiver<E>,

@@ -285,10 +285,12 @@ pub async fn delete_stack(
         cfn.delete_stack(&info.stack_id, role_arn)
             .await
             .map_err(aws)?;
-        sink.note(
-            Some(&stack.name),
-            format!("DeleteStack accepted ({})", stack.region),
-        );
+        sink.emit(DeployEvent::DeleteStarted {
+            stack: stack.name.clone(),
+            region: stack.region.clone(),
+            stack_id: info.stack_id.clone(),
+            at: Time(started),
+        });
         started
     };
     let mut watch = Watch::new(cfn, clock, sink, &stack.name, &info.stack_id, since)

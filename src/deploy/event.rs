@@ -91,6 +91,14 @@ pub enum DeployEvent {
         since: Time,
         at: Time,
     },
+    /// `destroy` asked CloudFormation to delete a stack (DeleteStack accepted). A delete already
+    /// running is followed with `Attaching` instead. Its events follow as `Resource`.
+    DeleteStarted {
+        stack: String,
+        region: String,
+        stack_id: String,
+        at: Time,
+    },
     /// One CloudFormation stack event: a resource, or the stack itself, changed status.
     Resource {
         stack: String,
@@ -142,6 +150,8 @@ pub enum DeployEvent {
         outputs: BTreeMap<String, String>,
         at: Time,
     },
+    /// The web app's publish: the deploy's last stage, and all of `medplum-init app`.
+    App(AppEvent),
     /// The whole deploy ended.
     Finished {
         ok: bool,
@@ -150,6 +160,44 @@ pub enum DeployEvent {
         failures: Vec<FailureRecap>,
         at: Time,
     },
+}
+
+/// One step of the web app's publish, in the order they come: fetching (with download
+/// progress when the package comes from a registry), the plan, each object written or removed,
+/// the CloudFront invalidation, the end. Serialised inside the `app` event with an `app` tag.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "app", rename_all = "snake_case")]
+pub enum AppEvent {
+    /// The package is being fetched; `version` once it is known.
+    Fetching {
+        package: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        version: Option<String>,
+        source: String,
+    },
+    /// Bytes of the tarball received, and the total when the registry said it. Sent when the
+    /// percentage moves, not for every chunk.
+    Download { received: u64, total: Option<u64> },
+    /// What the publish will do, compared with the bucket.
+    Planned {
+        version: String,
+        bucket: String,
+        uploads: usize,
+        unchanged: usize,
+        deletes: usize,
+    },
+    /// One object written (`done` of `total`), `index.html` last.
+    Uploaded {
+        key: String,
+        done: usize,
+        total: usize,
+    },
+    /// One stale object removed, after the new index is live.
+    Removed { key: String },
+    /// The CloudFront invalidation's status (`InProgress`, `Completed`).
+    Invalidation { id: String, status: String },
+    /// The publish ended: what now serves where, or what failed.
+    Finished { ok: bool, message: String },
 }
 
 /// Where the deploy engine sends its events. Sending never blocks and never fails.
@@ -237,5 +285,18 @@ mod tests {
         assert_eq!(v["stack"], "S");
         assert_eq!(v["kind"], "update");
         assert_eq!(v["summary"]["add"], 0);
+    }
+
+    #[test]
+    fn app_events_are_tagged_twice() {
+        let e = DeployEvent::App(AppEvent::Uploaded {
+            key: "index.html".into(),
+            done: 3,
+            total: 3,
+        });
+        assert_eq!(
+            serde_json::to_string(&e).unwrap(),
+            r#"{"event":"app","app":"uploaded","key":"index.html","done":3,"total":3}"#
+        );
     }
 }

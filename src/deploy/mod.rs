@@ -19,6 +19,7 @@
 //! Deviations from the CDK's output are deliberate and listed in `docs/deploy-engine.md`; the
 //! parity test holds the same list in code.
 
+pub mod app_progress;
 pub mod cfn;
 pub mod changeset;
 pub mod clock;

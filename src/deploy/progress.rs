@@ -5,6 +5,7 @@
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 
+use super::app_progress::AppProgress;
 use super::cfn::{STACK_TYPE, status};
 use super::changeset::{ChangeAction, ChangeSetKind};
 use super::clock::EpochMs;
@@ -179,6 +180,8 @@ pub struct StackProgress {
     pub outputs: BTreeMap<String, String>,
     /// Followed, not started by this deploy: an operation was already running on it.
     pub attached: bool,
+    /// Being deleted (`destroy`): Ctrl-C stops following, it cancels nothing.
+    pub deleting: bool,
 }
 
 impl StackProgress {
@@ -200,6 +203,7 @@ impl StackProgress {
             ok: None,
             outputs: BTreeMap::new(),
             attached: false,
+            deleting: false,
         }
     }
 
@@ -294,6 +298,8 @@ pub struct DeployState {
     pub ok: Option<bool>,
     pub cancelled: bool,
     pub failures: Vec<FailureRecap>,
+    /// The web app's publish, once it began (the deploy's last stage).
+    pub app: Option<AppProgress>,
 }
 
 impl DeployState {
@@ -375,6 +381,25 @@ impl DeployState {
                 s.status = Some(st.clone());
                 s.started_ms = Some(since.0);
                 s.attached = true;
+                s.deleting = st.starts_with("DELETE");
+                None
+            }
+            DeployEvent::DeleteStarted {
+                stack,
+                region,
+                stack_id,
+                at,
+            } => {
+                self.tick(at.0);
+                self.started_ms.get_or_insert(at.0);
+                let i = self.stack_mut(stack, region);
+                self.current = i;
+                self.stacks[i] = StackProgress::new(stack, region);
+                let s = &mut self.stacks[i];
+                s.stack_id = Some(stack_id.clone());
+                s.status = Some("DELETE_IN_PROGRESS".into());
+                s.started_ms = Some(at.0);
+                s.deleting = true;
                 None
             }
             DeployEvent::Resource {
@@ -535,6 +560,10 @@ impl DeployState {
                 self.ok = Some(*ok);
                 self.cancelled |= *cancelled;
                 self.failures = failures.clone();
+                None
+            }
+            DeployEvent::App(e) => {
+                self.app.get_or_insert_with(AppProgress::default).apply(e);
                 None
             }
             DeployEvent::ChangeSet { .. } => None,

@@ -365,7 +365,16 @@ fn a_deploy_ends_with_the_app_published_and_a_second_run_uploads_nothing() {
         "{out}"
     );
     assert!(!out.contains("npx") && !out.contains("update-app"), "{out}");
-    assert!(err.contains("Publishing the web app"), "{err}");
+    // The last stage in the deploy's own log: a line per step, the download a line per tenth.
+    for line in [
+        "Publishing the web app: @medplum/app 5.0.10 from http://127.0.0.1:",
+        "  100%  ",
+        "  5.0.10 to s3://app.staging.example.com/: 6 to upload, 0 unchanged, 0 to remove",
+        "  uploaded 6/6 index.html",
+        "✓ web app published",
+    ] {
+        assert!(err.contains(line), "{line:?} in\n{err}");
+    }
 
     assert_eq!(keys(&moto), site_keys("5.0.10"));
     let (ct, cc, js) = object(&moto, "assets/index-5010.js");
@@ -431,6 +440,51 @@ fn a_deploy_ends_with_the_app_published_and_a_second_run_uploads_nothing() {
     assert_eq!(puts(&moto).len(), 6);
     assert_eq!(moto.delivery("CreateInvalidation").len(), 1);
     assert!(moto.delivery("DeleteObject").is_empty());
+}
+
+#[test]
+fn json_output_is_the_publishs_events_then_its_result_on_stdout() {
+    let registry = Registry::start(vec![version("5.0.10")], "5.0.10");
+    let (moto, dir) = deployed();
+    let out = cmd(dir.path())
+        .envs(moto.env())
+        .env_remove("MEDPLUM_INIT_SKIP_APP")
+        .args(["app", "--dir", dir.path().to_str().unwrap()])
+        .args(["--output", "json", "--npm-registry", &registry.url])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let lines: Vec<Value> = text(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    let steps: Vec<&str> = lines
+        .iter()
+        .filter(|l| l["event"] == "app")
+        .filter_map(|l| l["app"].as_str())
+        .collect();
+    let mut seen = steps.clone();
+    seen.dedup();
+    assert_eq!(
+        seen,
+        [
+            "fetching",
+            "download",
+            "planned",
+            "uploaded",
+            "invalidation",
+            "finished"
+        ],
+        "{lines:#?}"
+    );
+    // One download event per percent at most, not one per chunk.
+    assert!(steps.iter().filter(|s| **s == "download").count() <= 101);
+    assert_eq!(
+        lines.last().unwrap()["event"],
+        "app_published",
+        "{lines:#?}"
+    );
+    assert_eq!(lines.last().unwrap()["uploaded"], 6);
 }
 
 #[test]

@@ -78,10 +78,16 @@ pub fn draw(state: &DeployState, frame: &mut Frame, area: Rect) {
 
 pub fn draw_with(state: &DeployState, frame: &mut Frame, area: Rect, p: Palette) {
     let log_h = ((area.height.saturating_sub(3)) / 3).clamp(4, 14);
-    let [header, gauge, resources, log, footer] = Layout::vertical([
+    let app_h = if state.app.is_some() {
+        app_pane::HEIGHT
+    } else {
+        0
+    };
+    let [header, gauge, resources, app, log, footer] = Layout::vertical([
         Constraint::Length(1),
         Constraint::Length(1),
         Constraint::Min(4),
+        Constraint::Length(app_h),
         Constraint::Length(log_h),
         Constraint::Length(1),
     ])
@@ -95,6 +101,9 @@ pub fn draw_with(state: &DeployState, frame: &mut Frame, area: Rect, p: Palette)
     };
     draw_header(state, stack, frame, header, gauge, p);
     draw_resources(state, stack, frame, resources, p);
+    if let Some(a) = &state.app {
+        app_pane::draw(a, state.now_ms, frame, app, p);
+    }
     draw_log(state, frame, log, p);
     frame.render_widget(Paragraph::new(footer_line(state, stack, p)), footer);
 }
@@ -503,6 +512,21 @@ fn draw_log(state: &DeployState, frame: &mut Frame, area: Rect, p: Palette) {
 }
 
 fn footer_line(state: &DeployState, s: &StackProgress, p: Palette) -> Line<'static> {
+    // The stacks are done; the web app's publish is the last stage.
+    if let Some(a) = &state.app {
+        use crate::deploy::app_progress::AppPhase;
+        return match a.phase {
+            AppPhase::Done => Line::styled("Deploy complete; the web app is published.", p.ok()),
+            AppPhase::Failed => Line::styled(
+                "The stacks are deployed; the web app was not published (see the error on exit).",
+                p.bad(),
+            ),
+            _ => Line::styled(
+                "Ctrl-C: stop the publish (the stacks stay deployed; `medplum-init app` finishes it)",
+                p.dim(),
+            ),
+        };
+    }
     if let Some(ok) = state.ok {
         return if ok {
             Line::styled("Deploy complete.", p.ok())
@@ -512,6 +536,13 @@ fn footer_line(state: &DeployState, s: &StackProgress, p: Palette) -> Line<'stat
                 p.bad(),
             )
         };
+    }
+    if s.deleting {
+        let words = match &state.warning {
+            Some(_) => "Ctrl-C: no longer following the delete; CloudFormation goes on deleting",
+            None => "Ctrl-C: stop following (CloudFormation goes on deleting on its own)",
+        };
+        return Line::styled(words, p.dim());
     }
     if let Some(c) = &s.cancel {
         return Line::from(vec![
@@ -531,6 +562,9 @@ fn footer_line(state: &DeployState, s: &StackProgress, p: Palette) -> Line<'stat
     };
     Line::styled(format!("Ctrl-C: {action}"), p.dim())
 }
+
+#[path = "app_pane.rs"]
+mod app_pane;
 
 #[cfg(test)]
 #[path = "pane_tests.rs"]

@@ -148,3 +148,154 @@ fn long_reasons_wrap_and_ids_are_cut_with_an_ellipsis() {
     assert_eq!(fit("BackEndDatabaseCluster", 8), "BackEnd…");
     assert_eq!(fit("Db", 4), "Db  ");
 }
+
+/// A finished create, then the web app's publish up to `events`.
+fn publishing(events: &[crate::deploy::event::AppEvent]) -> DeployState {
+    let resources = medplum_like_resources(150);
+    let mut st = state(&resources, &create_timeline(&resources), 2000);
+    st.apply(&DeployEvent::StackFinished {
+        stack: STACK.into(),
+        status: "CREATE_COMPLETE".into(),
+        ok: true,
+        reason: None,
+        outputs: Default::default(),
+        at: Time(T0 + 2_000_000),
+    });
+    st.apply(&DeployEvent::Finished {
+        ok: true,
+        cancelled: false,
+        failures: vec![],
+        at: Time(T0 + 2_000_000),
+    });
+    for e in events {
+        st.apply(&DeployEvent::App(e.clone()));
+    }
+    st
+}
+
+fn app_events() -> Vec<crate::deploy::event::AppEvent> {
+    use crate::deploy::event::AppEvent;
+    let mut events = vec![
+        AppEvent::Fetching {
+            package: "@medplum/app".into(),
+            version: Some("5.0.10".into()),
+            source: "https://registry.npmjs.org".into(),
+        },
+        AppEvent::Download {
+            received: 2_100_000,
+            total: Some(3_000_000),
+        },
+    ];
+    events.push(AppEvent::Planned {
+        version: "5.0.10".into(),
+        bucket: "app.example.com".into(),
+        uploads: 40,
+        unchanged: 0,
+        deletes: 0,
+    });
+    for done in 1..=12 {
+        events.push(AppEvent::Uploaded {
+            key: format!("assets/chunk-{done:02}-3f9a1c.js"),
+            done,
+            total: 40,
+        });
+    }
+    events
+}
+
+#[test]
+fn the_web_apps_download_shows_as_a_gauge_under_the_resources() {
+    let st = publishing(&app_events()[..2]);
+    insta::assert_snapshot!(screen(&st, 80, 24).backend());
+}
+
+#[test]
+fn the_web_apps_uploads_at_120x40() {
+    let st = publishing(&app_events());
+    insta::assert_snapshot!(screen(&st, 120, 40).backend());
+}
+
+#[test]
+fn the_web_apps_end_is_in_the_block_and_the_footer() {
+    use crate::deploy::event::AppEvent;
+    let mut events = app_events();
+    events.push(AppEvent::Finished {
+        ok: true,
+        message: "@medplum/app 5.0.10 serves at https://app.example.com/ (40 uploaded)".into(),
+    });
+    let text = format!("{}", screen(&publishing(&events), 80, 24).backend());
+    assert!(text.contains("✓ published"), "{text}");
+    assert!(
+        text.contains("serves at https://app.example.com/"),
+        "{text}"
+    );
+    assert!(text.contains("the web app is published"), "{text}");
+
+    let mut events = app_events();
+    events.push(AppEvent::Finished {
+        ok: false,
+        message: "the app bucket refused the upload: AccessDenied".into(),
+    });
+    let text = format!("{}", screen(&publishing(&events), 80, 24).backend());
+    assert!(text.contains("✗ stopped"), "{text}");
+    assert!(text.contains("AccessDenied"), "{text}");
+    assert!(text.contains("the web app was not published"), "{text}");
+}
+
+#[test]
+fn a_delete_shows_its_resources_and_says_ctrl_c_only_stops_following() {
+    let mut st = DeployState::new();
+    st.apply(&DeployEvent::DeleteStarted {
+        stack: STACK.into(),
+        region: "us-east-1".into(),
+        stack_id: "arn:aws:cloudformation:us-east-1:123456789012:stack/MedplumStagingStack/1"
+            .into(),
+        at: Time(T0),
+    });
+    for (i, (id, ty, status)) in [
+        (
+            "FrontEndAppDistributionA2F700A1",
+            "AWS::CloudFront::Distribution",
+            "DELETE_IN_PROGRESS",
+        ),
+        (
+            "BackEndFargateServiceD3B260C0",
+            "AWS::ECS::Service",
+            "DELETE_COMPLETE",
+        ),
+        (
+            "BackEndDatabaseCluster8B2F7305",
+            "AWS::RDS::DBCluster",
+            "DELETE_SKIPPED",
+        ),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        st.apply(&DeployEvent::Resource {
+            stack: STACK.into(),
+            logical_id: id.into(),
+            resource_type: ty.into(),
+            physical_id: None,
+            status: status.into(),
+            reason: None,
+            at: Time(T0 + 10_000 * (i as i64 + 1)),
+        });
+    }
+    st.apply(&DeployEvent::Tick {
+        at: Time(T0 + 95_000),
+    });
+    let t = screen(&st, 80, 24);
+    let text = format!("{}", t.backend());
+    assert!(text.contains("delete in progress"), "{text}");
+    assert!(text.contains("FrontEndAppDistribution"), "{text}");
+    assert!(
+        text.contains("Ctrl-C: stop following (CloudFormation goes on deleting on its own)"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("rolls back"),
+        "nothing is rolled back: {text}"
+    );
+    insta::assert_snapshot!(t.backend());
+}

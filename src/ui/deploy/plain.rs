@@ -7,7 +7,7 @@ use std::io::Write;
 use super::DeployRenderer;
 use crate::deploy::changeset::ChangeAction;
 use crate::deploy::clock::{elapsed, elapsed_padded};
-use crate::deploy::event::{DeployEvent, FailureRecap};
+use crate::deploy::event::{AppEvent, DeployEvent, FailureRecap};
 use crate::deploy::progress::{DeployState, RowState, Transition, status_words, verb};
 use crate::printer::style::Style;
 
@@ -45,6 +45,8 @@ pub struct PlainDeploy<E: Write + Send> {
     state: DeployState,
     last_heartbeat: i64,
     last_warning: Option<String>,
+    /// The download's last tenth shown: a line per tenth, not per chunk.
+    download_tenth: Option<u64>,
 }
 
 impl<E: Write + Send> PlainDeploy<E> {
@@ -55,6 +57,7 @@ impl<E: Write + Send> PlainDeploy<E> {
             state: DeployState::new(),
             last_heartbeat: 0,
             last_warning: None,
+            download_tenth: None,
         }
     }
 
@@ -116,6 +119,68 @@ impl<E: Write + Send> PlainDeploy<E> {
         let _ = writeln!(self.err, "{} {line}", s.dim(&counter));
     }
 
+    /// The web app's publish, a line per step (the download a line per tenth).
+    fn app(&mut self, e: &AppEvent) {
+        let s = self.style;
+        let line = match e {
+            AppEvent::Fetching {
+                package,
+                version,
+                source,
+            } => {
+                self.download_tenth = None;
+                let what = match version {
+                    Some(v) => format!("{package} {v}"),
+                    None => package.clone(),
+                };
+                s.bold(&format!("Publishing the web app: {what} from {source}"))
+            }
+            AppEvent::Download {
+                received,
+                total: Some(total),
+            } if *total > 0 => {
+                let tenth = received * 10 / total;
+                if self.download_tenth.is_some_and(|t| t >= tenth) {
+                    return;
+                }
+                self.download_tenth = Some(tenth);
+                s.dim(&format!(
+                    "  {:>3}%  {:.1} of {:.1} MB",
+                    tenth * 10,
+                    *received as f64 / 1e6,
+                    *total as f64 / 1e6
+                ))
+            }
+            AppEvent::Download { .. } => return,
+            AppEvent::Planned {
+                version,
+                bucket,
+                uploads,
+                unchanged,
+                deletes,
+            } => format!(
+                "  {version} to s3://{bucket}/: {uploads} to upload, {unchanged} unchanged, \
+                 {deletes} to remove"
+            ),
+            AppEvent::Uploaded { key, done, total } => {
+                s.dim(&format!("  uploaded {done}/{total} {key}"))
+            }
+            AppEvent::Removed { key } => s.dim(&format!("  removed {key}")),
+            AppEvent::Invalidation { id, status } => {
+                s.dim(&format!("  invalidation {id}: {status}"))
+            }
+            // What serves where, and the error, the command says itself (stdout, the error
+            // contract); here only the step's end.
+            AppEvent::Finished { ok: true, .. } => {
+                format!("{} {}", s.green("✓"), s.bold("web app published"))
+            }
+            AppEvent::Finished { ok: false, .. } => {
+                format!("{} {}", s.red("✗"), s.red("web app not published"))
+            }
+        };
+        let _ = writeln!(self.err, "{line}");
+    }
+
     fn heartbeat(&mut self) {
         let now = self.state.now_ms;
         if now - self.last_heartbeat < HEARTBEAT_MS {
@@ -168,6 +233,16 @@ impl<E: Write + Send> DeployRenderer for PlainDeploy<E> {
                     count(ChangeAction::Remove),
                 );
             }
+            DeployEvent::DeleteStarted {
+                stack, region, at, ..
+            } => {
+                self.last_heartbeat = at.0;
+                let _ = writeln!(
+                    self.err,
+                    "{} {stack} ({region}): DeleteStack accepted",
+                    s.bold("Deleting"),
+                );
+            }
             DeployEvent::Attaching {
                 stack,
                 region,
@@ -176,9 +251,15 @@ impl<E: Write + Send> DeployRenderer for PlainDeploy<E> {
                 ..
             } => {
                 self.last_heartbeat = at.0;
+                // `destroy` follows a delete already running; a deploy plans once it ends.
+                let then = if status.starts_with("DELETE") {
+                    ""
+                } else {
+                    ", then planning"
+                };
                 let _ = writeln!(
                     self.err,
-                    "{} {stack} ({region}): an operation is already running ({status}); following it until it ends, then planning",
+                    "{} {stack} ({region}): an operation is already running ({status}); following it until it ends{then}",
                     s.bold("Attaching to"),
                 );
             }
@@ -261,6 +342,7 @@ impl<E: Write + Send> DeployRenderer for PlainDeploy<E> {
                     if *ok { s.bold(&line) } else { s.red(&line) }
                 );
             }
+            DeployEvent::App(e) => self.app(e),
             DeployEvent::Finished { failures, .. } => write_recap(&mut self.err, failures, s),
             DeployEvent::ChangeSet { .. } => {}
         }
@@ -393,5 +475,72 @@ mod tests {
             ],
             "{text}"
         );
+    }
+
+    #[test]
+    fn the_web_app_is_a_line_per_step_and_its_download_a_line_per_tenth() {
+        let app = |e| DeployEvent::App(e);
+        let mut events = vec![app(AppEvent::Fetching {
+            package: "@medplum/app".into(),
+            version: Some("5.0.10".into()),
+            source: "http://127.0.0.1:9/".into(),
+        })];
+        // A percentage event each, as the command sends them.
+        for pct in 0..=100u64 {
+            events.push(app(AppEvent::Download {
+                received: pct * 30_000,
+                total: Some(3_000_000),
+            }));
+        }
+        events.push(app(AppEvent::Planned {
+            version: "5.0.10".into(),
+            bucket: "app.example.com".into(),
+            uploads: 2,
+            unchanged: 5,
+            deletes: 1,
+        }));
+        events.push(app(AppEvent::Uploaded {
+            key: "assets/a.js".into(),
+            done: 1,
+            total: 2,
+        }));
+        events.push(app(AppEvent::Uploaded {
+            key: "index.html".into(),
+            done: 2,
+            total: 2,
+        }));
+        events.push(app(AppEvent::Removed {
+            key: "assets/old.js".into(),
+        }));
+        events.push(app(AppEvent::Invalidation {
+            id: "I2J".into(),
+            status: "Completed".into(),
+        }));
+        events.push(app(AppEvent::Finished {
+            ok: true,
+            message: "@medplum/app 5.0.10 serves at https://app.example.com/".into(),
+        }));
+        let text = run(&events);
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(
+            lines.iter().filter(|l| l.contains(" MB")).count(),
+            11,
+            "{text}"
+        );
+        assert_eq!(lines[1], "    0%  0.0 of 3.0 MB");
+        assert_eq!(lines[11], "  100%  3.0 of 3.0 MB");
+        assert_eq!(
+            &lines[12..],
+            [
+                "  5.0.10 to s3://app.example.com/: 2 to upload, 5 unchanged, 1 to remove",
+                "  uploaded 1/2 assets/a.js",
+                "  uploaded 2/2 index.html",
+                "  removed assets/old.js",
+                "  invalidation I2J: Completed",
+                "✓ web app published",
+            ],
+            "{text}"
+        );
+        assert!(lines[0].starts_with("Publishing the web app: @medplum/app 5.0.10 from"));
     }
 }
