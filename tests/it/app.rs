@@ -28,7 +28,7 @@ const BUCKET: &str = "app.staging.example.com";
 const STACK: &str = "MedplumStagingStack";
 
 /// A package version the stub registry serves.
-struct Version {
+pub struct Version {
     version: String,
     tgz: Vec<u8>,
     /// Served as `dist.integrity` instead of the tarball's own.
@@ -36,15 +36,15 @@ struct Version {
 }
 
 /// A loopback npm registry: metadata and tarballs, nothing else; stopped on drop.
-struct Registry {
-    url: String,
+pub struct Registry {
+    pub url: String,
     requests: Arc<Mutex<Vec<String>>>,
     stop: Arc<std::sync::atomic::AtomicBool>,
     port: u16,
 }
 
 impl Registry {
-    fn start(versions: Vec<Version>, latest: &str) -> Self {
+    pub fn start(versions: Vec<Version>, latest: &str) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
         let url = format!("http://127.0.0.1:{port}");
@@ -190,7 +190,7 @@ pub fn package_tgz(version: &str) -> Vec<u8> {
     tgz(&app_files(version), |_| {})
 }
 
-fn version(v: &str) -> Version {
+pub fn version(v: &str) -> Version {
     Version {
         version: v.into(),
         tgz: tgz(&app_files(v), |_| {}),
@@ -199,7 +199,7 @@ fn version(v: &str) -> Version {
 }
 
 /// The reference config with the app's values and a server image whose tag is a version.
-fn write_config(dir: &Path) {
+pub fn write_config(dir: &Path) {
     let mut c: Value = serde_json::from_str(include_str!(
         "../fixtures/reference/medplum.staging.config.json"
     ))

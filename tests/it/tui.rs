@@ -321,3 +321,43 @@ fn a_small_terminal_gets_line_prompts() {
         "line mode wrote something before the review"
     );
 }
+
+#[test]
+fn a_deploy_in_a_terminal_shows_the_web_apps_publish_in_its_panes() {
+    use crate::app::{Registry, version, write_config};
+    let registry = Registry::start(vec![version("5.0.10")], "5.0.10");
+    // The invalidation stays InProgress long enough for the block to be seen.
+    let moto = Moto::start_with(&[("MEDPLUM_EMULATOR_INVALIDATION_DELAY", "6")]);
+    let dir = tempfile::tempdir().unwrap();
+    write_config(dir.path());
+    let mut env = moto.env();
+    env.push(("MEDPLUM_INIT_SKIP_APP".into(), "false".into()));
+    let args = [
+        "deploy",
+        "--yes",
+        "--templates",
+        "templates",
+        "--npm-registry",
+        &registry.url,
+    ];
+    let t = Tmux::start(dir.path(), &env, &args, 100, 32);
+    let panes = t.until("the web app's block", Duration::from_secs(120), |s| {
+        s.contains("invalidating")
+    });
+    // Still the deploy's full screen: the stack's header and resources above the block.
+    assert!(panes.contains("MedplumStaging"), "{panes}");
+    assert!(panes.contains("┌ Resources"), "{panes}");
+    assert!(
+        panes.contains("Web app: @medplum/app 5.0.10 → s3://app.staging.example.com/"),
+        "{panes}"
+    );
+    assert!(panes.contains("100%"), "{panes}");
+    assert!(panes.contains("Ctrl-C: stop the publish"), "{panes}");
+    assert_eq!(t.wait_exit(Duration::from_secs(60)), 0, "{}", t.screen());
+    t.assert_restored();
+    let end = t.screen();
+    assert!(
+        end.contains("app  https://app.staging.example.com/ (@medplum/app 5.0.10)"),
+        "{end}"
+    );
+}
