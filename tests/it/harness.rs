@@ -164,6 +164,17 @@ impl Moto {
         );
     }
 
+    /// What the operator does outside AWS for an SES identity: the address's link opened, the
+    /// domain's DKIM records published (moto never verifies one by itself).
+    pub fn verify_ses_identity(&self, identity: &str) {
+        control(
+            self.port,
+            "POST",
+            "/medplum-emulator/ses/verify",
+            Some(&serde_json::json!({ "identity": identity }).to_string()),
+        );
+    }
+
     /// Every CloudFormation call the emulator received with `action`, oldest first.
     pub fn requests(&self, action: &str) -> Vec<serde_json::Value> {
         let v = control(

@@ -9,6 +9,10 @@
 ``GET  /medplum-emulator/delivery``  ``{"requests": [...]}`` the S3 object writes and CloudFront
                                      invalidations, in answer order (see ``delivery``);
                                      ``?action=PutObject`` filters
+``POST /medplum-emulator/ses/verify`` what the operator does outside AWS: opens SES's link for an
+                                     address, or publishes a domain's DKIM records
+                                     (body: ``{"identity", "region"?, "account"?}``); moto never
+                                     verifies an identity by itself
 ``POST /medplum-emulator/reset``     forgets every stack, moto's state, the logs and the faults
 
 Answers are JSON; a bad body is a 400 with ``{"error": "..."}``.
@@ -133,6 +137,8 @@ def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable
             payload = {"requests": REQUESTS.entries(query.get("action", [None])[0])}
         elif (method, path) == ("GET", "delivery"):
             payload = {"requests": DELIVERY.entries(query.get("action", [None])[0])}
+        elif (method, path) == ("POST", "ses/verify"):
+            payload = _verify_identity(_body(environ))
         elif (method, path) == ("POST", "reset"):
             reset()
             payload = {"status": "reset"}
@@ -143,6 +149,21 @@ def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable
     body = json.dumps(payload, default=str).encode()
     start_response(status, [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
     return [body]
+
+
+def _verify_identity(body: Any) -> dict[str, Any]:
+    from moto.ses.models import ses_backends
+
+    if not isinstance(body, dict) or not isinstance(body.get("identity"), str):
+        raise ValueError('expected {"identity": "<address or domain>"}')
+    backend = ses_backends[body.get("account", "123456789012")][body.get("region", "us-east-1")]
+    identity = backend.email_identities.get(body["identity"])
+    if identity is None:
+        raise ValueError(f"no SES identity {body['identity']}")
+    identity.verified_for_sending_status = True
+    if identity.identity_type == "DOMAIN" and isinstance(identity.dkim_attributes, dict):
+        identity.dkim_attributes["Status"] = "SUCCESS"
+    return {"identity": body["identity"], "verified": True}
 
 
 def _body(environ: dict[str, Any]) -> Any:

@@ -619,6 +619,19 @@ def test_an_existing_ses_identity_is_not_created_again(endpoint: str) -> None:
     assert caught.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
 
 
+def test_ses_get_account_answers_as_a_new_account_in_the_sandbox(
+    endpoint: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """moto has no GetAccount; AWS answers it for every account, new ones in the sandbox."""
+    ses = Aws(endpoint, "us-east-1")("sesv2")
+    account = ses.get_account()
+    assert account["ProductionAccessEnabled"] is False
+    assert account["SendingEnabled"] is True
+    assert account["SendQuota"]["Max24HourSend"] == 200.0
+    monkeypatch.setenv("MEDPLUM_EMULATOR_SES_PRODUCTION", "1")
+    assert ses.get_account()["ProductionAccessEnabled"] is True
+
+
 def test_custom_resource_succeeds_without_invoking_its_handler(endpoint: str) -> None:
     aws = Aws(endpoint, "us-east-1")
     template = {
