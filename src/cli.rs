@@ -50,6 +50,22 @@ pub enum Command {
     /// what remains and having the environment's name typed (headless: --confirm NAME).
     /// --plan only shows; --purge also removes what medplum-init made outside the stacks.
     Destroy(DestroyArgs),
+    /// Check an environment's health: certificates, SES, the server's parameters, the signing
+    /// key (SSM, CloudFront, the stack's key group), the stacks, the server image and the web
+    /// app. A line per check with the fix; exit 0 when healthy, 1 when not.
+    Status(StatusArgs),
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct StatusArgs {
+    #[command(flatten)]
+    pub target: TargetArgs,
+
+    #[command(flatten)]
+    pub aws: AwsArgs,
+
+    #[command(flatten)]
+    pub output: OutputArgs,
 }
 
 /// Which `@medplum/app` to publish and how (`app`, and the last stage of `deploy`).

@@ -21,5 +21,6 @@ pub mod fsutil;
 pub mod guided;
 pub mod outcome;
 pub mod printer;
+pub mod status;
 pub mod steps;
 pub mod ui;

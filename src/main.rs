@@ -40,6 +40,10 @@ fn main() -> ExitCode {
             let cx = Cx::new(&args.output, &args.aws, ui);
             commands::list::run(args, &cx)
         }
+        Some(Command::Status(args)) => {
+            let cx = Cx::new(&args.output, &args.aws, ui);
+            commands::status::run(args, &cx)
+        }
         Some(Command::App(args)) => {
             let cx = Cx::new(&args.output, &args.aws, ui);
             commands::app::run(args, &cx)

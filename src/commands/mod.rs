@@ -20,6 +20,7 @@ pub mod deploy;
 pub mod destroy;
 pub mod init;
 pub mod list;
+pub mod status;
 pub mod synth;
 
 use std::path::{Path, PathBuf};

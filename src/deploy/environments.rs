@@ -125,16 +125,17 @@ async fn tagged_stacks(aws: &AwsClients, region: &str) -> Result<Vec<Stack>, Aws
     }
 }
 
-/// The image of the first container of the stack's task definition; `None` when the stack has
-/// none (the companion, a stack still being created).
-async fn server_image(
+/// The physical ID of the first resource of `stack` that `wanted` picks (by type and logical
+/// ID), reading ListStackResources page by page until it is found.
+pub async fn find_resource(
     aws: &AwsClients,
     region: &str,
     stack: &str,
+    wanted: impl Fn(&str, &str) -> bool,
 ) -> Result<Option<String>, AwsError> {
     let client = aws.cloudformation(region);
     let mut token: Option<String> = None;
-    let task_definition = loop {
+    loop {
         let page = client
             .list_stack_resources()
             .stack_name(stack)
@@ -145,17 +146,33 @@ async fn server_image(
         let found = page
             .stack_resource_summaries()
             .iter()
-            .find(|r| r.resource_type() == Some("AWS::ECS::TaskDefinition"))
+            .find(|r| {
+                wanted(
+                    r.resource_type().unwrap_or_default(),
+                    r.logical_resource_id().unwrap_or_default(),
+                )
+            })
             .and_then(|r| r.physical_resource_id())
             .map(str::to_string);
         if found.is_some() {
-            break found;
+            return Ok(found);
         }
         match page.next_token() {
             Some(t) if !t.is_empty() => token = Some(t.to_string()),
-            _ => break None,
+            _ => return Ok(None),
         }
-    };
+    }
+}
+
+/// The image of the first container of the stack's task definition; `None` when the stack has
+/// none (the companion, a stack still being created).
+pub async fn server_image(
+    aws: &AwsClients,
+    region: &str,
+    stack: &str,
+) -> Result<Option<String>, AwsError> {
+    let task_definition =
+        find_resource(aws, region, stack, |ty, _| ty == "AWS::ECS::TaskDefinition").await?;
     let Some(arn) = task_definition else {
         return Ok(None);
     };

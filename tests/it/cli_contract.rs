@@ -70,7 +70,7 @@ fn assert_error_format(out: &Output, what: &str) {
     );
 }
 
-const COMMANDS: [&str; 9] = [
+const COMMANDS: [&str; 10] = [
     "",
     "init",
     "answers-template",
@@ -80,6 +80,7 @@ const COMMANDS: [&str; 9] = [
     "list",
     "app",
     "destroy",
+    "status",
 ];
 
 #[test]

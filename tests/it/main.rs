@@ -20,6 +20,7 @@ mod hung;
 mod keys;
 mod permissions;
 mod prereqs;
+mod status;
 mod synth_cli;
 mod synth_deviations;
 mod synth_keys;

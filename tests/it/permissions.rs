@@ -499,6 +499,8 @@ fn policy_of(rel: &str) -> Option<&'static str> {
         || rel == "src/commands/destroy.rs"
     {
         Some("destroy")
+    } else if rel.starts_with("src/status/") || rel == "src/commands/status.rs" {
+        Some("status")
     } else if rel.starts_with("src/deploy/")
         // The web app: `medplum-init app`, and the deploy's last stage.
         || rel.starts_with("src/app/")
@@ -680,7 +682,7 @@ fn prefix(action: &str) -> &str {
 fn mismatches(code: &CodeCalls, doc: &BTreeMap<String, Policy>) -> Vec<String> {
     let mut problems = code.problems.clone();
     let lower = |s: &str| s.to_ascii_lowercase();
-    for name in ["install", "deploy", "destroy"] {
+    for name in ["install", "deploy", "destroy", "status"] {
         let Some(p) = doc.get(name) else {
             problems.push(format!(
                 "docs/permissions.md has no `<!-- policy: {name} -->` block"

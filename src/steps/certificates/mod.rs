@@ -14,7 +14,7 @@ use aws_sdk_acm::types::{CertificateStatus, KeyAlgorithm, Tag, ValidationMethod}
 use futures_util::future::join_all;
 use serde::{Deserialize, Serialize};
 
-mod lookup;
+pub mod lookup;
 mod validation;
 
 use lookup::check_supplied;

@@ -1,0 +1,187 @@
+//! `status` against the emulator: an environment installed and deployed by medplum-init reads
+//! healthy, check by check; each way of breaking it turns its own line unhealthy, with its fix,
+//! and the exit code 1; `--output json` carries the same report for monitoring.
+//!
+//! moto does not fill a certificate's InUseBy (AWS lists the load balancer and the
+//! distributions), so here the certificates read "not in use", a warning; the rule for a
+//! certificate in use is tested in `status::verdicts`.
+
+use std::path::Path;
+
+use serde_json::Value;
+
+use crate::harness::{Moto, answers, cmd, rt, run_against, text};
+
+const INSTALL: &str = "name = \"staging\"\ndomainName = \"example.com\"\n[certificates]\nwait = true\nwait_timeout_minutes = 1\n[server]\nsupportEmail = \"support@example.com\"\n";
+
+fn status(moto: &Moto, dir: &Path, json: bool) -> (i32, String, String) {
+    let out = cmd(dir)
+        .envs(moto.env())
+        .args(["status", "--dir", dir.to_str().unwrap()])
+        .args(["--output", if json { "json" } else { "plain" }])
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        text(&out.stdout),
+        text(&out.stderr),
+    )
+}
+
+/// The line of the check named `name`, and the fix under it when there is one.
+fn line(report: &str, name: &str) -> String {
+    let lines: Vec<&str> = report.lines().collect();
+    let i = lines
+        .iter()
+        .position(|l| {
+            // `  <icon> <name>  <detail>`
+            l.strip_prefix("  ")
+                .and_then(|r| r.split_once(' '))
+                .is_some_and(|(_, rest)| rest.starts_with(&format!("{name} ")))
+        })
+        .unwrap_or_else(|| panic!("no {name} line in\n{report}"));
+    match lines.get(i + 1) {
+        Some(next) if next.trim_start().starts_with("fix: ") => {
+            format!("{}\n{}", lines[i], next)
+        }
+        _ => lines[i].to_string(),
+    }
+}
+
+fn installed_and_deployed() -> (Moto, tempfile::TempDir) {
+    let moto = Moto::start_with(&[("MEDPLUM_EMULATOR_SES_PRODUCTION", "1")]);
+    crate::harness::create_zone(&moto, "example.com");
+    let dir = tempfile::tempdir().unwrap();
+    answers(dir.path(), INSTALL);
+    let out = run_against(&moto, dir.path(), &["--answers", "answers.toml", "--yes"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let out = run_against(&moto, dir.path(), &["deploy", "--yes"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    (moto, dir)
+}
+
+#[test]
+fn an_installed_environment_is_healthy_and_each_break_names_its_fix() {
+    let (moto, dir) = installed_and_deployed();
+    // Before the operator opened SES's link: the one check that is not healthy.
+    let (code, report, _) = status(&moto, dir.path(), false);
+    assert_eq!(code, 1, "{report}");
+    assert!(
+        line(&report, "SES identity").contains(
+            "✗ SES identity                           support@example.com is not verified for sending\n      fix: open the link SES mailed to the address"
+        ),
+        "{report}"
+    );
+    moto.verify_ses_identity("support@example.com");
+    let (code, report, err) = status(&moto, dir.path(), false);
+    assert_eq!(code, 0, "{report}\n{err}");
+    for (name, says) in [
+        ("api certificate", "ISSUED for api.example.com, expires in"),
+        ("SES identity", "✓ SES identity"),
+        ("SES sending", "production access"),
+        ("/medplum/staging/baseUrl", "✓ /medplum/staging/baseUrl"),
+        ("/medplum/staging/signingKey", "SecureString (value hidden)"),
+        (
+            "/medplum/staging/DatabaseSecrets",
+            "✓ /medplum/staging/DatabaseSecrets",
+        ),
+        ("private key in SSM", "decrypts with the passphrase in SSM"),
+        ("key group", "the stack's key group trusts"),
+        ("MedplumStaging (us-east-1)", "CREATE_COMPLETE"),
+        ("server image", "medplum/medplum-server:latest runs"),
+    ] {
+        assert!(
+            line(&report, name).contains(says),
+            "{name}: {says}\n{report}"
+        );
+    }
+    assert!(
+        report.contains("matches the private key in SSM and the config"),
+        "{report}"
+    );
+    assert!(report.ends_with("warning(s)\n"), "{report}");
+    // The key was read to be checked, and is shown nowhere.
+    assert!(!report.contains("PRIVATE KEY") && !err.contains("PRIVATE KEY"));
+
+    // A parameter changed by hand, and a config that names another public key.
+    let sdk = rt().block_on(moto.sdk("us-east-1"));
+    rt().block_on(async {
+        aws_sdk_ssm::Client::new(&sdk)
+            .put_parameter()
+            .name("/medplum/staging/baseUrl")
+            .value("https://old.example.com/")
+            .r#type(aws_sdk_ssm::types::ParameterType::SecureString)
+            .overwrite(true)
+            .send()
+            .await
+            .unwrap();
+    });
+    let config_path = dir.path().join("medplum.staging.config.json");
+    let mut config: Value =
+        serde_json::from_str(&std::fs::read_to_string(&config_path).unwrap()).unwrap();
+    let other = medplum_init::crypto::keypair::SigningKeyPair::generate().unwrap();
+    config["storagePublicKey"] = other.public_pem.clone().into();
+    std::fs::write(&config_path, serde_json::to_string_pretty(&config).unwrap()).unwrap();
+
+    let (code, report, _) = status(&moto, dir.path(), false);
+    assert_eq!(code, 1, "{report}");
+    let base = line(&report, "/medplum/staging/baseUrl");
+    assert!(
+        base.contains("✗ /medplum/staging/baseUrl")
+            && base.contains(
+                "holds 'https://old.example.com/', the config implies 'https://api.example.com/'"
+            )
+            && base.contains("fix: write the server parameters again"),
+        "{base}"
+    );
+    let key = report
+        .lines()
+        .find(|l| l.contains("CloudFront key "))
+        .unwrap();
+    assert!(
+        key.contains("✗") && key.contains("storagePublicKey in the config is another key"),
+        "{report}"
+    );
+
+    // The same report for monitoring, with the verdict.
+    let (code, out, _) = status(&moto, dir.path(), true);
+    assert_eq!(code, 1);
+    let v: Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(v["event"], "status");
+    assert_eq!(v["verdict"], "unhealthy");
+    assert_eq!(v["healthy"], false);
+    let base = v["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "/medplum/staging/baseUrl")
+        .unwrap();
+    assert_eq!(base["area"], "parameters");
+    assert_eq!(base["verdict"], "unhealthy");
+    assert!(base["fix"].as_str().unwrap().contains("parameters"));
+}
+
+#[test]
+fn an_environment_not_deployed_says_so_and_exits_1() {
+    let moto = Moto::start();
+    crate::harness::create_zone(&moto, "example.com");
+    let dir = tempfile::tempdir().unwrap();
+    answers(dir.path(), INSTALL);
+    let out = run_against(&moto, dir.path(), &["--answers", "answers.toml", "--yes"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let (code, report, _) = status(&moto, dir.path(), false);
+    assert_eq!(code, 1, "{report}");
+    let stack = line(&report, "MedplumStaging (us-east-1)");
+    assert!(
+        stack.contains("not deployed") && stack.contains("fix: medplum-init deploy"),
+        "{stack}"
+    );
+    // Without a stack there is no key group, image or app to check, and the stack's own
+    // parameters are not expected yet.
+    assert!(
+        !report.contains("key group") && !report.contains("DatabaseSecrets"),
+        "{report}"
+    );
+    // moto's SES answers GetAccount through the emulator: a new account is in the sandbox.
+    assert!(line(&report, "SES sending").contains("sandbox"), "{report}");
+}
