@@ -343,15 +343,7 @@ pub async fn publish(
         Ok(d) => d,
         Err(e) => {
             // The uploads made so far stay; `pending_paths` makes the next run invalidate them.
-            let e = CommandError::from(e);
-            app_event(
-                events,
-                AppEvent::Finished {
-                    ok: false,
-                    message: e.message.clone(),
-                },
-            );
-            return Err(e);
+            return Err(failed(events, e.into()));
         }
     };
     record.uploaded = done.uploaded.len();
@@ -415,7 +407,7 @@ pub async fn stage(
     out
 }
 
-/// Says that the publish stopped before it began writing (publish says it for itself).
+/// Says that the publish stopped, and passes the error on.
 fn failed(events: &DeploySink, e: CommandError) -> CommandError {
     app_event(
         events,

@@ -395,48 +395,26 @@ impl Command for StacksCommand {
         let deployer =
             Deployer::new(self.backends(), &SystemClock, sink).with_options(self.options.clone());
         if full_screen {
-            let mut screen = cx.frontend.spawn_deploy_screen(rx, cancel.clone());
             // The deployer and the app stage hold the events' senders: the screen's channel
             // closes when the last stage ends, so the web app's publish shows in the panes.
-            let (report, stage) = {
-                let this = &*self;
-                let apply = async move {
-                    let report = deployer.apply(plan, &cancel).await;
-                    drop(deployer);
-                    let stage = this.last_stage(&report, &app_events, None).await;
-                    drop(app_events);
-                    (report, stage)
-                };
-                tokio::pin!(apply);
-                tokio::select! {
-                    out = &mut apply => {
-                        if let Ok(Ok(end)) = screen.await && end.quit {
-                            return Ok(Applied::Left);
-                        }
-                        out
-                    }
-                    end = &mut screen => {
-                        match end {
-                            Ok(Ok(end)) if end.quit => return Ok(Applied::Left),
-                            Ok(Err(e)) => cx.printer.warn(
-                                &format!("the progress screen failed ({e}); the deploy goes on"),
-                                None,
-                            ),
-                            _ => {}
-                        }
-                        apply.await
-                    }
-                }
+            let this = &*self;
+            let apply = async move {
+                let report = deployer.apply(plan, &cancel).await;
+                drop(deployer);
+                let stage = this.last_stage(&report, &app_events, None).await;
+                drop(app_events);
+                (report, stage)
+            };
+            let screen_cancel = self.cancel.clone();
+            let Some((report, stage)) =
+                super::with_deploy_screen(cx, rx, screen_cancel, "the deploy", apply).await
+            else {
+                return Ok(Applied::Left);
             };
             (self.recorded, self.app) = (Some(stage.0), stage.1);
             return Ok(Applied::Deploy(report));
         }
-        let printer = tokio::spawn(super::pump(
-            rx,
-            cx.frontend.deploy_renderer(&cx.printer),
-            |r, e| r.render(e),
-            |r| r.finish(),
-        ));
+        let printer = super::render_deploy_events(cx, rx);
         let report = deployer.apply(plan, &cancel).await;
         drop(deployer);
         // The publish catches Ctrl-C with its own words.

@@ -265,34 +265,11 @@ impl Command for Destroy {
             details: None,
         };
         let (deleted, failed) = if full_screen {
-            let mut screen = cx.frontend.spawn_deploy_screen(rx, self.cancel.clone());
-            tokio::pin!(deleting);
-            tokio::select! {
-                out = &mut deleting => {
-                    if let Ok(Ok(end)) = screen.await && end.quit {
-                        return Err(left());
-                    }
-                    out
-                }
-                end = &mut screen => {
-                    match end {
-                        Ok(Ok(end)) if end.quit => return Err(left()),
-                        Ok(Err(e)) => cx.printer.warn(
-                            &format!("the progress screen failed ({e}); the delete goes on"),
-                            None,
-                        ),
-                        _ => {}
-                    }
-                    deleting.await
-                }
-            }
+            super::with_deploy_screen(cx, rx, self.cancel.clone(), "the delete", deleting)
+                .await
+                .ok_or_else(left)?
         } else {
-            let renderer = tokio::spawn(super::pump(
-                rx,
-                cx.frontend.deploy_renderer(&cx.printer),
-                |r, e| r.render(e),
-                |r| r.finish(),
-            ));
+            let renderer = super::render_deploy_events(cx, rx);
             let out = deleting.await;
             let _ = renderer.await;
             out

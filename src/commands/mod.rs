@@ -297,13 +297,55 @@ pub(crate) fn deploy_events(
     tokio::task::JoinHandle<()>,
 ) {
     let (sink, rx) = crate::deploy::event::DeploySink::channel();
-    let renderer = tokio::spawn(pump(
+    (sink, render_deploy_events(cx, rx))
+}
+
+/// The front end's deploy renderer (plain log or JSON lines) fed from `rx` until its senders are
+/// gone.
+pub(crate) fn render_deploy_events(
+    cx: &Cx,
+    rx: tokio::sync::mpsc::UnboundedReceiver<crate::deploy::event::DeployEvent>,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(pump(
         rx,
         cx.frontend.deploy_renderer(&cx.printer),
         |r, e| r.render(e),
         |r| r.finish(),
-    ));
-    (sink, renderer)
+    ))
+}
+
+/// Runs `work` while the full-screen deploy view shows `rx` (its senders go with `work`, so the
+/// screen closes when the work ends). `None` when the user left (Ctrl-C twice) while
+/// CloudFormation works on; a screen that fails is said and the work goes on (`what`: "the
+/// deploy", "the delete").
+pub(crate) async fn with_deploy_screen<T>(
+    cx: &Cx,
+    rx: tokio::sync::mpsc::UnboundedReceiver<crate::deploy::event::DeployEvent>,
+    cancel: Cancel,
+    what: &str,
+    work: impl std::future::Future<Output = T>,
+) -> Option<T> {
+    let mut screen = cx.frontend.spawn_deploy_screen(rx, cancel);
+    tokio::pin!(work);
+    tokio::select! {
+        out = &mut work => {
+            if let Ok(Ok(end)) = screen.await && end.quit {
+                return None;
+            }
+            Some(out)
+        }
+        end = &mut screen => {
+            match end {
+                Ok(Ok(end)) if end.quit => return None,
+                Ok(Err(e)) => cx.printer.warn(
+                    &format!("the progress screen failed ({e}); {what} goes on"),
+                    None,
+                ),
+                _ => {}
+            }
+            Some(work.await)
+        }
+    }
 }
 
 /// Feeds a renderer every event until the senders are gone, then lets it finish.
