@@ -54,6 +54,78 @@ pub enum Command {
     /// key (SSM, CloudFront, the stack's key group), the stacks, the server image and the web
     /// app. A line per check with the fix; exit 0 when healthy, 1 when not.
     Status(StatusArgs),
+    /// Re-run one step of an installed environment from its config file and journal (no
+    /// answers file needed): show what it would change, then apply on confirm or --yes, leaving
+    /// every other step alone. `deploy` and `app` are the deploy and app commands.
+    Step(StepArgs),
+}
+
+/// A step `medplum-init step` re-runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum StepName {
+    /// The ACM certificates (reuse, resume or request; DNS validation records).
+    Certificates,
+    /// The CloudFront signing key (kept when SSM and CloudFront hold it; `rotate` replaces it).
+    SigningKey,
+    /// The SES identity of supportEmail.
+    Email,
+    /// The load balancer's log bucket.
+    LoggingBucket,
+    /// The bot Lambda layer.
+    BotLayer,
+    /// medplum.<env>.config.json.
+    Config,
+    /// The server config in Parameter Store, /medplum/<env>/.
+    Parameters,
+    /// The stacks (`medplum-init deploy`).
+    Deploy,
+    /// The web app (`medplum-init app`).
+    App,
+}
+
+impl StepName {
+    /// The engine's step, for the prerequisite steps.
+    pub fn prerequisite(self) -> Option<crate::engine::StepId> {
+        use crate::engine::StepId;
+        Some(match self {
+            StepName::Certificates => StepId::Certificates,
+            StepName::SigningKey => StepId::SigningKey,
+            StepName::Email => StepId::Email,
+            StepName::LoggingBucket => StepId::LoggingBucket,
+            StepName::BotLayer => StepId::BotLayer,
+            StepName::Config => StepId::ConfigFile,
+            StepName::Parameters => StepId::Parameters,
+            StepName::Deploy | StepName::App => return None,
+        })
+    }
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct StepArgs {
+    #[arg(value_enum, value_name = "STEP")]
+    pub step: StepName,
+
+    #[command(flatten)]
+    pub target: TargetArgs,
+
+    /// Answers file (TOML) with changed answers [default: the answers recalled from the
+    /// journal and the config file].
+    #[arg(long, value_name = "FILE")]
+    pub answers: Option<PathBuf>,
+
+    /// Apply the plan without asking.
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+
+    /// Show the AWS calls the step would make, and stop: no AWS call, no file changed.
+    #[arg(long)]
+    pub dry_run: bool,
+
+    #[command(flatten)]
+    pub aws: AwsArgs,
+
+    #[command(flatten)]
+    pub output: OutputArgs,
 }
 
 #[derive(Debug, Args, Clone)]
@@ -287,7 +359,9 @@ pub struct InitArgs {
     pub yes: bool,
 
     /// Run only these steps (repeatable): identity, certificates, signing_key, email,
-    /// logging_bucket, bot_layer, config_file, parameters.
+    /// logging_bucket, bot_layer, config_file, parameters. Without --answers, the same as
+    /// `medplum-init step`: the answers come from the journal and the config file, and the plan
+    /// is shown first.
     #[arg(long = "only", value_name = "STEP", value_parser = parse_step)]
     pub only: Vec<crate::engine::StepId>,
 
@@ -460,6 +534,9 @@ fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
 }
 
 fn parse_step(s: &str) -> Result<crate::engine::StepId, String> {
+    if s == "config" {
+        return Ok(crate::engine::StepId::ConfigFile);
+    }
     crate::engine::StepId::parse(s).ok_or_else(|| {
         let all: Vec<_> = crate::engine::StepId::ALL
             .iter()

@@ -125,4 +125,5 @@ from_diagnostic!(
     crate::deploy::templates::TemplatesError,
     crate::engine::JournalError,
     crate::engine::StepError,
+    crate::steps::recall::RecallError,
 );

@@ -44,6 +44,10 @@ fn main() -> ExitCode {
             let cx = Cx::new(&args.output, &args.aws, ui);
             commands::status::run(args, &cx)
         }
+        Some(Command::Step(args)) => {
+            let cx = Cx::new(&args.output, &args.aws, ui);
+            commands::step::run(args, &cx)
+        }
         Some(Command::App(args)) => {
             let cx = Cx::new(&args.output, &args.aws, ui);
             commands::app::run(args, &cx)

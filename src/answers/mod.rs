@@ -130,6 +130,95 @@ impl crate::error::Diagnostic for AnswersInvalid {
     }
 }
 
+/// An answers file's text: refused when it cannot be read, is larger than
+/// [`MAX_ANSWERS_BYTES`], binary, or not UTF-8; its TOML is not checked here.
+pub fn read_text(path: &Path) -> Result<String, AnswersInvalid> {
+    let source = path.display().to_string();
+    let file_error = |problem: String, fix: &str| {
+        AnswersInvalid::new(
+            source.clone(),
+            vec![AnswerError::new("(file)", None, problem, fix)],
+        )
+    };
+    let file = std::fs::File::open(path).map_err(|e| {
+        file_error(
+            format!("cannot read it: {e}"),
+            "check the path given to --answers",
+        )
+    })?;
+    // Read one byte past the limit, so a huge file (or /dev/zero) is refused without being
+    // read whole.
+    let mut bytes = Vec::new();
+    std::io::Read::read_to_end(
+        &mut std::io::Read::take(file, MAX_ANSWERS_BYTES + 1),
+        &mut bytes,
+    )
+    .map_err(|e| {
+        file_error(
+            format!("cannot read it: {e}"),
+            "check the path given to --answers",
+        )
+    })?;
+    if bytes.len() as u64 > MAX_ANSWERS_BYTES {
+        return Err(file_error(
+            format!(
+                "it is larger than {} KiB; an answers file is a few dozen lines",
+                MAX_ANSWERS_BYTES / 1024
+            ),
+            "give the answers file itself (start from `medplum-init answers-template`)",
+        ));
+    }
+    if bytes.contains(&0) {
+        return Err(file_error(
+            "it is a binary file, not TOML text".into(),
+            "give the answers file itself (start from `medplum-init answers-template`)",
+        ));
+    }
+    let text = String::from_utf8(bytes).map_err(|e| {
+        file_error(
+            format!(
+                "it is not UTF-8 text (invalid byte at offset {})",
+                e.utf8_error().valid_up_to()
+            ),
+            "save the file as UTF-8",
+        )
+    })?;
+    Ok(text)
+}
+/// An answers text with every secret `[server]` value removed (at any depth: `[server.database]
+/// password` is `database.password`), comments dropped. What the journal may keep.
+pub fn without_secrets(text: &str) -> Result<String, toml::de::Error> {
+    fn strip(table: &mut toml::Table, prefix: &str) {
+        table.retain(|k, v| {
+            let key = if prefix.is_empty() {
+                k.to_string()
+            } else {
+                format!("{prefix}.{k}")
+            };
+            // A JSON-valued secret (`backgroundJobsRedis`) may be written as a table: the
+            // key itself decides before its contents are looked at.
+            if crate::config::server::is_secret(&key) {
+                return false;
+            }
+            match v {
+                toml::Value::Table(inner) => {
+                    strip(inner, &key);
+                    !inner.is_empty()
+                }
+                _ => true,
+            }
+        });
+    }
+    let mut table: toml::Table = toml::from_str(text)?;
+    if let Some(toml::Value::Table(server)) = table.get_mut("server") {
+        strip(server, "");
+        if server.is_empty() {
+            table.remove("server");
+        }
+    }
+    Ok(toml::to_string(&table).expect("a parsed table serialises"))
+}
+
 /// Command-line values that take part in validation.
 #[derive(Debug, Clone, Default)]
 pub struct Overrides {
@@ -231,6 +320,9 @@ pub struct Answers {
     pub deploy: bool,
     /// Not errors, but worth saying (e.g. a node type AWS no longer accepts for new clusters).
     pub warnings: Vec<AnswerError>,
+    /// The answers text with every secret `[server]` value left out: what the journal keeps so
+    /// a later `step` or guided run starts from the same answers.
+    pub recorded: String,
 }
 
 /// Largest answers file read: the template is a few KiB, so anything near this is not one.
@@ -241,57 +333,8 @@ pub const DEFAULT_SERVER_IMAGE: &str = "medplum/medplum-server:latest";
 
 impl Answers {
     pub fn load(path: &Path, overrides: &Overrides) -> Result<Self, AnswersInvalid> {
-        let source = path.display().to_string();
-        let file_error = |problem: String, fix: &str| {
-            AnswersInvalid::new(
-                source.clone(),
-                vec![AnswerError::new("(file)", None, problem, fix)],
-            )
-        };
-        let file = std::fs::File::open(path).map_err(|e| {
-            file_error(
-                format!("cannot read it: {e}"),
-                "check the path given to --answers",
-            )
-        })?;
-        // Read one byte past the limit, so a huge file (or /dev/zero) is refused without being
-        // read whole.
-        let mut bytes = Vec::new();
-        std::io::Read::read_to_end(
-            &mut std::io::Read::take(file, MAX_ANSWERS_BYTES + 1),
-            &mut bytes,
-        )
-        .map_err(|e| {
-            file_error(
-                format!("cannot read it: {e}"),
-                "check the path given to --answers",
-            )
-        })?;
-        if bytes.len() as u64 > MAX_ANSWERS_BYTES {
-            return Err(file_error(
-                format!(
-                    "it is larger than {} KiB; an answers file is a few dozen lines",
-                    MAX_ANSWERS_BYTES / 1024
-                ),
-                "give the answers file itself (start from `medplum-init answers-template`)",
-            ));
-        }
-        if bytes.contains(&0) {
-            return Err(file_error(
-                "it is a binary file, not TOML text".into(),
-                "give the answers file itself (start from `medplum-init answers-template`)",
-            ));
-        }
-        let text = String::from_utf8(bytes).map_err(|e| {
-            file_error(
-                format!(
-                    "it is not UTF-8 text (invalid byte at offset {})",
-                    e.utf8_error().valid_up_to()
-                ),
-                "save the file as UTF-8",
-            )
-        })?;
-        Self::from_toml(&text, &source, overrides)
+        let text = read_text(path)?;
+        Self::from_toml(&text, &path.display().to_string(), overrides)
     }
 
     pub fn from_toml(
@@ -306,6 +349,7 @@ impl Answers {
         if v.errors.is_empty() {
             let mut a = answers.expect("no errors means complete answers");
             a.warnings = v.warnings;
+            a.recorded = without_secrets(text).unwrap_or_default();
             Ok(a)
         } else {
             Err(invalid(v.errors))

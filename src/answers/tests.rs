@@ -439,3 +439,18 @@ fn the_web_apps_keys_are_checked_before_they_reach_javascript() {
     keys.sort_unstable();
     assert_eq!(keys, ["clientId", "registerEnabled"], "{errors:#?}");
 }
+
+#[test]
+fn the_recorded_text_keeps_no_secret_value_at_any_depth() {
+    let text = "name = \"staging\"\ndomainName = \"example.com\"\n\
+        [server]\nsupportEmail = \"support@example.com\"\nrecaptchaSecretKey = \"s3cret-a\"\n\
+        [server.backgroundJobsRedis]\nhost = \"redis.internal\"\npassword = \"s3cret-b\"\n\
+        [server.database.ssl]\nrequire = true\n";
+    let recorded = without_secrets(text).unwrap();
+    assert!(!recorded.contains("s3cret"), "{recorded}");
+    assert!(!recorded.contains("backgroundJobsRedis"), "{recorded}");
+    assert!(recorded.contains("support@example.com"), "{recorded}");
+    assert!(recorded.contains("require = true"), "{recorded}");
+    let a = load(text).unwrap();
+    assert_eq!(a.recorded, recorded);
+}

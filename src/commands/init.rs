@@ -23,6 +23,10 @@ const NEEDED: &str = "no answers. Without a terminal medplum-init never prompts;
     [server] supportEmail the address Medplum sends email from";
 
 pub fn run(args: InitArgs, cx: &Cx) -> Outcome {
+    // Re-running steps of an installed environment: the answers are already there.
+    if args.answers.is_none() && !args.only.is_empty() {
+        return super::step::run_only(args, cx);
+    }
     run_blocking(cx, super::drive::<Init>(args, cx))
 }
 
@@ -219,76 +223,112 @@ impl Init {
     /// Runs the steps headless, rendering their events plainly (or as JSON) and into the event
     /// log of the state folder.
     async fn headless(&self, cx: &Cx, h: Headless) -> Applied {
-        // The TUI is for the guided install: a headless run renders lines even on a terminal.
-        let cx = if cx.mode() == OutputMode::Tui {
-            cx.with_mode(OutputMode::Plain)
-        } else {
-            cx.clone()
-        };
         let Headless {
             answers,
             journal,
             aws,
         } = h;
-        let dry_run = self.args.dry_run;
-        let (events, rx) = EventSink::channel();
-        let mut renderer = cx.frontend.install_renderer(&cx.printer);
-        if !dry_run {
-            let sdir = state_dir(&self.loc.dir, answers.env());
-            init_tracing(&sdir);
-            match EventLog::open(&sdir) {
-                Ok(log) => renderer = Box::new(Tee(vec![renderer, Box::new(log)])),
-                Err(e) => cx.printer.warn(
-                    &format!("cannot write the event log in {}: {e}", sdir.display()),
-                    None,
-                ),
-            }
-        }
-        for w in &answers.warnings {
-            events.emit(Event::Warning {
-                step: None,
-                message: format!("{}: {}", w.key, w.problem),
-                hint: Some(w.fix.clone()),
-            });
-        }
-        let render = tokio::spawn(super::pump(
-            rx,
-            renderer,
-            |r, e| r.render(e),
-            |r| r.finish(),
-        ));
-        let cancel = Cancel::new();
-        let signals = tokio::spawn(super::watch_interrupts(
-            cancel.clone(),
-            cx.printer,
-            "interrupted: stopping at the next safe point (Ctrl-C again to quit at once)".into(),
-            "quitting now; run the same command again to resume".into(),
-        ));
         let deploy_after = answers.deploy;
         let env = answers.env().to_string();
-        let ctx = Ctx {
-            answers: Arc::new(answers),
-            dir: self.loc.dir.clone(),
+        let run = StepRun {
+            answers,
             journal,
             aws,
-            events,
-            outputs: Outputs::default(),
-            dry_run,
+            dry_run: self.args.dry_run,
             yes: self.args.yes,
-            cancel: cancel.clone(),
+            only: (!self.args.only.is_empty()).then(|| self.args.only.clone()),
+            outputs: Outputs::default(),
         };
-        let mut runner = Runner::new(crate::steps::all());
-        if !self.args.only.is_empty() {
-            runner = runner.only(self.args.only.clone());
-        }
-        let report = runner.run(&ctx).await;
-        drop(ctx);
-        let _ = render.await;
-        signals.abort();
+        let report = run_steps(cx, &self.loc.dir, run).await;
         Applied::Headless {
             report,
             env,
             deploy_after,
         }
     }
+}
+
+/// One run of the steps, headless: what [`run_steps`] needs.
+pub(super) struct StepRun {
+    pub answers: Answers,
+    pub journal: Journal,
+    pub aws: Option<AwsClients>,
+    pub dry_run: bool,
+    pub yes: bool,
+    /// Only these steps (the others are left as they are).
+    pub only: Option<Vec<crate::engine::StepId>>,
+    /// What the steps that do not run would have produced (see `steps::recall::seed_outputs`).
+    pub outputs: Outputs,
+}
+
+/// Runs the steps, rendering their events plainly (or as JSON; the TUI is the guided install's)
+/// and into the event log of the state folder.
+pub(super) async fn run_steps(cx: &Cx, dir: &std::path::Path, run: StepRun) -> RunReport {
+    let cx = if cx.mode() == OutputMode::Tui {
+        cx.with_mode(OutputMode::Plain)
+    } else {
+        cx.clone()
+    };
+    let StepRun {
+        answers,
+        journal,
+        aws,
+        dry_run,
+        yes,
+        only,
+        outputs,
+    } = run;
+    let (events, rx) = EventSink::channel();
+    let mut renderer = cx.frontend.install_renderer(&cx.printer);
+    if !dry_run {
+        let sdir = state_dir(dir, answers.env());
+        init_tracing(&sdir);
+        match EventLog::open(&sdir) {
+            Ok(log) => renderer = Box::new(Tee(vec![renderer, Box::new(log)])),
+            Err(e) => cx.printer.warn(
+                &format!("cannot write the event log in {}: {e}", sdir.display()),
+                None,
+            ),
+        }
+    }
+    for w in &answers.warnings {
+        events.emit(Event::Warning {
+            step: None,
+            message: format!("{}: {}", w.key, w.problem),
+            hint: Some(w.fix.clone()),
+        });
+    }
+    let render = tokio::spawn(super::pump(
+        rx,
+        renderer,
+        |r, e| r.render(e),
+        |r| r.finish(),
+    ));
+    let cancel = Cancel::new();
+    let signals = tokio::spawn(super::watch_interrupts(
+        cancel.clone(),
+        cx.printer,
+        "interrupted: stopping at the next safe point (Ctrl-C again to quit at once)".into(),
+        "quitting now; run the same command again to resume".into(),
+    ));
+    let ctx = Ctx {
+        answers: Arc::new(answers),
+        dir: dir.to_path_buf(),
+        journal,
+        aws,
+        events,
+        outputs,
+        dry_run,
+        yes,
+        cancel: cancel.clone(),
+    };
+    let mut runner = Runner::new(crate::steps::all());
+    if let Some(ids) = only {
+        runner = runner.only(ids);
+    }
+    let report = runner.run(&ctx).await;
+    drop(ctx);
+    let _ = render.await;
+    signals.abort();
+    report
 }

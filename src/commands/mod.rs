@@ -21,6 +21,7 @@ pub mod destroy;
 pub mod init;
 pub mod list;
 pub mod status;
+pub mod step;
 pub mod synth;
 
 use std::path::{Path, PathBuf};

@@ -18,6 +18,11 @@ use super::event::StepId;
 use crate::fsutil;
 
 pub const STATE_DIR: &str = ".medplum-init";
+/// Where the journal keeps the answers of the last install run, as answers-file text without
+/// secret values: written when a run starts (guided or headless), read back to resume and by
+/// `step`, which re-runs a step with no answers file. The name is older than headless runs
+/// recording their answers too; it stays so earlier journals keep working.
+pub const ANSWERS_KEY: &str = "guided_answers";
 const VERSION: u32 = 1;
 
 #[derive(Debug, thiserror::Error)]

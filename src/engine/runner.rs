@@ -107,6 +107,20 @@ impl Runner {
         if !report.failed.is_empty() {
             return finish(ctx, report);
         }
+        // Valid answers: the journal keeps them (no secrets) for a later `step` or guided run.
+        if !ctx.dry_run && !ctx.answers.recorded.is_empty() {
+            let recorded = ctx.answers.recorded.clone();
+            if let Err(e) = ctx
+                .journal
+                .set_extra(super::journal::ANSWERS_KEY, &recorded)
+            {
+                ctx.events.emit(Event::Warning {
+                    step: None,
+                    message: format!("cannot record the answers in the journal: {e}"),
+                    hint: None,
+                });
+            }
+        }
 
         for stage in &stages {
             if ctx.cancel.is_cancelled() {

@@ -24,9 +24,7 @@ use crate::engine::{
 use crate::steps::lookup::{self, Caller, CertSummary};
 use crate::steps::preview::{self, Preview};
 
-/// Where the journal keeps the guided install's answers text: written when a run starts, read
-/// back to resume.
-pub const ANSWERS_KEY: &str = "guided_answers";
+pub use crate::engine::journal::ANSWERS_KEY;
 
 /// What the command line says to a guided install.
 #[derive(Debug, Clone, Default)]

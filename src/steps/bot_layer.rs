@@ -81,63 +81,21 @@ impl Step for BotLayer {
         let Some(zip) = &ctx.answers.bot_layer_zip else {
             return Ok(Outcome::Skipped);
         };
-        let path = ctx.dir.join(zip);
-        let bytes = std::fs::read(&path).map_err(|e| {
-            StepError::invalid(
-                format!("bot_layer.zip: cannot read {}: {e}", path.display()),
-                "check the path",
-            )
-        })?;
+        let bytes = read_zip(ctx, zip)?;
         let sha = code_sha256(&bytes);
+        if let Some((version, arn)) = newest_with(ctx, &sha).await? {
+            ctx.events.progress(
+                ID,
+                format!("{LAYER_NAME} version {version} already has this code"),
+            );
+            ctx.journal.update::<Record, _>(ID, |rec| {
+                rec.version_arn = arn;
+                rec.code_sha256 = sha.clone();
+            })?;
+            return Ok(Outcome::Unchanged);
+        }
         let lambda = ctx.aws()?.lambda();
         let r = ctx.region().to_string();
-        let list = ctx
-            .call(
-                ID,
-                "lambda",
-                "ListLayerVersions",
-                &r,
-                LAYER_NAME,
-                lambda.list_layer_versions().layer_name(LAYER_NAME).send(),
-            )
-            .await;
-        let newest = match list {
-            Ok(l) => l
-                .layer_versions()
-                .iter()
-                .max_by_key(|v| v.version())
-                .map(|v| v.version()),
-            Err(e) if e.is_not_found() => None,
-            Err(e) => return Err(e.into()),
-        };
-        if let Some(version) = newest {
-            let v = ctx
-                .call(
-                    ID,
-                    "lambda",
-                    "GetLayerVersion",
-                    &r,
-                    &format!("{LAYER_NAME}:{version}"),
-                    lambda
-                        .get_layer_version()
-                        .layer_name(LAYER_NAME)
-                        .version_number(version)
-                        .send(),
-                )
-                .await?;
-            if v.content().and_then(|c| c.code_sha256()) == Some(sha.as_str()) {
-                let arn = v.layer_version_arn().unwrap_or_default().to_string();
-                ctx.events.progress(
-                    ID,
-                    format!("{LAYER_NAME} version {version} already has this code"),
-                );
-                ctx.journal.update::<Record, _>(ID, |rec| {
-                    rec.version_arn = arn;
-                    rec.code_sha256 = sha.clone();
-                })?;
-                return Ok(Outcome::Unchanged);
-            }
-        }
         let out = ctx
             .call(
                 ID,
@@ -174,6 +132,78 @@ impl Step for BotLayer {
         })?;
         Ok(Outcome::Done)
     }
+}
+
+fn read_zip(ctx: &Ctx, zip: &std::path::Path) -> Result<Vec<u8>, StepError> {
+    let path = ctx.dir.join(zip);
+    std::fs::read(&path).map_err(|e| {
+        StepError::invalid(
+            format!("bot_layer.zip: cannot read {}: {e}", path.display()),
+            "check the path",
+        )
+    })
+}
+
+/// The newest version of the layer, with its ARN, when it holds the code whose hash is `sha`.
+async fn newest_with(ctx: &Ctx, sha: &str) -> Result<Option<(i64, String)>, StepError> {
+    let lambda = ctx.aws()?.lambda();
+    let r = ctx.region().to_string();
+    let list = ctx
+        .call(
+            ID,
+            "lambda",
+            "ListLayerVersions",
+            &r,
+            LAYER_NAME,
+            lambda.list_layer_versions().layer_name(LAYER_NAME).send(),
+        )
+        .await;
+    let newest = match list {
+        Ok(l) => l
+            .layer_versions()
+            .iter()
+            .max_by_key(|v| v.version())
+            .map(|v| v.version()),
+        Err(e) if e.is_not_found() => None,
+        Err(e) => return Err(e.into()),
+    };
+    let Some(version) = newest else {
+        return Ok(None);
+    };
+    let v = ctx
+        .call(
+            ID,
+            "lambda",
+            "GetLayerVersion",
+            &r,
+            &format!("{LAYER_NAME}:{version}"),
+            lambda
+                .get_layer_version()
+                .layer_name(LAYER_NAME)
+                .version_number(version)
+                .send(),
+        )
+        .await?;
+    Ok(
+        (v.content().and_then(|c| c.code_sha256()) == Some(sha)).then(|| {
+            (
+                version,
+                v.layer_version_arn().unwrap_or_default().to_string(),
+            )
+        }),
+    )
+}
+
+/// For a step's plan, read only: whether a run would publish a new layer version (`None`: the
+/// answers name no zip).
+pub async fn would_publish(ctx: &Ctx) -> Result<Option<bool>, StepError> {
+    let Some(zip) = &ctx.answers.bot_layer_zip else {
+        return Ok(None);
+    };
+    let bytes = read_zip(ctx, zip)?;
+    Ok(Some(
+        newest_with(ctx, &code_sha256(&bytes)).await?.is_none(),
+    ))
 }
 
 #[cfg(test)]

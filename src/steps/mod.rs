@@ -10,8 +10,10 @@ pub mod logging_bucket;
 pub mod lookup;
 pub mod parameters;
 pub mod preview;
+pub mod recall;
 pub mod signing_key;
 pub mod ssm;
+pub mod step_plan;
 
 use std::sync::Arc;
 

@@ -75,6 +75,20 @@ pub struct EmailPlan {
     pub verified: bool,
 }
 
+impl EmailPlan {
+    /// What the email step does with the identity, as the review and `step` say it.
+    pub fn summary(&self) -> String {
+        match (self.exists, self.verified) {
+            (true, true) => format!("{} is known to SES, verified", self.identity),
+            (true, false) => format!("{} is known to SES, not verified yet", self.identity),
+            (false, _) => format!(
+                "create identity {}; SES sends a verification link",
+                self.identity
+            ),
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BucketPlan {
     pub name: String,

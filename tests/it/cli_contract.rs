@@ -70,7 +70,7 @@ fn assert_error_format(out: &Output, what: &str) {
     );
 }
 
-const COMMANDS: [&str; 10] = [
+const COMMANDS: [&str; 11] = [
     "",
     "init",
     "answers-template",
@@ -81,6 +81,7 @@ const COMMANDS: [&str; 10] = [
     "app",
     "destroy",
     "status",
+    "step",
 ];
 
 #[test]

@@ -21,6 +21,7 @@ mod keys;
 mod permissions;
 mod prereqs;
 mod status;
+mod step;
 mod synth_cli;
 mod synth_deviations;
 mod synth_keys;

@@ -268,6 +268,7 @@ impl Validator {
             apply_parameters,
             deploy,
             warnings: Vec::new(),
+            recorded: String::new(),
         })
     }
 

@@ -42,31 +42,7 @@ pub fn preview_lines<'a>(p: &Preview, w: usize, t: Theme) -> Vec<Line<'a>> {
     signing_key(p, &mut out, w, t);
     match &p.email {
         None => kv(&mut out, "Email (SES)", "left alone".into(), w, t),
-        Some(e) if e.exists => kv(
-            &mut out,
-            "Email (SES)",
-            format!(
-                "{} is known to SES{}",
-                e.identity,
-                if e.verified {
-                    ", verified"
-                } else {
-                    ", not verified yet"
-                }
-            ),
-            w,
-            t,
-        ),
-        Some(e) => kv(
-            &mut out,
-            "Email (SES)",
-            format!(
-                "create identity {}; SES sends a verification link",
-                e.identity
-            ),
-            w,
-            t,
-        ),
+        Some(e) => kv(&mut out, "Email (SES)", e.summary(), w, t),
     }
     if let Some(b) = &p.logging_bucket {
         let what = if b.exists {
