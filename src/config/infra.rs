@@ -23,6 +23,11 @@ const MAX_MESSAGE_CHARS: usize = 400;
 /// AWS accepts.
 pub const DEFAULT_CACHE_NODE_TYPE: &str = "cache.t4g.medium";
 
+/// medplum-init's own config key: the CloudFront public key id a signing key rotation retires.
+/// While it is set the storage key group trusts it beside `signingKeyId`, so URLs signed with
+/// either verify. Medplum's CDK reads only the keys of `MedplumInfraConfig` and ignores it.
+pub const RETIRING_SIGNING_KEY: &str = "medplumInitRetiringSigningKeyId";
+
 /// The order in which known keys are written. Keys not listed follow, in the order they had.
 pub const KEY_ORDER: &[&str] = &[
     "name",
@@ -49,6 +54,9 @@ pub const KEY_ORDER: &[&str] = &[
     "storageSslCertArn",
     "signingKeyId",
     "storagePublicKey",
+    // medplum-init's own (Medplum's CDK ignores it): the key a rotation retires, trusted beside
+    // signingKeyId until the rotation finishes.
+    RETIRING_SIGNING_KEY,
     "storageWafIpSetArn",
     "storageLoggingBucket",
     "storageLoggingPrefix",
@@ -495,6 +503,13 @@ pub struct InfraConfig {
     pub signing_key_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub storage_public_key: Option<String>,
+    /// [`RETIRING_SIGNING_KEY`].
+    #[serde(
+        default,
+        rename = "medplumInitRetiringSigningKeyId",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub retiring_signing_key_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub storage_waf_ip_set_arn: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -231,6 +231,33 @@ fn signing_key_and_dns_keys() {
         one(&t, "AWS::CloudFront::KeyGroup")["KeyGroupConfig"]["Items"],
         json!(["K2JCJMDEHXQW5F"])
     );
+    // A rotation: the group trusts the new key and the retiring one, the new one first, in
+    // place (same logical ID and name), so URLs signed with either verify.
+    let rotating = primary(json!({
+        "signingKeyId": "K2JCJMDEHXQW5F",
+        "medplumInitRetiringSigningKeyId": "K1OLDKEYABCDEF"
+    }));
+    let group = one(&rotating, "AWS::CloudFront::KeyGroup");
+    assert_eq!(
+        group["KeyGroupConfig"]["Items"],
+        json!(["K2JCJMDEHXQW5F", "K1OLDKEYABCDEF"])
+    );
+    assert_eq!(
+        group["KeyGroupConfig"]["Name"],
+        one(&t, "AWS::CloudFront::KeyGroup")["KeyGroupConfig"]["Name"]
+    );
+    assert_eq!(
+        err(json!({
+            "signingKeyId": "K2JCJMDEHXQW5F",
+            "medplumInitRetiringSigningKeyId": "K2JCJMDEHXQW5F"
+        }))
+        .key(),
+        Some("medplumInitRetiringSigningKeyId")
+    );
+    assert_eq!(
+        err(json!({"medplumInitRetiringSigningKeyId": "not a key"})).key(),
+        Some("medplumInitRetiringSigningKeyId")
+    );
     let t = primary(json!({}));
     assert_eq!(resources_of(&t, "AWS::CloudFront::PublicKey").len(), 1);
     assert_eq!(

@@ -144,6 +144,8 @@ pub struct Settings {
     pub storage_domain: String,
     pub storage_cert: String,
     pub signing_key: SigningKey,
+    /// A key a rotation retires: trusted beside `signing_key` until the rotation finishes.
+    pub retiring_key: Option<String>,
     pub storage_ip_set: Option<String>,
     pub storage_logging: Option<LogTarget>,
     /// GuardDuty Malware Protection for S3 on the storage bucket; `Some(true)` for on-demand only.
@@ -346,6 +348,24 @@ impl Settings {
             }
         };
 
+        let retiring_key = match opt(&c.retiring_signing_key_id) {
+            Some(id) => {
+                check(
+                    crate::config::infra::RETIRING_SIGNING_KEY,
+                    v::cloudfront_key_id(id),
+                )?;
+                if matches!(&signing_key, SigningKey::Imported(cur) if cur == id) {
+                    return Err(invalid(
+                        crate::config::infra::RETIRING_SIGNING_KEY,
+                        "names the same key as signingKeyId",
+                        "remove it: a rotation retires the key it replaced, never the current one",
+                    ));
+                }
+                Some(id.to_string())
+            }
+            None => None,
+        };
+
         let ip_set =
             |key: &str, s: &Option<String>, kind: &str| -> Result<Option<String>, SynthError> {
                 match opt(s) {
@@ -404,6 +424,7 @@ impl Settings {
             storage_domain: c.storage_domain_name.clone(),
             storage_cert: c.storage_ssl_cert_arn.clone(),
             signing_key,
+            retiring_key,
             storage_ip_set: ip_set(
                 "storageWafIpSetArn",
                 &c.storage_waf_ip_set_arn,

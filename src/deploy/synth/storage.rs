@@ -68,13 +68,16 @@ pub fn build(t: &mut Template, s: &Settings, placement: Placement, stack_region:
             r#ref(&id)
         }
     };
+    // During a rotation the group trusts the retiring key too, the new one first.
+    let mut items = vec![key];
+    items.extend(s.retiring_key.iter().map(|id| json!(id)));
     let key_group = t.add(
         &["Storage", "StorageKeyGroup", "Resource"],
         Resource::new(
             "AWS::CloudFront::KeyGroup",
             json!({
                 "KeyGroupConfig": {
-                    "Items": [key],
+                    "Items": items,
                     "Name": t.unique_name(&["Storage", "StorageKeyGroup"])
                 }
             }),
