@@ -609,6 +609,27 @@ def test_a_public_key_name_or_caller_reference_in_use_is_refused(endpoint: str) 
     assert aws("cloudfront").list_public_keys()["PublicKeyList"]["Quantity"] == 1
 
 
+def test_a_public_key_in_a_key_group_or_without_its_etag_is_not_deleted(endpoint: str) -> None:
+    """As AWS: PublicKeyInUse (409) while a key group trusts the key, InvalidIfMatchVersion
+    without its ETag; moto alone deleted the key in either case."""
+    cf = Aws(endpoint, "us-east-1")("cloudfront")
+    key = create_public_key(Aws(endpoint, "us-east-1"), "signing")
+    group = cf.create_key_group(KeyGroupConfig={"Name": "g", "Items": [key]})
+    etag = cf.get_public_key(Id=key)["ETag"]
+    with pytest.raises(ClientError) as caught:
+        cf.delete_public_key(Id=key, IfMatch=etag)
+    assert caught.value.response["Error"]["Code"] == "PublicKeyInUse"
+    assert caught.value.response["ResponseMetadata"]["HTTPStatusCode"] == 409
+    assert group["KeyGroup"]["KeyGroupConfig"]["Items"] == [key]
+    # moto has no DeleteKeyGroup: a second key, in no group, for the ETag rule.
+    free = create_public_key(Aws(endpoint, "us-east-1"), "free")
+    with pytest.raises(ClientError) as caught:
+        cf.delete_public_key(Id=free, IfMatch="stale")
+    assert caught.value.response["Error"]["Code"] == "InvalidIfMatchVersion"
+    cf.delete_public_key(Id=free, IfMatch=cf.get_public_key(Id=free)["ETag"])
+    assert [k["Id"] for k in cf.list_public_keys()["PublicKeyList"]["Items"]] == [key]
+
+
 def test_an_existing_ses_identity_is_not_created_again(endpoint: str) -> None:
     """As AWS: AlreadyExistsException; moto alone accepts the repeat."""
     ses = Aws(endpoint, "us-east-1")("sesv2")
@@ -666,6 +687,6 @@ def test_a_missing_public_key_is_no_such_public_key(endpoint: str) -> None:
         assert raised.value.response["ResponseMetadata"]["HTTPStatusCode"] == 404
     key = create_public_key(aws, "r")
     assert cloudfront.get_public_key(Id=key)["PublicKey"]["PublicKeyConfig"]["CallerReference"] == "r"
-    cloudfront.delete_public_key(Id=key, IfMatch="x")
+    cloudfront.delete_public_key(Id=key, IfMatch=cloudfront.get_public_key(Id=key)["ETag"])
     with pytest.raises(ClientError):
         cloudfront.get_public_key(Id=key)

@@ -48,8 +48,25 @@ def get_public_key(self: CloudFrontResponse) -> ActionResult:
     return _ORIGINAL_GET_PUBLIC_KEY(self)
 
 
+class PublicKeyInUse(ServiceException):
+    code = "PublicKeyInUse"
+    message = "The specified public key is in use."
+
+
+class InvalidIfMatchVersion(ServiceException):
+    code = "InvalidIfMatchVersion"
+    message = "The If-Match version is missing or not valid for the resource."
+
+
 def delete_public_key(self: CloudFrontResponse) -> ActionResult:
+    """As CloudFront: a key a key group still trusts cannot go (409 PublicKeyInUse), and the
+    delete needs the key's ETag in If-Match; moto deleted any key, with or without either."""
     _known_key(self)
+    key_id = self._get_param("Id")
+    if any(key_id in g.items for g in self.backend.key_groups.values()):
+        raise PublicKeyInUse()
+    if self.headers.get("If-Match") != self.backend.public_keys[key_id].etag:
+        raise InvalidIfMatchVersion()
     return _ORIGINAL_DELETE_PUBLIC_KEY(self)
 
 
