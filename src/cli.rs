@@ -58,6 +58,46 @@ pub enum Command {
     /// answers file needed): show what it would change, then apply on confirm or --yes, leaving
     /// every other step alone. `deploy` and `app` are the deploy and app commands.
     Step(StepArgs),
+    /// Rotate the CloudFront signing key with no downtime: a new key trusted beside the old one,
+    /// written to Parameter Store, the servers restarted on it, then, after a grace period, the
+    /// old key retired. Resumable at every stage; a second run resumes the first.
+    Rotate(RotateArgs),
+}
+
+/// What `rotate` replaces.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum RotateWhat {
+    /// The key Medplum signs storage URLs with (signingKey, signingKeyPassphrase, signingKeyId).
+    SigningKey,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct RotateArgs {
+    #[arg(value_enum, value_name = "KEY")]
+    pub what: RotateWhat,
+
+    #[command(flatten)]
+    pub target: TargetArgs,
+
+    /// How long the old key stays trusted after the servers restart on the new one: Medplum's
+    /// signed storage URLs last one hour.
+    /// Shorter than an hour breaks URLs signed just before the restart (0s: none kept).
+    #[arg(long, value_name = "DURATION", default_value = "1h5m", value_parser = parse_grace)]
+    pub grace: std::time::Duration,
+
+    /// Complete a rotation whose grace period has passed (while medplum-init was not running).
+    #[arg(long)]
+    pub finish: bool,
+
+    /// Rotate without asking.
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+
+    #[command(flatten)]
+    pub aws: AwsArgs,
+
+    #[command(flatten)]
+    pub output: OutputArgs,
 }
 
 /// A step `medplum-init step` re-runs.
@@ -531,6 +571,13 @@ fn parse_role_arn(s: &str) -> Result<String, String> {
 
 fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
     crate::deploy::clock::parse_duration(s)
+}
+
+fn parse_grace(s: &str) -> Result<std::time::Duration, String> {
+    if s.trim_end_matches(['s', 'm', 'h']) == "0" {
+        return Ok(std::time::Duration::ZERO);
+    }
+    parse_duration(s)
 }
 
 fn parse_step(s: &str) -> Result<crate::engine::StepId, String> {

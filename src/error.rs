@@ -76,6 +76,25 @@ impl CommandError {
         self
     }
 
+    /// Interrupted (exit 130): the command stopped at a safe point.
+    pub fn interrupted() -> Self {
+        Self {
+            message: "interrupted".into(),
+            hint: None,
+            outcome: Outcome::Interrupted,
+            details: None,
+        }
+    }
+
+    /// The same error with `more` said after its hint (or as the hint when it had none).
+    pub fn with_hint_suffix(mut self, more: &str) -> Self {
+        self.hint = Some(match self.hint.take() {
+            Some(h) => format!("{h}; {more}"),
+            None => more.to_string(),
+        });
+        self
+    }
+
     pub fn exit_code(&self) -> u8 {
         self.outcome.exit_code()
     }

@@ -21,6 +21,7 @@ pub mod fsutil;
 pub mod guided;
 pub mod outcome;
 pub mod printer;
+pub mod rotate;
 pub mod status;
 pub mod steps;
 pub mod ui;

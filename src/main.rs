@@ -48,6 +48,10 @@ fn main() -> ExitCode {
             let cx = Cx::new(&args.output, &args.aws, ui);
             commands::step::run(args, &cx)
         }
+        Some(Command::Rotate(args)) => {
+            let cx = Cx::new(&args.output, &args.aws, ui);
+            commands::rotate::run(args, &cx)
+        }
         Some(Command::App(args)) => {
             let cx = Cx::new(&args.output, &args.aws, ui);
             commands::app::run(args, &cx)

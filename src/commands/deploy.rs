@@ -46,6 +46,15 @@ pub async fn deploy_environment(cx: &Cx, dir: PathBuf, env: String, yes: bool) -
     super::drive::<StacksCommand>(Stacks::from(args), cx).await
 }
 
+/// The stacks alone (never the web app), with `--yes`: the deploys inside a signing key rotation,
+/// which the rotation's own confirmation covers. A plan that risks data is still refused.
+pub async fn deploy_stacks(cx: &Cx, dir: PathBuf, env: String) -> Outcome {
+    let mut args =
+        DeployArgs::for_environment(dir, env, true, AwsArgs::default(), OutputArgs::default());
+    args.skip_app = true;
+    super::drive::<StacksCommand>(Stacks::from(args), cx).await
+}
+
 /// The deploy engine behind the guided install's "deploy now".
 pub struct EngineDeploy {
     pub aws: AwsArgs,

@@ -20,6 +20,7 @@ pub mod deploy;
 pub mod destroy;
 pub mod init;
 pub mod list;
+pub mod rotate;
 pub mod status;
 pub mod step;
 pub mod synth;
@@ -346,6 +347,27 @@ pub(crate) async fn with_deploy_screen<T>(
             }
             Some(work.await)
         }
+    }
+}
+
+/// The question before a command changes anything: refused without a terminal (`refusal`, with
+/// `fix`), else asked through the front end; "no" changes nothing.
+pub(crate) fn ask_to_apply<P>(
+    cx: &Cx,
+    plan: P,
+    question: (&str, &str),
+    refusal: (&str, &str),
+) -> Result<Confirmed<P>, CommandError> {
+    if !cx.interactive {
+        return Err(CommandError::usage(refusal.0, refusal.1));
+    }
+    match cx.frontend.confirm(question.0, question.1, false) {
+        Ok(true) => Ok(Confirmed::Go(plan)),
+        Ok(false) => {
+            cx.printer.status("Nothing was changed.");
+            Ok(Confirmed::Stop(Outcome::Done))
+        }
+        Err(_) => Ok(Confirmed::Stop(Outcome::Interrupted)),
     }
 }
 

@@ -60,11 +60,12 @@ impl Command for Status {
             .map(|r| r.written)
             .unwrap_or_default();
         let app = journal.extra(JOURNAL_KEY);
+        let rotation = journal.extra_record(crate::rotate::JOURNAL_KEY)?;
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_secs() as i64)
             .unwrap_or_default();
-        let facts = facts::gather(&aws, &config, &env, written, app, now).await;
+        let facts = facts::gather(&aws, &config, &env, written, app, rotation, now).await;
         Ok(Report {
             env,
             checks: verdicts::all(&facts, &config),

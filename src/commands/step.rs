@@ -239,24 +239,18 @@ impl Command for Steps {
         if self.req.dry_run || !changes || self.req.yes {
             return Ok(Confirmed::Go(plan));
         }
-        if !cx.interactive {
-            return Err(CommandError::usage(
+        super::ask_to_apply(
+            cx,
+            plan,
+            (
+                "Apply these changes?",
+                "only the steps named run; the others are left as they are",
+            ),
+            (
                 "not applying: there is no terminal to confirm on",
                 "review the plan above, then run the same command with --yes to apply it",
-            ));
-        }
-        match cx.frontend.confirm(
-            "Apply these changes?",
-            "only the steps named run; the others are left as they are",
-            false,
-        ) {
-            Ok(true) => Ok(Confirmed::Go(plan)),
-            Ok(false) => {
-                cx.printer.status("Nothing was changed.");
-                Ok(Confirmed::Stop(Outcome::Done))
-            }
-            Err(_) => Ok(Confirmed::Stop(Outcome::Interrupted)),
-        }
+            ),
+        )
     }
 
     async fn apply(&mut self, cx: &Cx, plan: Plan) -> Result<RunReport, CommandError> {

@@ -187,8 +187,12 @@ where
 /// process dead after the n-th (default first) successful call of that operation, after AWS
 /// accepted it but before the step records the result: the worst moment for a crash. The test
 /// then sends SIGKILL, re-runs, and checks that nothing was created twice.
+#[cfg(not(debug_assertions))]
+pub(crate) fn test_pause(_service: &str, _operation: &str) {}
+
+/// See above; also called by stages that are not AWS calls (`rotate:<stage>`).
 #[cfg(debug_assertions)]
-fn test_pause(service: &str, operation: &str) {
+pub(crate) fn test_pause(service: &str, operation: &str) {
     use std::sync::atomic::{AtomicUsize, Ordering};
     static SEEN: AtomicUsize = AtomicUsize::new(0);
     let Ok(spec) = std::env::var("MEDPLUM_INIT_TEST_PAUSE_AFTER") else {

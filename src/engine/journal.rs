@@ -400,6 +400,30 @@ impl Journal {
             .and_then(|v| serde_json::from_value(v.clone()).ok())
     }
 
+    /// A later stage's record, as [`Journal::data`] reads a step's: one that does not parse is
+    /// an error, never a silent `None`.
+    pub fn extra_record<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>, JournalError> {
+        let state = self.state.lock().expect("journal lock");
+        let Some(v) = state.extra.get(key) else {
+            return Ok(None);
+        };
+        serde_json::from_value(v.clone())
+            .map(Some)
+            .map_err(|e| JournalError::Record {
+                path: self.shown_path(),
+                step: key.to_string(),
+                problem: e.to_string(),
+            })
+    }
+
+    pub fn remove_extra(&self, key: &str) -> Result<(), JournalError> {
+        let mut state = self.state.lock().expect("journal lock");
+        if state.extra.remove(key).is_none() {
+            return Ok(());
+        }
+        self.persist(&state)
+    }
+
     pub fn set_extra<T: Serialize>(&self, key: &str, value: &T) -> Result<(), JournalError> {
         let mut state = self.state.lock().expect("journal lock");
         state.extra.insert(

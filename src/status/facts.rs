@@ -97,6 +97,8 @@ pub struct Facts {
     pub stacks: Vec<StackFacts>,
     pub server_image: Option<Result<Option<String>, String>>,
     pub app: Option<AppRecord>,
+    /// A signing key rotation in progress, from the journal.
+    pub rotation: Option<crate::rotate::Rotation>,
 }
 
 fn said(e: AwsError) -> String {
@@ -107,13 +109,14 @@ fn said(e: AwsError) -> String {
     s
 }
 
-/// Reads every fact; `written` and `app` come from the journal.
+/// Reads every fact; `written`, `app` and `rotation` come from the journal.
 pub async fn gather(
     aws: &AwsClients,
     c: &InfraConfig,
     env: &str,
     written: BTreeMap<String, i64>,
     app: Option<AppRecord>,
+    rotation: Option<crate::rotate::Rotation>,
     now_secs: i64,
 ) -> Facts {
     let companion = (c.region != US_EAST_1).then(|| format!("{}-us-east-1", c.stack_name));
@@ -198,6 +201,7 @@ pub async fn gather(
         stacks,
         server_image,
         app,
+        rotation,
     }
 }
 

@@ -18,6 +18,7 @@ pub fn all(f: &Facts, c: &InfraConfig) -> Vec<Check> {
     out.extend(email(&f.email));
     out.extend(parameters(f, c));
     out.extend(signing_key(f, c));
+    out.extend(rotation(f));
     out.extend(stacks(f, c));
     out
 }
@@ -361,6 +362,35 @@ pub fn signing_key(f: &Facts, c: &InfraConfig) -> Vec<Check> {
         ),
     }
     out
+}
+
+/// A signing key rotation in progress: a warning (both keys are trusted, nothing is broken)
+/// that says what comes next and when the rotation may finish.
+pub fn rotation(f: &Facts) -> Vec<Check> {
+    let Some(r) = &f.rotation else {
+        return Vec::new();
+    };
+    let next = r.stage.number_of_next();
+    let check = Check::new("signing key", "rotation", Verdict::Warning);
+    vec![match r.may_finish_text() {
+        Some(at) if next == 5 => check
+            .detail(format!(
+                "in progress: the servers sign with {}, {} is still trusted; may finish after {at}",
+                r.next.key_id.as_deref().unwrap_or("the new key"),
+                r.old_key_id
+            ))
+            .fix(format!(
+                "after {at}: medplum-init rotate signing-key --finish"
+            )),
+        _ => check
+            .detail(format!(
+                "in progress since {}: stage {next} of 5 next ({}); {} is still the key in use",
+                r.started,
+                r.stage.next(),
+                r.old_key_id
+            ))
+            .fix("medplum-init rotate signing-key (it resumes the rotation)"),
+    }]
 }
 
 pub fn stacks(f: &Facts, c: &InfraConfig) -> Vec<Check> {

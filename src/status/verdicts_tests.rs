@@ -131,6 +131,7 @@ fn facts(params: BTreeMap<String, Param>) -> Facts {
         }],
         server_image: None,
         app: None,
+        rotation: None,
     }
 }
 
@@ -302,4 +303,44 @@ fn stacks_by_status_image_and_app() {
         2,
         "no web app check without a stack: {checks:#?}"
     );
+}
+
+#[test]
+fn a_rotation_in_progress_is_a_warning_that_says_when_it_may_finish() {
+    let c = config();
+    let mut f = facts(BTreeMap::new());
+    assert!(rotation(&f).is_empty());
+    let mut r = crate::rotate::Rotation::new(
+        "K1OLDKEYABCDEF".into(),
+        None,
+        std::time::Duration::from_secs(3900),
+    );
+    r.stage = crate::rotate::Stage::Written;
+    f.rotation = Some(r.clone());
+    let checks = rotation(&f);
+    assert_eq!(checks[0].verdict, Verdict::Warning);
+    assert!(
+        checks[0].detail.contains("stage 4 of 5 next"),
+        "{checks:#?}"
+    );
+    assert!(
+        checks[0]
+            .fix
+            .as_deref()
+            .unwrap()
+            .contains("rotate signing-key")
+    );
+    r.stage = crate::rotate::Stage::Restarted;
+    r.restarted_at = Some("2027-01-15T08:00:00Z".into());
+    f.rotation = Some(r);
+    f.now_secs = 1_800_000_000;
+    let checks = rotation(&f);
+    assert!(
+        checks[0]
+            .detail
+            .contains("may finish after 2027-01-15T09:05:00Z"),
+        "{checks:#?}"
+    );
+    assert!(checks[0].fix.as_deref().unwrap().contains("--finish"));
+    let _ = c;
 }

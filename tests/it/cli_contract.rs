@@ -70,7 +70,7 @@ fn assert_error_format(out: &Output, what: &str) {
     );
 }
 
-const COMMANDS: [&str; 11] = [
+const COMMANDS: [&str; 12] = [
     "",
     "init",
     "answers-template",
@@ -82,6 +82,7 @@ const COMMANDS: [&str; 11] = [
     "destroy",
     "status",
     "step",
+    "rotate",
 ];
 
 #[test]

@@ -20,6 +20,7 @@ mod hung;
 mod keys;
 mod permissions;
 mod prereqs;
+mod rotate;
 mod status;
 mod step;
 mod synth_cli;

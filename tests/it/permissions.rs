@@ -501,6 +501,8 @@ fn policy_of(rel: &str) -> Option<&'static str> {
         Some("destroy")
     } else if rel.starts_with("src/status/") || rel == "src/commands/status.rs" {
         Some("status")
+    } else if rel.starts_with("src/rotate/") || rel == "src/commands/rotate.rs" {
+        Some("rotate")
     } else if rel.starts_with("src/deploy/")
         // The web app: `medplum-init app`, and the deploy's last stage.
         || rel.starts_with("src/app/")
@@ -682,7 +684,7 @@ fn prefix(action: &str) -> &str {
 fn mismatches(code: &CodeCalls, doc: &BTreeMap<String, Policy>) -> Vec<String> {
     let mut problems = code.problems.clone();
     let lower = |s: &str| s.to_ascii_lowercase();
-    for name in ["install", "deploy", "destroy", "status"] {
+    for name in ["install", "deploy", "destroy", "status", "rotate"] {
         let Some(p) = doc.get(name) else {
             problems.push(format!(
                 "docs/permissions.md has no `<!-- policy: {name} -->` block"

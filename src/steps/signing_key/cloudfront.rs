@@ -8,8 +8,27 @@ use crate::aws::AwsError;
 use crate::config::US_EAST_1;
 use crate::config::server::parameter_name;
 use crate::crypto::keypair::{public_key_fingerprint, same_public_key};
-use crate::engine::{Ctx, StepError};
+use crate::engine::{Ctx, JournalError, StepError};
 use crate::steps::ssm;
+
+/// Where the journal keeps the record of a key being registered: the signing key step's own
+/// record, or the new key of a rotation (`crate::rotate`).
+pub trait KeyStore: Send + Sync {
+    fn get(&self, ctx: &Ctx) -> Result<KeyRecord, JournalError>;
+    fn update(&self, ctx: &Ctx, f: &mut dyn FnMut(&mut KeyRecord)) -> Result<(), JournalError>;
+}
+
+/// The signing key step's record.
+pub struct StepRecord;
+
+impl KeyStore for StepRecord {
+    fn get(&self, ctx: &Ctx) -> Result<KeyRecord, JournalError> {
+        Ok(ctx.journal.data(ID)?.unwrap_or_default())
+    }
+    fn update(&self, ctx: &Ctx, f: &mut dyn FnMut(&mut KeyRecord)) -> Result<(), JournalError> {
+        ctx.journal.update::<KeyRecord, _>(ID, |r| f(r)).map(|_| ())
+    }
+}
 
 /// A key written by Medplum's own init: SSM has `signingKeyId`, and CloudFront has that key.
 pub(super) async fn adopt_legacy_key(ctx: &Ctx) -> Result<Option<String>, StepError> {
@@ -43,13 +62,13 @@ pub(super) async fn adopt_legacy_key(ctx: &Ctx) -> Result<Option<String>, StepEr
 }
 
 /// A public key as CloudFront holds it.
-pub(super) struct RegisteredKey {
+pub struct RegisteredKey {
     pub pem: String,
     pub name: Option<String>,
 }
 
 /// GetPublicKey for `id`.
-pub(super) async fn registered_key(
+pub async fn registered_key(
     ctx: &Ctx,
     cf: &aws_sdk_cloudfront::Client,
     id: &str,
@@ -74,12 +93,14 @@ pub(super) async fn registered_key(
 }
 
 /// Finds or registers the public key in CloudFront; returns its id and whether it was created.
-pub(super) async fn ensure_cloudfront_key(
+/// `store` is the record the CallerReference and the id go to.
+pub async fn ensure_cloudfront_key(
     ctx: &Ctx,
     public_pem: &str,
+    store: &dyn KeyStore,
 ) -> Result<(String, bool), StepError> {
     let cf = ctx.aws()?.cloudfront();
-    let record: KeyRecord = ctx.journal.data(ID)?.unwrap_or_default();
+    let record: KeyRecord = store.get(ctx)?;
     if let Some(id) = &record.key_id {
         match registered_key(ctx, &cf, id).await {
             Ok(k) => {
@@ -110,7 +131,7 @@ pub(super) async fn ensure_cloudfront_key(
         .iter()
         .find(|k| same_public_key(&k.encoded, public_pem).unwrap_or(false))
     {
-        ctx.journal.update::<KeyRecord, _>(ID, |r| {
+        store.update(ctx, &mut |r| {
             r.key_id = Some(found.id.clone());
             r.key_name = Some(found.name.clone());
         })?;
@@ -129,7 +150,7 @@ pub(super) async fn ensure_cloudfront_key(
         .clone()
         .filter(|_| record.fingerprint.as_deref() == Some(fp.as_str()))
         .unwrap_or_else(|| caller_reference(ctx.env(), &fp));
-    ctx.journal.update::<KeyRecord, _>(ID, |r| {
+    store.update(ctx, &mut |r| {
         r.caller_reference = Some(reference.clone());
         r.key_name = Some(name.clone());
     })?;
@@ -179,8 +200,7 @@ pub(super) async fn ensure_cloudfront_key(
     if id.is_empty() {
         return Err(StepError::failed("CloudFront returned no key id", None));
     }
-    ctx.journal
-        .update::<KeyRecord, _>(ID, |r| r.key_id = Some(id.clone()))?;
+    store.update(ctx, &mut |r| r.key_id = Some(id.clone()))?;
     Ok((id, true))
 }
 

@@ -10,9 +10,9 @@
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
-mod cloudfront;
+pub mod cloudfront;
 
-use cloudfront::{adopt_legacy_key, ensure_cloudfront_key};
+use cloudfront::{StepRecord, adopt_legacy_key, ensure_cloudfront_key};
 
 use super::ssm;
 use crate::config::US_EAST_1;
@@ -180,7 +180,7 @@ impl Step for SigningKey {
         }
         let (public_pem, changed_ssm) = ensure_private_key_in_ssm(ctx).await?;
         ctx.check_cancel()?;
-        let (key_id, changed_cf) = ensure_cloudfront_key(ctx, &public_pem).await?;
+        let (key_id, changed_cf) = ensure_cloudfront_key(ctx, &public_pem, &StepRecord).await?;
         ctx.outputs.update(|o| {
             o.signing_key_id = Some(key_id.clone());
             o.public_key_pem = Some(public_pem.clone());
