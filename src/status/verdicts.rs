@@ -36,7 +36,7 @@ pub fn certificate(cf: &CertFacts, now_secs: i64) -> Check {
     if cf.arn.is_empty() {
         return mine(Verdict::Unhealthy)
             .detail(format!("{} is not set", cf.key))
-            .fix("run the install's certificates step, or set it to an ISSUED certificate's ARN");
+            .fix("run `medplum-init step certificates`, or set it to an ISSUED certificate's ARN");
     }
     let region = cf.arn.split(':').nth(3).unwrap_or_default();
     if region != cf.want_region {
@@ -57,16 +57,16 @@ pub fn certificate(cf: &CertFacts, now_secs: i64) -> Check {
         Ok(None) => {
             return mine(Verdict::Unhealthy)
                 .detail(format!("{} names no certificate ACM has", cf.key))
-                .fix("request a new one (the install's certificates step) and deploy again");
+                .fix("`medplum-init step certificates` requests one; then `medplum-init deploy`");
         }
         Ok(Some(d)) => d,
     };
     if d.status != "ISSUED" {
         let fix = if d.status == "PENDING_VALIDATION" {
-            "create the DNS validation record ACM shows for it (the certificates step writes it \
-             when the zone is in this account), then wait for ISSUED"
+            "create the DNS validation record ACM shows for it (`medplum-init step certificates` \
+             writes it when the zone is in this account), then wait for ISSUED"
         } else {
-            "request a new certificate (the install's certificates step) and deploy again"
+            "`medplum-init step certificates` requests a new one; then `medplum-init deploy`"
         };
         return mine(Verdict::Unhealthy)
             .detail(format!("{} for {}", d.status, cf.name))
@@ -79,7 +79,10 @@ pub fn certificate(cf: &CertFacts, now_secs: i64) -> Check {
                 d.domain.as_deref().unwrap_or("?"),
                 cf.name
             ))
-            .fix(format!("request one for {} and set {}", cf.name, cf.key));
+            .fix(format!(
+                "remove {} from the config, run `medplum-init init --only certificates --only config` (it finds or requests one for {} and writes it back), then `medplum-init deploy`",
+                cf.key, cf.name
+            ));
     }
     let days = d.not_after.map(|t| (t - now_secs).div_euclid(86_400));
     let renewal = d.renewal.as_deref().unwrap_or("unknown");
@@ -114,7 +117,7 @@ pub fn email(e: &Result<Option<EmailFacts>, String>) -> Vec<Check> {
             return vec![
                 Check::new(AREA, "SES identity", Verdict::Unhealthy)
                     .detail("no supportEmail parameter to check")
-                    .fix("write the server parameters (the install's parameters step)"),
+                    .fix("`medplum-init step parameters` writes them"),
             ];
         }
         Ok(Some(e)) => e,
@@ -126,7 +129,7 @@ pub fn email(e: &Result<Option<EmailFacts>, String>) -> Vec<Check> {
                 "neither {} nor its domain is an SES identity",
                 e.address
             ))
-            .fix("run the install's email step, or verify the address in SES"),
+            .fix("run `medplum-init step email`, or verify the address in SES"),
         Some(id) if !id.verified => Check::new(AREA, "SES identity", Verdict::Unhealthy)
             .detail(format!("{} is not verified for sending", id.name))
             .fix(if id.name.contains('@') {
@@ -204,7 +207,7 @@ pub fn parameters(f: &Facts, c: &InfraConfig) -> Vec<Check> {
                     .fix(if stack_owned {
                         "the stack creates it: deploy again"
                     } else {
-                        "write the server parameters again (the install's parameters step)"
+                        "`medplum-init step parameters` writes it"
                     }),
             );
             continue;
@@ -218,7 +221,7 @@ pub fn parameters(f: &Facts, c: &InfraConfig) -> Vec<Check> {
             out.push(
                 check(Verdict::Unhealthy)
                     .detail(format!("a {}, not a {want_type}", p.kind))
-                    .fix("write it again as a SecureString (the parameters step does)"),
+                    .fix("`medplum-init step parameters` writes it again as a SecureString"),
             );
             continue;
         }
@@ -229,7 +232,7 @@ pub fn parameters(f: &Facts, c: &InfraConfig) -> Vec<Check> {
                         "holds '{}', the config implies '{want}'",
                         p.value.expose()
                     ))
-                    .fix("write the server parameters again, or fix the config file"),
+                    .fix("`medplum-init step parameters` writes what the config implies (or fix the config file)"),
             ),
             _ => {
                 let what = if k.secret {
@@ -253,7 +256,7 @@ pub fn parameters(f: &Facts, c: &InfraConfig) -> Vec<Check> {
             None => out.push(
                 Check::new(AREA, full.clone(), Verdict::Warning)
                     .detail("written by medplum-init, no longer there")
-                    .fix("write the server parameters again if the server still needs it"),
+                    .fix("`medplum-init step parameters` writes it again, if the server still needs it"),
             ),
             Some(p) if p.version != *version => out.push(
                 Check::new(AREA, full.clone(), Verdict::Warning)
@@ -261,7 +264,7 @@ pub fn parameters(f: &Facts, c: &InfraConfig) -> Vec<Check> {
                         "changed outside medplum-init (version {} here, {version} written)",
                         p.version
                     ))
-                    .fix("a re-run of the parameters step puts the answers' value back"),
+                    .fix("`medplum-init step parameters` puts the answers' value back"),
             ),
             Some(_) => {}
         }
@@ -275,7 +278,7 @@ pub fn signing_key(f: &Facts, c: &InfraConfig) -> Vec<Check> {
         return vec![
             Check::new(AREA, "signingKeyId", Verdict::Unhealthy)
                 .detail("the config names no CloudFront key")
-                .fix("run the install's signing-key step"),
+                .fix("run `medplum-init step signing-key`"),
         ];
     };
     let mut out = Vec::new();
@@ -295,7 +298,7 @@ pub fn signing_key(f: &Facts, c: &InfraConfig) -> Vec<Check> {
                 out.push(
                     Check::new(AREA, "private key in SSM", Verdict::Unhealthy)
                         .detail("does not decrypt with signingKeyPassphrase")
-                        .fix("generate and register a new key (the signing-key step)"),
+                        .fix("`medplum-init rotate signing-key` makes a new key and puts it everywhere"),
                 );
                 None
             }
@@ -305,7 +308,9 @@ pub fn signing_key(f: &Facts, c: &InfraConfig) -> Vec<Check> {
             out.push(
                 Check::new(AREA, "private key in SSM", Verdict::Unhealthy)
                     .detail("signingKey or signingKeyPassphrase is missing")
-                    .fix("generate and register a new key (the signing-key step)"),
+                    .fix(
+                        "`medplum-init rotate signing-key` makes a new key and puts it everywhere",
+                    ),
             );
             None
         }
@@ -316,7 +321,7 @@ pub fn signing_key(f: &Facts, c: &InfraConfig) -> Vec<Check> {
         Ok(None) => out.push(
             Check::new(AREA, name.clone(), Verdict::Unhealthy)
                 .detail("CloudFront has no public key with this id")
-                .fix("register the key again (the signing-key step)"),
+                .fix("`medplum-init step signing-key` registers the key in SSM again; then `medplum-init deploy`"),
         ),
         Ok(Some(cloudfront)) => {
             let same = |a: &str, b: &str| keypair::same_public_key(a, b).unwrap_or(false);
@@ -337,7 +342,7 @@ pub fn signing_key(f: &Facts, c: &InfraConfig) -> Vec<Check> {
             } else {
                 Check::new(AREA, name.clone(), Verdict::Unhealthy)
                     .detail(problems.join("; "))
-                    .fix("generate and register a new key (the signing-key step), then deploy")
+                    .fix("`medplum-init rotate signing-key` makes a new key and puts it everywhere")
             });
         }
     }

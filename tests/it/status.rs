@@ -131,7 +131,7 @@ fn an_installed_environment_is_healthy_and_each_break_names_its_fix() {
             && base.contains(
                 "holds 'https://old.example.com/', the config implies 'https://api.example.com/'"
             )
-            && base.contains("fix: write the server parameters again"),
+            && base.contains("fix: `medplum-init step parameters` writes what the config implies"),
         "{base}"
     );
     let key = report
@@ -184,4 +184,134 @@ fn an_environment_not_deployed_says_so_and_exits_1() {
     );
     // moto's SES answers GetAccount through the emulator: a new account is in the sandbox.
     assert!(line(&report, "SES sending").contains("sandbox"), "{report}");
+}
+
+/// The ways of breaking an environment the issue names, each on its own line with its fix.
+#[test]
+fn each_environment_broken_on_purpose_is_reported_with_its_fix() {
+    let (moto, dir) = installed_and_deployed();
+    moto.verify_ses_identity("support@example.com");
+    let (code, report, _) = status(&moto, dir.path(), false);
+    assert_eq!(code, 0, "{report}");
+    let sdk = rt().block_on(moto.sdk("us-east-1"));
+    let ssm = aws_sdk_ssm::Client::new(&sdk);
+    let config_path = dir.path().join("medplum.staging.config.json");
+    let config: Value =
+        serde_json::from_str(&std::fs::read_to_string(&config_path).unwrap()).unwrap();
+    let edit = |f: &dyn Fn(&mut Value)| {
+        let mut c = config.clone();
+        f(&mut c);
+        std::fs::write(&config_path, serde_json::to_string_pretty(&c).unwrap()).unwrap();
+    };
+    let broken = |name: &str, says: &str, fix: &str| {
+        let (code, report, _) = status(&moto, dir.path(), false);
+        assert_eq!(code, 1, "{report}");
+        let l = line(&report, name);
+        assert!(
+            l.contains('✗') && l.contains(says) && l.contains(&format!("fix: {fix}")),
+            "{name}: {says} / {fix}\n{report}"
+        );
+    };
+
+    // A deleted parameter.
+    rt().block_on(
+        ssm.delete_parameter()
+            .name("/medplum/staging/storageBaseUrl")
+            .send(),
+    )
+    .unwrap();
+    broken(
+        "/medplum/staging/storageBaseUrl",
+        "missing",
+        "`medplum-init step parameters` writes it",
+    );
+    let out = run_against(&moto, dir.path(), &["step", "parameters", "--yes"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(status(&moto, dir.path(), false).0, 0);
+
+    // A public key CloudFront does not have (CloudFront refuses to delete one a key group
+    // trusts, so the config names a key id that is gone).
+    edit(&|c| c["signingKeyId"] = "K0DELETEDKEY01".into());
+    broken(
+        "CloudFront key K0DELETEDKEY01",
+        "CloudFront has no public key with this id",
+        "`medplum-init step signing-key`",
+    );
+    edit(&|_| {});
+
+    // A key pair that does not match: SSM's private key is another key's.
+    let other = medplum_init::crypto::keypair::SigningKeyPair::generate().unwrap();
+    rt().block_on(async {
+        for (name, value) in [
+            ("signingKey", other.private_pem.expose()),
+            ("signingKeyPassphrase", other.passphrase.expose()),
+        ] {
+            ssm.put_parameter()
+                .name(format!("/medplum/staging/{name}"))
+                .value(value)
+                .r#type(aws_sdk_ssm::types::ParameterType::SecureString)
+                .overwrite(true)
+                .send()
+                .await
+                .unwrap();
+        }
+    });
+    let (code, report, _) = status(&moto, dir.path(), false);
+    assert_eq!(code, 1, "{report}");
+    let key = report
+        .lines()
+        .skip_while(|l| !l.contains("CloudFront key "))
+        .take(2)
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert!(
+        key.contains("the private key in SSM is not its pair")
+            && key.contains("fix: `medplum-init rotate signing-key`"),
+        "{report}"
+    );
+
+    // A certificate for another name.
+    let acm = aws_sdk_acm::Client::new(&sdk);
+    let other_cert = rt()
+        .block_on(
+            acm.request_certificate()
+                .domain_name("other.example.org")
+                .validation_method(aws_sdk_acm::types::ValidationMethod::Dns)
+                .send(),
+        )
+        .unwrap()
+        .certificate_arn()
+        .unwrap()
+        .to_string();
+    assert!(crate::harness::wait_until(
+        std::time::Duration::from_secs(30),
+        || {
+            rt().block_on(
+                acm.describe_certificate()
+                    .certificate_arn(&other_cert)
+                    .send(),
+            )
+            .ok()
+            .and_then(|d| d.certificate().and_then(|c| c.status().cloned()))
+                == Some(aws_sdk_acm::types::CertificateStatus::Issued)
+        }
+    ));
+    edit(&|c| c["appSslCertArn"] = other_cert.clone().into());
+    broken(
+        "app certificate",
+        "ISSUED for other.example.org, which does not cover app.example.com",
+        "remove appSslCertArn from the config, run `medplum-init init --only certificates --only config`",
+    );
+    // The fix, followed: the certificate medplum-init requested is found again and written back.
+    edit(&|c| {
+        c.as_object_mut().unwrap().remove("appSslCertArn");
+    });
+    let out = run_against(
+        &moto,
+        dir.path(),
+        &["--only", "certificates", "--only", "config", "--yes"],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let l = line(&status(&moto, dir.path(), false).1, "app certificate");
+    assert!(l.contains("ISSUED for app.example.com"), "{l}");
 }
