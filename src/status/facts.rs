@@ -78,6 +78,30 @@ impl StackFacts {
     }
 }
 
+/// A stack resource drift detection found changed outside CloudFormation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Drifted {
+    pub logical_id: String,
+    pub resource_type: String,
+    /// MODIFIED or DELETED.
+    pub status: String,
+    /// The property paths that differ (MODIFIED).
+    pub properties: Vec<String>,
+}
+
+/// What DetectStackDrift found for the primary stack.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DriftFacts {
+    InSync,
+    Drifted(Vec<Drifted>),
+    /// The detection had not finished within [`DRIFT_WAIT`].
+    StillRunning,
+}
+
+/// How long status waits for drift detection (it takes seconds to a minute on AWS, by stack
+/// size); past this the line says it is still running rather than hold the report up.
+pub const DRIFT_WAIT: std::time::Duration = std::time::Duration::from_secs(20);
+
 /// Everything the verdicts look at.
 #[derive(Debug, Clone)]
 pub struct Facts {
@@ -99,6 +123,8 @@ pub struct Facts {
     pub app: Option<AppRecord>,
     /// A signing key rotation in progress, from the journal.
     pub rotation: Option<crate::rotate::Rotation>,
+    /// Drift of the primary stack, when it is deployed.
+    pub drift: Option<Result<DriftFacts, String>>,
 }
 
 fn said(e: AwsError) -> String {
@@ -162,7 +188,7 @@ pub async fn gather(
             &c.storage_domain_name,
         ),
     ];
-    let (certificates, email, key_group, server_image) = tokio::join!(
+    let (certificates, email, key_group, server_image, drift) = tokio::join!(
         futures_util::future::join_all(cert_list.iter().map(|(label, key, arn, region, name)| {
             certificate(aws, label, key, arn, region, name, deployed)
         })),
@@ -188,6 +214,13 @@ pub async fn gather(
                 None
             }
         },
+        async {
+            if deployed {
+                Some(drift(aws, &c.region, &c.stack_name).await.map_err(said))
+            } else {
+                None
+            }
+        },
     );
     Facts {
         env: env.to_string(),
@@ -202,7 +235,84 @@ pub async fn gather(
         server_image,
         app,
         rotation,
+        drift,
     }
+}
+
+/// DetectStackDrift, then its status until complete (or [`DRIFT_WAIT`]), then the drifted
+/// resources. Detection changes nothing in the stack.
+async fn drift(aws: &AwsClients, region: &str, stack: &str) -> Result<DriftFacts, AwsError> {
+    use aws_sdk_cloudformation::types::{StackDriftDetectionStatus, StackResourceDriftStatus};
+    let cfn = aws.cloudformation(region);
+    let id = cfn
+        .detect_stack_drift()
+        .stack_name(stack)
+        .send()
+        .await
+        .map_err(|e| AwsError::from_sdk("cloudformation", "DetectStackDrift", &e))?
+        .stack_drift_detection_id()
+        .unwrap_or_default()
+        .to_string();
+    let started = std::time::Instant::now();
+    let mut delay = std::time::Duration::from_millis(250);
+    loop {
+        let s = cfn
+            .describe_stack_drift_detection_status()
+            .stack_drift_detection_id(&id)
+            .send()
+            .await
+            .map_err(|e| {
+                AwsError::from_sdk("cloudformation", "DescribeStackDriftDetectionStatus", &e)
+            })?;
+        match s.detection_status() {
+            Some(
+                StackDriftDetectionStatus::DetectionComplete
+                | StackDriftDetectionStatus::DetectionFailed,
+            ) => {
+                if s.drifted_stack_resource_count().unwrap_or(0) == 0 {
+                    return Ok(DriftFacts::InSync);
+                }
+                break;
+            }
+            _ if started.elapsed() >= DRIFT_WAIT => return Ok(DriftFacts::StillRunning),
+            _ => {}
+        }
+        tokio::time::sleep(delay).await;
+        delay = (delay * 2).min(std::time::Duration::from_secs(2));
+    }
+    let mut out = Vec::new();
+    let mut token = None;
+    loop {
+        let page = cfn
+            .describe_stack_resource_drifts()
+            .stack_name(stack)
+            .stack_resource_drift_status_filters(StackResourceDriftStatus::Modified)
+            .stack_resource_drift_status_filters(StackResourceDriftStatus::Deleted)
+            .set_next_token(token.take())
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("cloudformation", "DescribeStackResourceDrifts", &e))?;
+        for d in page.stack_resource_drifts() {
+            out.push(Drifted {
+                logical_id: d.logical_resource_id().unwrap_or_default().to_string(),
+                resource_type: d.resource_type().unwrap_or_default().to_string(),
+                status: d
+                    .stack_resource_drift_status()
+                    .map(|s| s.as_str().to_string())
+                    .unwrap_or_default(),
+                properties: d
+                    .property_differences()
+                    .iter()
+                    .filter_map(|p| p.property_path().map(str::to_string))
+                    .collect(),
+            });
+        }
+        match page.next_token() {
+            Some(t) => token = Some(t.to_string()),
+            None => break,
+        }
+    }
+    Ok(DriftFacts::Drifted(out))
 }
 
 async fn stack(aws: &AwsClients, name: String, region: String) -> StackFacts {

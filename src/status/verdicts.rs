@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use super::facts::{CertDetail, CertFacts, EmailFacts, Facts, Param, StackFacts};
+use super::facts::{CertDetail, CertFacts, DriftFacts, EmailFacts, Facts, Param, StackFacts};
 use super::{Check, Verdict};
 use crate::config::infra::InfraConfig;
 use crate::config::{derive, server};
@@ -20,6 +20,7 @@ pub fn all(f: &Facts, c: &InfraConfig) -> Vec<Check> {
     out.extend(signing_key(f, c));
     out.extend(rotation(f));
     out.extend(stacks(f, c));
+    out.extend(drift(f, c));
     out
 }
 
@@ -396,6 +397,49 @@ pub fn rotation(f: &Facts) -> Vec<Check> {
             ))
             .fix("medplum-init rotate signing-key (it resumes the rotation)"),
     }]
+}
+
+/// Drift of the primary stack, a line per drifted resource: a resource deleted by hand is not
+/// healthy (the stack's next update may fail on it), one edited by hand is a warning (the next
+/// deploy of a change to it overwrites the edit).
+pub fn drift(f: &Facts, c: &InfraConfig) -> Vec<Check> {
+    const AREA: &str = "stacks";
+    let name = format!("drift of {}", c.stack_name);
+    match &f.drift {
+        None => Vec::new(),
+        Some(Err(why)) => vec![unknown(AREA, &name, why)],
+        Some(Ok(DriftFacts::InSync)) => vec![
+            Check::new(AREA, name, Verdict::Healthy)
+                .detail("every resource is as the stack left it"),
+        ],
+        Some(Ok(DriftFacts::StillRunning)) => vec![
+            Check::new(AREA, name, Verdict::Warning)
+                .detail("drift detection is still running")
+                .fix("run status again in a minute"),
+        ],
+        Some(Ok(DriftFacts::Drifted(list))) => list
+            .iter()
+            .map(|d| {
+                let label = format!("drift of {} ({})", d.logical_id, d.resource_type);
+                if d.status == "DELETED" {
+                    Check::new(AREA, label, Verdict::Unhealthy)
+                        .detail("deleted outside CloudFormation")
+                        .fix("recreate it as the template has it (`medplum-init diff` shows the stack's view), or remove it from the stack with the CloudFormation console's resource import/retain flow")
+                } else {
+                    Check::new(AREA, label, Verdict::Warning)
+                        .detail(format!(
+                            "changed outside CloudFormation: {}",
+                            if d.properties.is_empty() {
+                                "its properties".to_string()
+                            } else {
+                                d.properties.join(", ")
+                            }
+                        ))
+                        .fix("undo the change, or put it in the config so the next deploy keeps it")
+                }
+            })
+            .collect(),
+    }
 }
 
 pub fn stacks(f: &Facts, c: &InfraConfig) -> Vec<Check> {

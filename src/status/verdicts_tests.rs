@@ -132,6 +132,7 @@ fn facts(params: BTreeMap<String, Param>) -> Facts {
         server_image: None,
         app: None,
         rotation: None,
+        drift: None,
     }
 }
 
@@ -343,4 +344,42 @@ fn a_rotation_in_progress_is_a_warning_that_says_when_it_may_finish() {
     );
     assert!(checks[0].fix.as_deref().unwrap().contains("--finish"));
     let _ = c;
+}
+
+#[test]
+fn drift_is_a_line_per_resource_deleted_ones_unhealthy() {
+    use crate::status::facts::{DriftFacts, Drifted};
+    let c = config();
+    let mut f = facts(BTreeMap::new());
+    assert!(drift(&f, &c).is_empty(), "no stack, no drift check");
+    f.drift = Some(Ok(DriftFacts::InSync));
+    assert_eq!(drift(&f, &c)[0].verdict, Verdict::Healthy);
+    f.drift = Some(Ok(DriftFacts::StillRunning));
+    assert_eq!(drift(&f, &c)[0].verdict, Verdict::Warning);
+    f.drift = Some(Ok(DriftFacts::Drifted(vec![
+        Drifted {
+            logical_id: "StorageBucket".into(),
+            resource_type: "AWS::S3::Bucket".into(),
+            status: "MODIFIED".into(),
+            properties: vec!["/Properties/VersioningConfiguration".into()],
+        },
+        Drifted {
+            logical_id: "BackEndRedisSecurityGroup".into(),
+            resource_type: "AWS::EC2::SecurityGroup".into(),
+            status: "DELETED".into(),
+            properties: vec![],
+        },
+    ])));
+    let checks = drift(&f, &c);
+    assert_eq!(checks.len(), 2);
+    assert_eq!(checks[0].verdict, Verdict::Warning);
+    assert!(
+        checks[0]
+            .detail
+            .contains("/Properties/VersioningConfiguration")
+    );
+    assert_eq!(checks[1].verdict, Verdict::Unhealthy);
+    assert!(checks[1].name.contains("BackEndRedisSecurityGroup"));
+    f.drift = Some(Err("AccessDenied".into()));
+    assert_eq!(drift(&f, &c)[0].verdict, Verdict::Unknown);
 }

@@ -175,6 +175,25 @@ impl Moto {
         );
     }
 
+    /// A stack resource changed (`MODIFIED`) or deleted (`DELETED`) outside CloudFormation, as
+    /// drift detection will find it.
+    pub fn drift(&self, stack: &str, logical_id: &str, status: &str) {
+        control(
+            self.port,
+            "POST",
+            "/medplum-emulator/drift",
+            Some(
+                &serde_json::json!({
+                    "stack": stack,
+                    "logicalId": logical_id,
+                    "status": status,
+                    "property": "/Properties/Tags",
+                })
+                .to_string(),
+            ),
+        );
+    }
+
     /// Every CloudFormation call the emulator received with `action`, oldest first.
     pub fn requests(&self, action: &str) -> Vec<serde_json::Value> {
         let v = control(

@@ -191,8 +191,51 @@ fn an_environment_not_deployed_says_so_and_exits_1() {
 fn each_environment_broken_on_purpose_is_reported_with_its_fix() {
     let (moto, dir) = installed_and_deployed();
     moto.verify_ses_identity("support@example.com");
+    let broken = |name: &str, says: &str, fix: &str| {
+        let (code, report, _) = status(&moto, dir.path(), false);
+        assert_eq!(code, 1, "{report}");
+        let l = line(&report, name);
+        assert!(
+            l.contains('✗') && l.contains(says) && l.contains(&format!("fix: {fix}")),
+            "{name}: {says} / {fix}\n{report}"
+        );
+    };
     let (code, report, _) = status(&moto, dir.path(), false);
     assert_eq!(code, 0, "{report}");
+    assert!(
+        line(&report, "drift of MedplumStaging").contains("every resource is as the stack left it"),
+        "{report}"
+    );
+
+    // Drift: a resource edited by hand is a warning, one deleted by hand is not healthy.
+    let resources = crate::harness::stack_resources(&moto, "us-east-1", "MedplumStaging");
+    let bucket = resources
+        .iter()
+        .find(|(_, ty, _)| ty == "AWS::S3::Bucket")
+        .map(|(l, _, _)| l.clone())
+        .unwrap();
+    let group = resources
+        .iter()
+        .find(|(_, ty, _)| ty == "AWS::EC2::SecurityGroup")
+        .map(|(l, _, _)| l.clone())
+        .unwrap();
+    moto.drift("MedplumStaging", &bucket, "MODIFIED");
+    let (code, report, _) = status(&moto, dir.path(), false);
+    assert_eq!(code, 0, "an edit is a warning: {report}");
+    let l = line(&report, &format!("drift of {bucket}"));
+    assert!(
+        l.contains("changed outside CloudFormation: /Properties/Tags"),
+        "{report}"
+    );
+    moto.drift("MedplumStaging", &group, "DELETED");
+    broken(
+        &format!("drift of {group}"),
+        "deleted outside CloudFormation",
+        "recreate it",
+    );
+    moto.drift("MedplumStaging", &bucket, "IN_SYNC");
+    moto.drift("MedplumStaging", &group, "IN_SYNC");
+
     let sdk = rt().block_on(moto.sdk("us-east-1"));
     let ssm = aws_sdk_ssm::Client::new(&sdk);
     let config_path = dir.path().join("medplum.staging.config.json");
@@ -202,15 +245,6 @@ fn each_environment_broken_on_purpose_is_reported_with_its_fix() {
         let mut c = config.clone();
         f(&mut c);
         std::fs::write(&config_path, serde_json::to_string_pretty(&c).unwrap()).unwrap();
-    };
-    let broken = |name: &str, says: &str, fix: &str| {
-        let (code, report, _) = status(&moto, dir.path(), false);
-        assert_eq!(code, 1, "{report}");
-        let l = line(&report, name);
-        assert!(
-            l.contains('✗') && l.contains(says) && l.contains(&format!("fix: {fix}")),
-            "{name}: {says} / {fix}\n{report}"
-        );
     };
 
     // A deleted parameter.

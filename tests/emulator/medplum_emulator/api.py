@@ -17,7 +17,7 @@ from moto.cloudformation.exceptions import ValidationError
 from moto.cloudformation.responses import CloudFormationResponse
 from moto.core.responses import ActionResult, EmptyResult
 
-from . import changes, lifecycle, rules, templates
+from . import changes, drift, lifecycle, rules, templates
 from .control import REQUESTS
 
 EVENTS_PAGE = 100
@@ -365,6 +365,25 @@ def list_exports(self: CloudFormationResponse) -> ActionResult:
         for e in _backend(self).exports.values()
     ]
     return ActionResult({"Exports": exports})
+
+
+@_patch
+def detect_stack_drift(self: CloudFormationResponse) -> ActionResult:
+    stack = _backend(self).get_stack(self._get_param("StackName"))
+    return ActionResult({"StackDriftDetectionId": drift.detect(self.current_account, self.region, stack)})
+
+
+@_patch
+def describe_stack_drift_detection_status(self: CloudFormationResponse) -> ActionResult:
+    return ActionResult(drift.status(self._get_param("StackDriftDetectionId")))
+
+
+@_patch
+def describe_stack_resource_drifts(self: CloudFormationResponse) -> ActionResult:
+    stack = _backend(self).get_stack(self._get_param("StackName"))
+    filters = self._get_param("StackResourceDriftStatusFilters", [])
+    drifts = drift.resource_drifts(self.current_account, self.region, stack, filters)
+    return ActionResult({"StackResourceDrifts": drifts})
 
 
 _ORIGINAL_CALL_ACTION = CloudFormationResponse.call_action

@@ -13,6 +13,10 @@
                                      address, or publishes a domain's DKIM records
                                      (body: ``{"identity", "region"?, "account"?}``); moto never
                                      verifies an identity by itself
+``POST /medplum-emulator/drift``     a stack resource changed outside CloudFormation, as drift
+                                     detection will find it (body: ``{"stack", "logicalId",
+                                     "status": "MODIFIED"|"DELETED"|"IN_SYNC", "property"?,
+                                     "expected"?, "actual"?}``; see ``drift``)
 ``POST /medplum-emulator/reset``     forgets every stack, moto's state, the logs and the faults
 
 Answers are JSON; a bad body is a 400 with ``{"error": "..."}``.
@@ -27,7 +31,7 @@ from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import parse_qs
 
-from . import faults, lifecycle
+from . import drift, faults, lifecycle
 
 PREFIX = "/medplum-emulator/"
 
@@ -93,6 +97,7 @@ def reset() -> None:
         moto_api_backend.reset()
     REQUESTS.clear()
     DELIVERY.clear()
+    drift.reset()
     faults.REGISTRY.replace([])
 
 
@@ -139,6 +144,8 @@ def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable
             payload = {"requests": DELIVERY.entries(query.get("action", [None])[0])}
         elif (method, path) == ("POST", "ses/verify"):
             payload = _verify_identity(_body(environ))
+        elif (method, path) == ("POST", "drift"):
+            payload = drift.mark(_body(environ))
         elif (method, path) == ("POST", "reset"):
             reset()
             payload = {"status": "reset"}
