@@ -174,6 +174,14 @@ impl Command for Steps {
         } else {
             Journal::open(&dir, &self.env)?
         };
+        if self.req.steps.iter().any(|s| {
+            matches!(
+                s,
+                StepId::SigningKey | StepId::Parameters | StepId::ConfigFile
+            )
+        }) {
+            crate::steps::refuse_during_rotation_in(&journal)?;
+        }
         let outputs = Outputs::default();
         let source = self
             .req

@@ -211,6 +211,7 @@ impl Step for ConfigFile {
     }
 
     fn validate(&self, ctx: &Ctx) -> Result<(), StepError> {
+        super::refuse_during_rotation(ctx)?;
         // A damaged file is the user's to fix: never overwrite what cannot be read.
         let path = config_path(&ctx.dir, ctx.env());
         if let Some(doc) = ConfigDocument::read(&path)? {

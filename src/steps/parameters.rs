@@ -129,6 +129,10 @@ impl Step for Parameters {
         ID
     }
 
+    fn validate(&self, ctx: &Ctx) -> Result<(), StepError> {
+        super::refuse_during_rotation(ctx)
+    }
+
     fn plan(&self, ctx: &Ctx) -> Vec<PlannedCall> {
         let r = ctx.region();
         let mut calls = vec![PlannedCall::read(

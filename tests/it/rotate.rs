@@ -300,6 +300,17 @@ fn a_rotation_in_its_grace_period_shows_in_status_and_finishes_later() {
 
     let mid = keys(&moto, dir.path());
     assert_eq!(mid.key_group.len(), 2, "both keys trusted: {mid:#?}");
+    // The steps that write the key, its id or the config wait for the rotation to end.
+    for s in ["signing-key", "parameters", "config"] {
+        let out = run_against(&moto, dir.path(), &["step", s, "--yes"]);
+        let err = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "step {s}: {err}");
+        assert!(
+            err.contains("a signing key rotation is in progress"),
+            "{err}"
+        );
+    }
+    assert_eq!(keys(&moto, dir.path()), mid);
     let out = run_against(&moto, dir.path(), &["status", "--output", "plain"]);
     let report = text(&out.stdout);
     assert_eq!(

@@ -64,7 +64,7 @@ impl Step for SigningKey {
         // A record that does not parse would lose the CallerReference that guards against a
         // second CloudFront key: refuse before the first AWS call of the run.
         ctx.journal.data::<KeyRecord>(ID)?;
-        Ok(())
+        crate::steps::refuse_during_rotation(ctx)
     }
 
     fn plan(&self, ctx: &Ctx) -> Vec<PlannedCall> {
