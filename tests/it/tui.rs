@@ -361,3 +361,46 @@ fn a_deploy_in_a_terminal_shows_the_web_apps_publish_in_its_panes() {
         "{end}"
     );
 }
+
+/// A signing key rotation in a real terminal: the question, then each stage, the two deploys in
+/// their full screen, the restart's progress, and the terminal restored at the end.
+#[test]
+fn a_rotation_in_a_terminal_asks_then_shows_each_stage_and_restores_the_terminal() {
+    let moto = Moto::start_with(&[
+        ("MEDPLUM_EMULATOR_ECS_ROLLOUT_SECONDS", "3"),
+        // Slow enough for the deploy's full screen to be seen.
+        ("MEDPLUM_EMULATOR_RESOURCE_DELAY", "2"),
+    ]);
+    crate::harness::create_zone(&moto, "example.com");
+    let dir = tempfile::tempdir().unwrap();
+    crate::harness::answers(
+        dir.path(),
+        "name = \"staging\"\ndomainName = \"example.com\"\n[certificates]\nwait = true\nwait_timeout_minutes = 1\n[server]\nsupportEmail = \"support@example.com\"\n",
+    );
+    let out = run_against(&moto, dir.path(), &["--answers", "answers.toml", "--yes"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let out = run_against(&moto, dir.path(), &["deploy", "--yes"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+
+    let t = Tmux::start(
+        dir.path(),
+        &moto.env(),
+        &["rotate", "signing-key", "--grace", "0s"],
+        110,
+        36,
+    );
+    t.wait_for("Rotate the signing key?", Duration::from_secs(60));
+    t.keys(&["y", "Enter"]);
+    let screen = t.until("the deploy's full screen", Duration::from_secs(120), |s| {
+        s.contains("StorageStorageKeyGroup") && s.contains("┌ Resources")
+    });
+    assert!(screen.contains("MedplumStaging"), "{screen}");
+    let restart = t.until("the restart's progress", Duration::from_secs(120), |s| {
+        s.contains("new tasks running")
+    });
+    assert!(restart.contains("rotation stage 4 of 5"), "{restart}");
+    assert_eq!(t.wait_exit(Duration::from_secs(180)), 0, "{}", t.screen());
+    t.assert_restored();
+    let end = t.screen();
+    assert!(end.contains("rotated: CloudFront key"), "{end}");
+}
