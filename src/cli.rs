@@ -81,9 +81,10 @@ pub struct RotateArgs {
 
     /// How long the old key stays trusted after the servers restart on the new one: Medplum's
     /// signed storage URLs last one hour.
-    /// Shorter than an hour breaks URLs signed just before the restart (0s: none kept).
-    #[arg(long, value_name = "DURATION", default_value = "1h5m", value_parser = parse_grace)]
-    pub grace: std::time::Duration,
+    /// Shorter than an hour breaks URLs signed just before the restart (0s: none kept). A
+    /// rotation in progress keeps the grace period it started with [default: 1h5m].
+    #[arg(long, value_name = "DURATION", value_parser = parse_grace)]
+    pub grace: Option<std::time::Duration>,
 
     /// Complete a rotation whose grace period has passed (while medplum-init was not running).
     #[arg(long)]

@@ -91,6 +91,18 @@ impl Command for Rotate {
                     )
                 })?,
         };
+        if let (Some(r), Some(given)) = (&existing, self.args.grace)
+            && given.as_secs() != r.grace_seconds
+        {
+            cx.printer.warn(
+                &format!(
+                    "--grace {} does not apply: the rotation in progress keeps the {} it started with",
+                    crate::engine::time::format_elapsed(given),
+                    crate::engine::time::format_elapsed(Duration::from_secs(r.grace_seconds))
+                ),
+                None,
+            );
+        }
         match (&existing, self.args.finish) {
             (None, true) => {
                 return Err(CommandError::usage(
@@ -129,7 +141,7 @@ impl Command for Rotate {
             None => format!(
                 "rotate signing key {old_key_id} of {}: 5 stages; the old key stays trusted {} after the servers restart",
                 self.env,
-                crate::engine::time::format_elapsed(self.args.grace)
+                crate::engine::time::format_elapsed(self.grace())
             ),
             Some(r) => format!(
                 "resume the rotation of {old_key_id} (started {}): stage {} of 5 next, {}",
@@ -138,11 +150,11 @@ impl Command for Rotate {
                 r.stage.next()
             ),
         };
-        if existing.is_none() && self.args.grace < crate::rotate::DEFAULT_GRACE {
+        if existing.is_none() && self.grace() < crate::rotate::DEFAULT_GRACE {
             cx.printer.warn(
                 &format!(
                     "a grace period of {} is shorter than the hour Medplum's signed URLs last: URLs signed with the old key just before the restart stop working when it ends",
-                    crate::engine::time::format_elapsed(self.args.grace)
+                    crate::engine::time::format_elapsed(self.grace())
                 ),
                 Some("leave out --grace for the default 1h5m"),
             );
@@ -218,6 +230,10 @@ impl Session {
 }
 
 impl Rotate {
+    fn grace(&self) -> Duration {
+        self.args.grace.unwrap_or(crate::rotate::DEFAULT_GRACE)
+    }
+
     async fn session(&self, cx: &Cx) -> Result<Session, CommandError> {
         let journal = Journal::open(&self.loc.dir, &self.env)?;
         let overrides = Overrides {
@@ -274,7 +290,7 @@ impl Rotate {
                 .journal
                 .data::<KeyRecord>(StepId::SigningKey)?
                 .and_then(|k| k.public_key_pem);
-            let r = Rotation::new(plan.old_key_id.clone(), old_pem, self.args.grace);
+            let r = Rotation::new(plan.old_key_id.clone(), old_pem, self.grace());
             key::save(&s.ctx, &r)?;
             s.close().await;
         }

@@ -321,9 +321,13 @@ fn a_rotation_in_its_grace_period_shows_in_status_and_finishes_later() {
     let line = report.lines().find(|l| l.contains(" rotation ")).unwrap();
     assert!(line.contains("may finish after"), "{report}");
 
-    let (code, _, err) = rotate(&moto, dir.path(), &["--finish"]);
+    let (code, _, err) = rotate(&moto, dir.path(), &["--finish", "--grace", "2h"]);
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("the grace period ends at"), "{err}");
+    assert!(
+        err.contains("--grace 2h00m does not apply: the rotation in progress keeps the 1h05m"),
+        "{err}"
+    );
     assert_eq!(keys(&moto, dir.path()).cloudfront.len(), 2);
 
     // The period passes while medplum-init is not running.
