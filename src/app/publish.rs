@@ -57,7 +57,8 @@ pub async fn find_target(aws: &AwsClients, config: &InfraConfig) -> Result<Targe
     let mut distribution = None;
     let all = stacks(config);
     for (i, (stack, region)) in all.iter().enumerate() {
-        let resources = match resources(aws, stack, region).await {
+        let resources = match crate::deploy::environments::stack_resources(aws, region, stack).await
+        {
             Ok(r) => r,
             // The companion may not exist (yet); the primary must.
             Err(e) if i > 0 => {
@@ -91,39 +92,6 @@ pub async fn find_target(aws: &AwsClients, config: &InfraConfig) -> Result<Targe
         bucket_region,
         distribution,
     })
-}
-
-/// `(logical id, type, physical id)` of the stack's resources that have a physical id.
-async fn resources(
-    aws: &AwsClients,
-    stack: &str,
-    region: &str,
-) -> Result<Vec<(String, String, String)>, AwsError> {
-    let client = aws.cloudformation(region);
-    let mut out = Vec::new();
-    let mut token: Option<String> = None;
-    loop {
-        let page = client
-            .list_stack_resources()
-            .stack_name(stack)
-            .set_next_token(token.take())
-            .send()
-            .await
-            .map_err(|e| AwsError::from_sdk("cloudformation", "ListStackResources", &e))?;
-        for r in page.stack_resource_summaries() {
-            if let (Some(l), Some(t), Some(p)) = (
-                r.logical_resource_id(),
-                r.resource_type(),
-                r.physical_resource_id(),
-            ) {
-                out.push((l.to_string(), t.to_string(), p.to_string()));
-            }
-        }
-        match page.next_token() {
-            Some(t) if !t.is_empty() => token = Some(t.to_string()),
-            _ => return Ok(out),
-        }
-    }
 }
 
 /// Key to ETag (quotes removed) of every object in the bucket.

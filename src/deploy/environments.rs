@@ -125,15 +125,15 @@ async fn tagged_stacks(aws: &AwsClients, region: &str) -> Result<Vec<Stack>, Aws
     }
 }
 
-/// The physical ID of the first resource of `stack` that `wanted` picks (by type and logical
-/// ID), reading ListStackResources page by page until it is found.
-pub async fn find_resource(
+/// `(logical id, type, physical id)` of the stack's resources that have a physical id, read
+/// with ListStackResources page by page.
+pub async fn stack_resources(
     aws: &AwsClients,
     region: &str,
     stack: &str,
-    wanted: impl Fn(&str, &str) -> bool,
-) -> Result<Option<String>, AwsError> {
+) -> Result<Vec<(String, String, String)>, AwsError> {
     let client = aws.cloudformation(region);
+    let mut out = Vec::new();
     let mut token: Option<String> = None;
     loop {
         let page = client
@@ -143,25 +143,35 @@ pub async fn find_resource(
             .send()
             .await
             .map_err(|e| AwsError::from_sdk("cloudformation", "ListStackResources", &e))?;
-        let found = page
-            .stack_resource_summaries()
-            .iter()
-            .find(|r| {
-                wanted(
-                    r.resource_type().unwrap_or_default(),
-                    r.logical_resource_id().unwrap_or_default(),
-                )
-            })
-            .and_then(|r| r.physical_resource_id())
-            .map(str::to_string);
-        if found.is_some() {
-            return Ok(found);
+        for r in page.stack_resource_summaries() {
+            if let (Some(l), Some(t), Some(p)) = (
+                r.logical_resource_id(),
+                r.resource_type(),
+                r.physical_resource_id(),
+            ) {
+                out.push((l.to_string(), t.to_string(), p.to_string()));
+            }
         }
         match page.next_token() {
             Some(t) if !t.is_empty() => token = Some(t.to_string()),
-            _ => return Ok(None),
+            _ => return Ok(out),
         }
     }
+}
+
+/// The physical ID of the first resource of `stack` that `wanted` picks (by type and logical
+/// ID).
+pub async fn find_resource(
+    aws: &AwsClients,
+    region: &str,
+    stack: &str,
+    wanted: impl Fn(&str, &str) -> bool,
+) -> Result<Option<String>, AwsError> {
+    Ok(stack_resources(aws, region, stack)
+        .await?
+        .into_iter()
+        .find(|(l, t, _)| wanted(t, l))
+        .map(|(_, _, p)| p))
 }
 
 /// The image of the first container of the stack's task definition; `None` when the stack has
