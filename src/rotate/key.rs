@@ -16,7 +16,7 @@ use crate::crypto::{SigningKeyPair, pending};
 use crate::engine::journal::{prepare_state_dir, state_dir};
 use crate::engine::{Ctx, JournalError, StepError, StepId};
 use crate::steps::signing_key::KeyRecord;
-use crate::steps::signing_key::cloudfront::{KeyStore, ensure_cloudfront_key};
+use crate::steps::signing_key::cloudfront::{KeyStore, ensure_cloudfront_key, registered_key};
 use crate::steps::ssm;
 
 /// Where the new key waits for SSM, beside the journal.
@@ -220,18 +220,8 @@ pub async fn write(ctx: &Ctx) -> Result<(), StepError> {
 /// DeletePublicKey). Already gone is done.
 pub async fn delete_old(ctx: &Ctx, id: &str) -> Result<(), StepError> {
     let cf = ctx.aws()?.cloudfront();
-    let got = ctx
-        .call(
-            ID,
-            "cloudfront",
-            "GetPublicKey",
-            US_EAST_1,
-            id,
-            cf.get_public_key().id(id).send(),
-        )
-        .await;
-    let etag = match got {
-        Ok(k) => k.e_tag().unwrap_or_default().to_string(),
+    let etag = match registered_key(ctx, &cf, id).await {
+        Ok(k) => k.etag.unwrap_or_default(),
         Err(e) if e.is_not_found() => return Ok(()),
         Err(e) => return Err(e.into()),
     };

@@ -365,11 +365,17 @@ pub fn stack_resources(moto: &Moto, region: &str, name: &str) -> Vec<(String, St
 /// `MEDPLUM_INIT_TEST_PAUSE_AFTER`), then SIGKILLs it: no destructors, no flush, no cleanup.
 /// Returns whether the point was reached.
 pub fn kill_install_at(moto: &Moto, dir: &Path, point: &str) -> bool {
+    kill_at(moto, dir, &["--answers", "answers.toml", "--yes"], point)
+}
+
+/// Runs the binary with `args` in `dir` until it stops dead right after `point`, then SIGKILLs
+/// it. Returns whether the point was reached.
+pub fn kill_at(moto: &Moto, dir: &Path, args: &[&str], point: &str) -> bool {
     use std::io::BufRead;
     let mut child = cmd(dir)
         .envs(moto.env())
         .env("MEDPLUM_INIT_TEST_PAUSE_AFTER", point)
-        .args(["--answers", "answers.toml", "--yes"])
+        .args(args)
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()

@@ -8,9 +8,7 @@
 //! The emulator's forced ECS deployments take time (MEDPLUM_EMULATOR_ECS_ROLLOUT_SECONDS), as
 //! ECS's do; moto alone finished them at once.
 
-use std::io::BufRead;
 use std::path::Path;
-use std::process::Stdio;
 
 use serde_json::Value;
 
@@ -232,10 +230,10 @@ fn a_full_rotation_replaces_the_key_everywhere_and_redeploys_the_servers() {
 
 /// Starts a rotation that stops dead at `point`, SIGKILLs it, and says whether it got there.
 fn kill_rotation_at(moto: &Moto, dir: &Path, point: &str) -> bool {
-    let mut child = cmd(dir)
-        .envs(moto.env())
-        .env("MEDPLUM_INIT_TEST_PAUSE_AFTER", point)
-        .args([
+    crate::harness::kill_at(
+        moto,
+        dir,
+        &[
             "rotate",
             "signing-key",
             "--yes",
@@ -243,17 +241,9 @@ fn kill_rotation_at(moto: &Moto, dir: &Path, point: &str) -> bool {
             "0s",
             "--output",
             "plain",
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let reached = std::io::BufReader::new(child.stderr.take().unwrap())
-        .lines()
-        .any(|l| l.unwrap().starts_with("test-pause:"));
-    child.kill().unwrap();
-    child.wait().unwrap();
-    reached
+        ],
+        point,
+    )
 }
 
 #[test]

@@ -38,7 +38,7 @@ pub(super) async fn adopt_legacy_key(ctx: &Ctx) -> Result<Option<String>, StepEr
         return Ok(None);
     };
     let cf = ctx.aws()?.cloudfront();
-    let RegisteredKey { pem, name } = match registered_key(ctx, &cf, &id).await {
+    let RegisteredKey { pem, name, .. } = match registered_key(ctx, &cf, &id).await {
         Ok(k) => k,
         Err(e) if e.is_not_found() => return Ok(None),
         Err(e) => return Err(e.into()),
@@ -65,6 +65,8 @@ pub(super) async fn adopt_legacy_key(ctx: &Ctx) -> Result<Option<String>, StepEr
 pub struct RegisteredKey {
     pub pem: String,
     pub name: Option<String>,
+    /// What DeletePublicKey needs in If-Match.
+    pub etag: Option<String>,
 }
 
 /// GetPublicKey for `id`.
@@ -89,6 +91,7 @@ pub async fn registered_key(
             .map(|c| c.encoded_key().to_string())
             .unwrap_or_default(),
         name: config.map(|c| c.name().to_string()),
+        etag: key.e_tag().map(str::to_string),
     })
 }
 
