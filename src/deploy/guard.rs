@@ -90,12 +90,16 @@ fn holder_risk(template: &Value, c: &ResourceChange) -> Option<Risk> {
         ),
         _ => return None,
     };
-    let fix = (!c.replacing_properties.is_empty()).then(|| {
-        format!(
+    let fix = if !c.replacing_properties.is_empty() {
+        Some(format!(
             "forced by a new {}: undo the config change behind it to keep the resource",
             c.replacing_properties.join(", ")
-        )
-    });
+        ))
+    } else if c.action == ChangeAction::Remove && is_medplum_cluster(c) {
+        Some(CLUSTER_ID_FIX.to_string())
+    } else {
+        None
+    };
     Some(Risk {
         logical_id: c.logical_id.clone(),
         severity,
@@ -103,6 +107,18 @@ fn holder_risk(template: &Value, c: &ResourceChange) -> Option<Risk> {
         fix,
     })
 }
+
+/// The Medplum cluster's logical ID is `BackEndDatabaseCluster…`, with `PG<major>` after it when
+/// `rdsIdsMajorVersionSuffix` is on: a removed one means the ID changed under the same stack.
+fn is_medplum_cluster(c: &ResourceChange) -> bool {
+    c.resource_type == "AWS::RDS::DBCluster" && c.logical_id.starts_with("BackEndDatabaseCluster")
+}
+
+const CLUSTER_ID_FIX: &str = "the cluster's logical ID changed: rdsIdsMajorVersionSuffix was \
+     switched, or rdsInstanceVersion moved to another major version with it on, and the stack \
+     would start on a new, empty cluster. Undo that change to keep the database; to upgrade the \
+     major version, upgrade the cluster in place (keep the suffix as it is) or migrate the data \
+     to the new cluster first";
 
 fn after_replacement(policy: Option<&str>) -> &'static str {
     match policy {
@@ -125,6 +141,16 @@ fn property_risks(c: &ResourceChange) -> Vec<Risk> {
     for p in &c.properties {
         match (c.resource_type.as_str(), p.name.as_str()) {
             ("AWS::RDS::DBCluster", "EngineVersion") => out.push(engine_version(c, p)),
+            ("AWS::RDS::DBCluster", "DBClusterParameterGroupName")
+            | ("AWS::RDS::DBInstance", "DBParameterGroupName") => out.push(Risk {
+                logical_id: c.logical_id.clone(),
+                severity: Severity::Caution,
+                what: "moves to another parameter group (rdsPersistentParameterGroups or \
+                       rdsIdsMajorVersionSuffix changed): static parameters apply at the next \
+                       reboot of the instances"
+                    .to_string(),
+                fix: None,
+            }),
             ("AWS::ElastiCache::ReplicationGroup", "CacheNodeType") => out.push(Risk {
                 logical_id: c.logical_id.clone(),
                 severity: Severity::Caution,

@@ -252,3 +252,51 @@ fn blocking_risks_come_first() {
     let order: Vec<Severity> = risks.iter().map(|r| r.severity).collect();
     assert_eq!(order, [Severity::Blocking, Severity::Caution]);
 }
+
+/// `rdsIdsMajorVersionSuffix` switched on (or a major version change with it on) renames the
+/// cluster: the change set removes the old one and adds `BackEndDatabaseClusterPG<major>…`.
+#[test]
+fn a_cluster_renamed_by_the_ids_suffix_blocks_and_names_the_keys() {
+    let changes = [
+        change(ChangeAction::Remove, CLUSTER, "AWS::RDS::DBCluster"),
+        change(
+            ChangeAction::Add,
+            "BackEndDatabaseClusterPG16C8A3B565",
+            "AWS::RDS::DBCluster",
+        ),
+    ];
+    let risks = assess(&template(), &changes);
+    assert_eq!(risks.len(), 1, "{risks:?}");
+    assert_eq!(risks[0].logical_id, CLUSTER);
+    assert_eq!(risks[0].severity, Severity::Blocking);
+    let fix = risks[0].fix.as_deref().unwrap();
+    assert!(fix.contains("rdsIdsMajorVersionSuffix"), "{fix}");
+    assert!(fix.contains("rdsInstanceVersion"), "{fix}");
+    // With the suffix on, a major upgrade removes the suffixed cluster the same way.
+    let renamed = [change(
+        ChangeAction::Remove,
+        "BackEndDatabaseClusterPG16C8A3B565",
+        "AWS::RDS::DBCluster",
+    )];
+    assert_eq!(
+        assess(&template(), &renamed)[0].severity,
+        Severity::Blocking
+    );
+}
+
+#[test]
+fn a_new_parameter_group_is_a_caution() {
+    let risks = assess(
+        &template(),
+        &[set(
+            CLUSTER,
+            "AWS::RDS::DBCluster",
+            "DBClusterParameterGroupName",
+            Some("old"),
+            Some("new"),
+        )],
+    );
+    assert_eq!(risks.len(), 1);
+    assert_eq!(risks[0].severity, Severity::Caution);
+    assert!(risks[0].what.contains("parameter group"));
+}

@@ -3,7 +3,7 @@
 
 /// One deliberate difference from the CDK's output.
 pub struct Deviation {
-    /// Fixture folder.
+    /// Fixture folders it applies to, comma-separated.
     pub fixture: &'static str,
     /// `primary` or `us-east-1`.
     pub stack: &'static str,
@@ -114,20 +114,26 @@ pub const DEVIATIONS: &[Deviation] = &[
     ),
     // eu-west-1: two stacks
     d!(
-        "eu",
+        "eu, rds",
         "primary",
         "Parameters.BootstrapVersion",
         "",
         NO_BOOTSTRAP
     ),
     d!(
-        "eu",
+        "eu, rds",
         "primary",
         "Rules.CheckBootstrapVersion",
         "",
         NO_BOOTSTRAP
     ),
-    d!("eu", "primary", "Resources.CDKMetadata", "", NO_METADATA),
+    d!(
+        "eu, rds",
+        "primary",
+        "Resources.CDKMetadata",
+        "",
+        NO_METADATA
+    ),
     d!(
         "eu",
         "primary",
@@ -150,106 +156,112 @@ pub const DEVIATIONS: &[Deviation] = &[
         AURORA_16
     ),
     d!(
-        "eu",
+        "eu, rds",
         "primary",
         "Resources.BackEndRedisCluster52D28A6F",
         "Properties.CacheNodeType",
         REDIS_T4G
     ),
     d!(
-        "eu",
+        "eu, rds",
         "primary",
         "Resources.FrontEndOriginAccessIdentity6D7F5EB8",
         "",
         OAI_IN_PRIMARY
     ),
     d!(
-        "eu",
+        "eu, rds",
         "primary",
         "Resources.StorageOriginAccessIdentity7CB6436A",
         "",
         OAI_IN_PRIMARY
     ),
     d!(
-        "eu",
+        "eu, rds",
         "primary",
         "Outputs.AppOriginAccessIdentity",
         "",
         OAI_PARAMETER
     ),
     d!(
-        "eu",
+        "eu, rds",
         "primary",
         "Outputs.StorageOriginAccessIdentity",
         "",
         OAI_PARAMETER
     ),
     d!(
-        "eu",
+        "eu, rds",
         "primary",
         "Resources.FrontEndAppBucketPolicyBAED1B9B",
         "Properties.PolicyDocument.Statement",
         OAI_GRANT
     ),
     d!(
-        "eu",
+        "eu, rds",
         "primary",
         "Resources.StorageStorageBucketPolicy77CC849A",
         "Properties.PolicyDocument.Statement",
         OAI_GRANT
     ),
     d!(
-        "eu",
+        "eu, rds",
         "us-east-1",
         "Parameters.BootstrapVersion",
         "",
         NO_BOOTSTRAP
     ),
     d!(
-        "eu",
+        "eu, rds",
         "us-east-1",
         "Rules.CheckBootstrapVersion",
         "",
         NO_BOOTSTRAP
     ),
-    d!("eu", "us-east-1", "Resources.CDKMetadata", "", NO_METADATA),
     d!(
-        "eu",
+        "eu, rds",
+        "us-east-1",
+        "Resources.CDKMetadata",
+        "",
+        NO_METADATA
+    ),
+    d!(
+        "eu, rds",
         "us-east-1",
         "Resources.FrontEndOriginAccessIdentity6D7F5EB8",
         "",
         OAI_IN_PRIMARY
     ),
     d!(
-        "eu",
+        "eu, rds",
         "us-east-1",
         "Resources.StorageOriginAccessIdentity7CB6436A",
         "",
         OAI_IN_PRIMARY
     ),
     d!(
-        "eu",
+        "eu, rds",
         "us-east-1",
         "Parameters.AppOriginAccessIdentity",
         "",
         OAI_PARAMETER
     ),
     d!(
-        "eu",
+        "eu, rds",
         "us-east-1",
         "Parameters.StorageOriginAccessIdentity",
         "",
         OAI_PARAMETER
     ),
     d!(
-        "eu",
+        "eu, rds",
         "us-east-1",
         "Resources.FrontEndAppDistributionA2F700A1",
         "Properties.DistributionConfig.Origins[0].S3OriginConfig.OriginAccessIdentity",
         OAI_PARAMETER
     ),
     d!(
-        "eu",
+        "eu, rds",
         "us-east-1",
         "Resources.StorageStorageDistributionAF8103AC",
         "Properties.DistributionConfig.Origins[0].S3OriginConfig.OriginAccessIdentity",

@@ -94,6 +94,47 @@ fn database_keys() {
     assert_eq!(params["Parameters"]["max_connections"], "300");
     assert_eq!(params["Parameters"]["statement_timeout"], "60000");
 
+    // The suffix needs the persistent groups, as in Medplum's CDK (which throws).
+    let e = err(json!({"rdsIdsMajorVersionSuffix": true}));
+    assert!(e.to_string().contains("rdsIdsMajorVersionSuffix"), "{e}");
+    assert!(
+        e.hint().unwrap().contains("rdsPersistentParameterGroups"),
+        "{e:?}"
+    );
+    // Persistent groups alone: the cluster moves to the retained group, the instances keep the
+    // default one, the cluster keeps its logical ID.
+    let t = primary(json!({"rdsInstanceVersion": "16.9", "rdsPersistentParameterGroups": true}));
+    let ids: Vec<&String> = t["Resources"].as_object().unwrap().keys().collect();
+    assert!(
+        ids.iter()
+            .any(|k| k.starts_with("BackEndMedplumPG16ClusterParameterGroup"))
+    );
+    assert!(
+        !ids.iter()
+            .any(|k| k.starts_with("BackEndMedplumDatabaseClusterParams"))
+    );
+    assert!(
+        ids.iter()
+            .any(|k| k.starts_with("BackEndDatabaseCluster8B2F7305")),
+        "{ids:?}"
+    );
+    for r in resources_of(&t, "AWS::RDS::DBInstance") {
+        assert!(r["Properties"].get("DBParameterGroupName").is_none());
+    }
+    // A proxy: its endpoint is the server's databaseProxyEndpoint parameter.
+    let t = primary(json!({"rdsProxyEnabled": true}));
+    let endpoint = resources_of(&t, "AWS::SSM::Parameter")
+        .into_iter()
+        .find(|p| {
+            p["Properties"]["Name"]
+                .as_str()
+                .unwrap()
+                .ends_with("/databaseProxyEndpoint")
+        })
+        .expect("the proxy endpoint parameter");
+    assert_eq!(endpoint["Properties"]["Value"]["Fn::GetAtt"][1], "Endpoint");
+    assert_eq!(one(&t, "AWS::RDS::DBProxy")["RequireTLS"], true);
+
     let t = primary(
         json!({"rdsSecretsArn": "arn:aws:secretsmanager:us-east-1:123456789012:secret:db-AbCdEf"}),
     );
@@ -400,16 +441,6 @@ fn keys_medplum_init_cannot_honour_are_errors_naming_them() {
             "guardDutyMalwareProtectionEnabled",
         ),
         (json!({"vpcId": "vpc-0123456789abcdef0"}), "vpcId", "VPC"),
-        (
-            json!({"rdsProxyEnabled": true}),
-            "rdsProxyEnabled",
-            "rdsProxyEnabled",
-        ),
-        (
-            json!({"rdsPersistentParameterGroups": true}),
-            "rdsPersistentParameterGroups",
-            "official CDK",
-        ),
         (
             json!({"cloudTrailAlarms": {"logGroupName": "x"}}),
             "cloudTrailAlarms",

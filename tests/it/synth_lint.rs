@@ -1,7 +1,8 @@
 //! The synthesized templates pass cfn-lint with no error-level finding, checked against the rules
 //! of the region each stack deploys to. Configs: the reference (us-east-1, one stack), eu-west-1
 //! (two stacks), every optional feature medplum-init supports (eu-central-1, two stacks), the
-//! user's own database and security groups without DNS (us-west-2), and no lookups at all
+//! user's own database and security groups without DNS (us-west-2), the RDS proxy with persistent
+//! parameter groups and the IDs suffix (eu-west-1), and no lookups at all
 //! (ap-southeast-2, availability zones from `Fn::GetAZs`).
 
 use std::collections::BTreeMap;
@@ -18,6 +19,7 @@ fn lint_configs() -> Vec<PathBuf> {
         f.join("cdk-4.0.2/eu"),
         f.join("cdk-4.0.2/features"),
         f.join("cdk-4.0.2/byo"),
+        f.join("cdk-4.0.2/rds"),
         f.join("synth/all-features"),
         f.join("synth/no-lookups"),
     ]

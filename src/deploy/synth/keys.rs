@@ -31,27 +31,6 @@ pub(super) fn refuse_unsupported(c: &InfraConfig) -> Result<(), SynthError> {
              Malware Protection for S3 scans the storage bucket with no assets to build",
         ));
     }
-    if c.rds_proxy_enabled == Some(true) {
-        return Err(unsupported(
-            "rdsProxyEnabled",
-            "the RDS proxy is not built by medplum-init yet",
-            "set rdsProxyEnabled to false, or deploy this environment with the official CDK",
-        ));
-    }
-    if c.rds_persistent_parameter_groups == Some(true)
-        || c.rds_ids_major_version_suffix == Some(true)
-    {
-        let key = if c.rds_persistent_parameter_groups == Some(true) {
-            "rdsPersistentParameterGroups"
-        } else {
-            "rdsIdsMajorVersionSuffix"
-        };
-        return Err(unsupported(
-            key,
-            "the major-version upgrade procedure's resources are not built by medplum-init yet",
-            "run the Aurora major version upgrade with the official CDK, then remove the key",
-        ));
-    }
     if c.rds_force_retain.is_some() {
         return Err(unsupported(
             "rdsForceRetain",
@@ -181,6 +160,17 @@ pub(super) fn database(c: &InfraConfig) -> Result<Database, SynthError> {
         "rdsReaderInstanceType",
         opt(&c.rds_reader_instance_type).or(opt(&c.rds_instance_type)),
     )?;
+    let persistent_groups = c.rds_persistent_parameter_groups == Some(true);
+    let ids_suffix = c.rds_ids_major_version_suffix == Some(true);
+    // The CDK throws the same: the suffixed cluster's instances use the persistent groups.
+    if ids_suffix && !persistent_groups {
+        return Err(invalid(
+            "rdsIdsMajorVersionSuffix",
+            "true without rdsPersistentParameterGroups",
+            "set rdsPersistentParameterGroups to true as well (the suffixed cluster's instances \
+             use the persistent parameter groups)",
+        ));
+    }
     let mut parameters = Map::new();
     parameters.insert("statement_timeout".into(), "60000".into());
     parameters.insert(
@@ -205,6 +195,9 @@ pub(super) fn database(c: &InfraConfig) -> Result<Database, SynthError> {
         reader_class,
         parameters,
         auto_minor_version_upgrade: c.rds_auto_minor_version_upgrade,
+        persistent_groups,
+        ids_suffix,
+        proxy: c.rds_proxy_enabled == Some(true),
     }))
 }
 

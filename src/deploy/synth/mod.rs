@@ -83,5 +83,12 @@ fn backend(t: &mut Template, s: &Settings) {
     wait_for.push(cache.cluster.clone());
     service::build(t, s, &net, &bot_role, &wait_for);
     load_balancer::build(t, s, &net);
-    parameters::build(t, s, db.secret_arn, &cache.secrets, &bot_role);
+    parameters::build(
+        t,
+        s,
+        db.secret_arn,
+        db.proxy_endpoint,
+        &cache.secrets,
+        &bot_role,
+    );
 }

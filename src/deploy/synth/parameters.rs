@@ -1,5 +1,6 @@
 //! The SSM parameters the stack writes under `/medplum/<name>/` for the server to read:
-//! `awsRegion`, `DatabaseSecrets`, `RedisSecrets`, `botLambdaRoleArn`. CloudFormation creates them
+//! `awsRegion`, `DatabaseSecrets`, `RedisSecrets`, `botLambdaRoleArn`, and with an RDS Proxy
+//! `databaseProxyEndpoint` (the server then connects through it). CloudFormation creates them
 //! as `String`; every other server setting is written by medplum-init's parameters step.
 
 use serde_json::{Value, json};
@@ -11,10 +12,11 @@ pub fn build(
     t: &mut Template,
     s: &Settings,
     database_secret: Value,
+    proxy_endpoint: Option<Value>,
     redis_secrets: &str,
     bot_role: &str,
 ) {
-    let params: [(&str, &str, &str, Value); 4] = [
+    let mut params: Vec<(&str, &str, &str, Value)> = vec![
         (
             "RegionParameter",
             "awsRegion",
@@ -27,6 +29,16 @@ pub fn build(
             "Database secrets ARN",
             database_secret,
         ),
+    ];
+    if let Some(endpoint) = proxy_endpoint {
+        params.push((
+            "DatabaseProxyEndpointParameter",
+            "databaseProxyEndpoint",
+            "Database proxy endpoint",
+            endpoint,
+        ));
+    }
+    params.extend([
         (
             "RedisSecretsParameter",
             "RedisSecrets",
@@ -39,7 +51,7 @@ pub fn build(
             "Bot lambda execution role ARN",
             att(bot_role, "Arn"),
         ),
-    ];
+    ]);
     for (construct, key, description, value) in params {
         t.add(
             &["BackEnd", construct, "Resource"],

@@ -71,6 +71,15 @@ pub struct Aurora {
     pub reader_class: String,
     pub parameters: Map<String, Value>,
     pub auto_minor_version_upgrade: Option<bool>,
+    /// `rdsPersistentParameterGroups`: cluster, writer and reader parameter groups named after
+    /// the major version and retained, so a major upgrade can move to the next version's groups.
+    pub persistent_groups: bool,
+    /// `rdsIdsMajorVersionSuffix`: the cluster's construct ID ends in `PG<major>`, so a new major
+    /// version is a new cluster beside the old one (retained, with deletion protection).
+    pub ids_suffix: bool,
+    /// `rdsProxyEnabled`: an RDS Proxy in front of the cluster; its endpoint goes to
+    /// `/medplum/<name>/databaseProxyEndpoint`, where the server looks for it.
+    pub proxy: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]
