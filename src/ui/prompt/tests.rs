@@ -49,6 +49,11 @@ const SCRIPT: &[&str] = &[
     "1024",
     "",
     "",
+    // Advanced database options: open them, a proxy, no persistent groups (the IDs suffix,
+    // which needs them, is not asked)
+    "y",
+    "y",
+    "",
     // Certificates: api, app, storage, validation records, wait
     "",
     "",
@@ -99,8 +104,17 @@ async fn a_scripted_install_checks_answers_goes_back_and_saves_them() {
         "identity = \"skip\"",
         "registerEnabled = false",
         "googleClientId = \"42-abc.apps.googleusercontent.com\"",
+        "rdsProxyEnabled = true",
     ] {
         assert!(saved.contains(want), "{want} missing from\n{saved}");
+    }
+    // The guided install's own switch and the unasked, default answers are not written.
+    for absent in [
+        "advanced",
+        "rdsPersistentParameterGroups",
+        "rdsIdsMajorVersionSuffix",
+    ] {
+        assert!(!saved.contains(absent), "{absent} in\n{saved}");
     }
     let a = Answers::from_toml(&saved, "saved", &Overrides::default()).unwrap();
     assert_eq!(a.env(), "prod");
@@ -116,6 +130,7 @@ async fn a_scripted_install_checks_answers_goes_back_and_saves_them() {
     .unwrap();
     assert_eq!(config["maxAzs"], 3);
     assert_eq!(config["stackName"], "MedplumProd");
+    assert_eq!(config["rdsProxyEnabled"], true);
 }
 
 #[tokio::test]

@@ -46,6 +46,9 @@ const MANAGED_TOP: &[&str] = &[
     "storageBucketName",
     "maxAzs",
     "rdsInstances",
+    "rdsProxyEnabled",
+    "rdsPersistentParameterGroups",
+    "rdsIdsMajorVersionSuffix",
     "rdsInstanceType",
     "desiredServerCount",
     "serverImage",
@@ -128,7 +131,7 @@ impl Draft {
                     }
                     continue;
                 }
-                FieldId::KeyMode => continue,
+                FieldId::KeyMode | FieldId::Advanced => continue,
                 FieldId::LbLogging if value != "true" => continue,
                 _ => {}
             }
@@ -226,6 +229,7 @@ impl Draft {
         if d.is_set(FieldId::LbLoggingBucket) && !d.is_set(FieldId::LbLogging) {
             d.set(FieldId::LbLogging, "true".into());
         }
+        d.open_advanced();
         table.retain(|_, v| !matches!(v, Value::Table(t) if t.is_empty()));
         strip_secrets(&mut table);
         d.extra = table;
@@ -276,6 +280,22 @@ impl Draft {
         }
         if self.is_set(FieldId::LbLoggingBucket) {
             self.set(FieldId::LbLogging, "true".into());
+        }
+        self.open_advanced();
+    }
+
+    /// An advanced answer switched on reopens the advanced questions, so it is shown and kept
+    /// (a hidden question's answer is not written).
+    fn open_advanced(&mut self) {
+        let on = [
+            FieldId::RdsProxy,
+            FieldId::RdsPersistentGroups,
+            FieldId::RdsIdsSuffix,
+        ]
+        .into_iter()
+        .any(|f| self.values.get(&f).map(String::as_str) == Some("true"));
+        if on {
+            self.set(FieldId::Advanced, "true".into());
         }
     }
 
@@ -371,6 +391,32 @@ mod tests {
             !text.contains("clientId"),
             "empty optional answers are left out: {text}"
         );
+    }
+
+    /// The advanced database answers: written only while "Advanced options" is on, and an
+    /// answers text that sets one reopens them, so a re-run keeps it.
+    #[test]
+    fn advanced_answers_reopen_their_questions() {
+        let k = Known::default();
+        let mut d = filled();
+        d.set(FieldId::RdsPersistentGroups, "true".into());
+        assert!(!d.to_toml(&k).contains("rdsPersistentParameterGroups"));
+        d.set(FieldId::Advanced, "true".into());
+        d.set(FieldId::RdsIdsSuffix, "true".into());
+        let text = d.to_toml(&k);
+        assert!(
+            text.contains("rdsPersistentParameterGroups = true"),
+            "{text}"
+        );
+        assert!(text.contains("rdsIdsMajorVersionSuffix = true"), "{text}");
+        assert!(!text.contains("advanced"), "{text}");
+        let back = Draft::from_toml(&text).unwrap();
+        assert_eq!(back.value(FieldId::Advanced, &k), "true");
+        assert_eq!(back.to_toml(&k), text);
+        // The suffix is not asked (nor written) without the persistent groups.
+        let mut d = back;
+        d.set(FieldId::RdsPersistentGroups, "false".into());
+        assert!(!d.to_toml(&k).contains("rdsIdsMajorVersionSuffix"));
     }
 
     #[test]

@@ -27,6 +27,10 @@ pub enum FieldId {
     ServerCpu,
     ServerMemory,
     ServerImage,
+    Advanced,
+    RdsProxy,
+    RdsPersistentGroups,
+    RdsIdsSuffix,
     CertApi,
     CertApp,
     CertStorage,
@@ -88,7 +92,7 @@ pub fn fargate_monthly_usd(cpu: u32, memory_mib: u32) -> f64 {
 pub const NAT_MONTHLY_USD: f64 = 32.85;
 
 impl FieldId {
-    pub const ALL: [FieldId; 32] = [
+    pub const ALL: [FieldId; 36] = [
         FieldId::Name,
         FieldId::Region,
         FieldId::StackName,
@@ -105,6 +109,10 @@ impl FieldId {
         FieldId::ServerCpu,
         FieldId::ServerMemory,
         FieldId::ServerImage,
+        FieldId::Advanced,
+        FieldId::RdsProxy,
+        FieldId::RdsPersistentGroups,
+        FieldId::RdsIdsSuffix,
         FieldId::CertApi,
         FieldId::CertApp,
         FieldId::CertStorage,
@@ -144,6 +152,11 @@ impl FieldId {
             ServerCpu => "serverCpu",
             ServerMemory => "serverMemory",
             ServerImage => "serverImage",
+            // The guided install's own: it only opens the questions below.
+            Advanced => "advanced",
+            RdsProxy => "rdsProxyEnabled",
+            RdsPersistentGroups => "rdsPersistentParameterGroups",
+            RdsIdsSuffix => "rdsIdsMajorVersionSuffix",
             CertApi => "certificates.api",
             CertApp => "certificates.app",
             CertStorage => "certificates.storage",
@@ -182,7 +195,9 @@ impl FieldId {
                 Section::Domains
             }
             MaxAzs | RdsInstances | RdsInstanceType | ServerCount | ServerCpu | ServerMemory
-            | ServerImage => Section::Capacity,
+            | ServerImage | Advanced | RdsProxy | RdsPersistentGroups | RdsIdsSuffix => {
+                Section::Capacity
+            }
             CertApi | CertApp | CertStorage | CertDnsRecords | CertWait => Section::Certificates,
             KeyMode | SigningKeyId => Section::SigningKey,
             SupportEmail | EmailIdentity => Section::Email,
@@ -210,6 +225,10 @@ impl FieldId {
             ServerCpu => "Server CPU",
             ServerMemory => "Server memory",
             ServerImage => "Server image",
+            Advanced => "Advanced options",
+            RdsProxy => "RDS Proxy",
+            RdsPersistentGroups => "Persistent groups",
+            RdsIdsSuffix => "Version in IDs",
             CertApi => "API certificate",
             CertApp => "App certificate",
             CertStorage => "Storage certificate",
@@ -235,9 +254,8 @@ impl FieldId {
             Name | StackName | DomainName | ApiDomain | AppDomain | StorageDomain
             | StorageBucket | ServerImage | SigningKeyId | SupportEmail | LbLoggingBucket
             | ClientId | GoogleClientId => Kind::Text,
-            CertDnsRecords | CertWait | LbLogging | CreateLoggingBucket | RegisterEnabled => {
-                Kind::Toggle
-            }
+            CertDnsRecords | CertWait | LbLogging | CreateLoggingBucket | RegisterEnabled
+            | Advanced | RdsProxy | RdsPersistentGroups | RdsIdsSuffix => Kind::Toggle,
             _ => Kind::Choice,
         }
     }
@@ -256,6 +274,11 @@ impl FieldId {
             SigningKeyId => d.value(KeyMode, k) == "existing",
             LbLoggingBucket | CreateLoggingBucket => d.value(LbLogging, k) == "true",
             CertDnsRecords => d.value(Zone, k) != "skip",
+            RdsProxy | RdsPersistentGroups => d.value(Advanced, k) == "true",
+            // Medplum's CDK refuses the suffix without the persistent groups.
+            RdsIdsSuffix => {
+                d.value(Advanced, k) == "true" && d.value(RdsPersistentGroups, k) == "true"
+            }
             _ => true,
         }
     }
@@ -302,6 +325,7 @@ impl FieldId {
                     .unwrap_or_else(|| "512".into())
             }
             ServerImage => DEFAULT_SERVER_IMAGE.into(),
+            Advanced | RdsProxy | RdsPersistentGroups | RdsIdsSuffix => "false".into(),
             CertApi | CertApp | CertStorage => "auto".into(),
             CertDnsRecords => "true".into(),
             // Waiting only ends when DNS validation can succeed: when the records go to a zone
@@ -348,6 +372,9 @@ impl FieldId {
                 | FieldId::RdsInstanceType
                 | FieldId::ClientId
                 | FieldId::GoogleClientId
+                | FieldId::RdsProxy
+                | FieldId::RdsPersistentGroups
+                | FieldId::RdsIdsSuffix
         )
     }
 

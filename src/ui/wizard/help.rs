@@ -161,6 +161,30 @@ pub fn field_help(f: FieldId) -> &'static str {
              covers every address in it and needs DKIM records, written to Route53 when the \
              zone is here."
         }
+        Advanced => {
+            "Show the database options larger installs and major-version upgrades use: RDS \
+             Proxy and the parameter-group and cluster-ID settings of Medplum's upgrade \
+             procedure. Most installs leave them off."
+        }
+        RdsProxy => {
+            "Put an RDS Proxy between the servers and Aurora: it pools connections, so many \
+             server tasks do not exhaust the database's connection limit, and it fails over \
+             faster. The servers connect through it (databaseProxyEndpoint). It costs about \
+             $0.015 per vCPU-hour of the database instances, at least 2 vCPUs: about $22 a \
+             month for each db.t4g.medium."
+        }
+        RdsPersistentGroups => {
+            "Give the cluster and its instances parameter groups named after the PostgreSQL \
+             major version (MedplumPG16…), kept when the stack stops using them. Needed for \
+             Medplum's major-version upgrade procedure. No cost. Switching it on an existing \
+             cluster moves it to the new group; static parameters apply at the next reboot."
+        }
+        RdsIdsSuffix => {
+            "Put the major version into the cluster's IDs (DatabaseClusterPG16…), so a new \
+             major version is a new cluster beside the old one, which is kept. Only for a new \
+             environment: on a deployed one it would start a new, empty cluster, and deploy \
+             refuses that unless you allow the data risk."
+        }
         LbLogging => {
             "Keep the API load balancer's access logs in S3: useful for audits and debugging. \
              S3 storage costs apply (about $0.023 per GB-month)."
