@@ -165,7 +165,9 @@ def test_hang_keeps_the_resource_in_progress_until_the_stack_is_deleted(emu, emu
     emu_cfn.execute_change_set(StackName="s", ChangeSetName="cs")
     # Far longer than the resource delay: the hung resource has not moved.
     with pytest.raises(pytest.fail.Exception):
-        wait_until(lambda: resource_events(emu_cfn, "s")[-1][1] != "CREATE_IN_PROGRESS", timeout=0.5)
+        # No events yet (the execution is asynchronous, slow on a loaded machine) is still "not
+        # moved": an empty list must not end the wait with an IndexError.
+        wait_until(lambda: any(e[1] != "CREATE_IN_PROGRESS" for e in resource_events(emu_cfn, "s")), timeout=0.5)
     assert emu_cfn.describe_stacks(StackName="s")["Stacks"][0]["StackStatus"] == "CREATE_IN_PROGRESS"
     stack_id = emu_cfn.describe_stacks(StackName="s")["Stacks"][0]["StackId"]
     emu_cfn.delete_stack(StackName="s")
