@@ -454,3 +454,22 @@ fn the_recorded_text_keeps_no_secret_value_at_any_depth() {
     let a = load(text).unwrap();
     assert_eq!(a.recorded, recorded);
 }
+
+#[test]
+fn cloudtrail_alarms_are_checked_key_by_key_with_the_nested_line() {
+    let with = |table: &str| format!("{MINIMAL}[cloudTrailAlarms]\n{table}");
+    let a = load(&with(
+        "logGroupName = \"medplum-trail\"\nlogGroupCreate = true\n",
+    ))
+    .unwrap();
+    assert_eq!(a.cdk["cloudTrailAlarms"]["logGroupName"], "medplum-trail");
+    let err = load(&with("logGroupCreate = true\nsnsTopicName = \"a.fifo\"\n")).unwrap_err();
+    assert_eq!(err.errors[0].key, "cloudTrailAlarms.logGroupName", "{err}");
+    let err = load(&with("logGroupName = \"g\"\nsnsTopicName = \"a.fifo\"\n")).unwrap_err();
+    assert_eq!(err.errors[0].key, "cloudTrailAlarms.snsTopicName", "{err}");
+    assert_eq!(
+        err.errors[0].line,
+        Some(7),
+        "the line of snsTopicName: {err}"
+    );
+}

@@ -4,6 +4,7 @@
 //! ([`validators`]) and the hosted-zone pick ([`zones`]). Those live here, not in `answers/` or
 //! `steps/`, so the synthesizer can apply them without depending on either.
 
+pub mod cloudtrail;
 pub mod derive;
 pub mod infra;
 pub mod server;

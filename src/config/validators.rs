@@ -297,7 +297,7 @@ pub fn bucket_name(s: &str) -> Check {
 }
 
 /// Splits `arn:partition:service:region:account:resource`.
-fn arn_parts(s: &str) -> Option<[&str; 6]> {
+pub(super) fn arn_parts(s: &str) -> Option<[&str; 6]> {
     let mut it = s.splitn(6, ':');
     let parts = [
         it.next()?,

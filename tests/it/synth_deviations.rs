@@ -114,154 +114,154 @@ pub const DEVIATIONS: &[Deviation] = &[
     ),
     // eu-west-1: two stacks
     d!(
-        "eu, rds",
+        "eu, rds, cloudtrail",
         "primary",
         "Parameters.BootstrapVersion",
         "",
         NO_BOOTSTRAP
     ),
     d!(
-        "eu, rds",
+        "eu, rds, cloudtrail",
         "primary",
         "Rules.CheckBootstrapVersion",
         "",
         NO_BOOTSTRAP
     ),
     d!(
-        "eu, rds",
+        "eu, rds, cloudtrail",
         "primary",
         "Resources.CDKMetadata",
         "",
         NO_METADATA
     ),
     d!(
-        "eu",
+        "eu, cloudtrail",
         "primary",
         "Resources.BackEndMedplumDatabaseClusterParamsF04B446D",
         "Properties.Description",
         AURORA_16
     ),
     d!(
-        "eu",
+        "eu, cloudtrail",
         "primary",
         "Resources.BackEndMedplumDatabaseClusterParamsF04B446D",
         "Properties.Family",
         AURORA_16
     ),
     d!(
-        "eu",
+        "eu, cloudtrail",
         "primary",
         "Resources.BackEndDatabaseCluster8B2F7305",
         "Properties.EngineVersion",
         AURORA_16
     ),
     d!(
-        "eu, rds",
+        "eu, rds, cloudtrail",
         "primary",
         "Resources.BackEndRedisCluster52D28A6F",
         "Properties.CacheNodeType",
         REDIS_T4G
     ),
     d!(
-        "eu, rds",
+        "eu, rds, cloudtrail",
         "primary",
         "Resources.FrontEndOriginAccessIdentity6D7F5EB8",
         "",
         OAI_IN_PRIMARY
     ),
     d!(
-        "eu, rds",
+        "eu, rds, cloudtrail",
         "primary",
         "Resources.StorageOriginAccessIdentity7CB6436A",
         "",
         OAI_IN_PRIMARY
     ),
     d!(
-        "eu, rds",
+        "eu, rds, cloudtrail",
         "primary",
         "Outputs.AppOriginAccessIdentity",
         "",
         OAI_PARAMETER
     ),
     d!(
-        "eu, rds",
+        "eu, rds, cloudtrail",
         "primary",
         "Outputs.StorageOriginAccessIdentity",
         "",
         OAI_PARAMETER
     ),
     d!(
-        "eu, rds",
+        "eu, rds, cloudtrail",
         "primary",
         "Resources.FrontEndAppBucketPolicyBAED1B9B",
         "Properties.PolicyDocument.Statement",
         OAI_GRANT
     ),
     d!(
-        "eu, rds",
+        "eu, rds, cloudtrail",
         "primary",
         "Resources.StorageStorageBucketPolicy77CC849A",
         "Properties.PolicyDocument.Statement",
         OAI_GRANT
     ),
     d!(
-        "eu, rds",
+        "eu, rds, cloudtrail",
         "us-east-1",
         "Parameters.BootstrapVersion",
         "",
         NO_BOOTSTRAP
     ),
     d!(
-        "eu, rds",
+        "eu, rds, cloudtrail",
         "us-east-1",
         "Rules.CheckBootstrapVersion",
         "",
         NO_BOOTSTRAP
     ),
     d!(
-        "eu, rds",
+        "eu, rds, cloudtrail",
         "us-east-1",
         "Resources.CDKMetadata",
         "",
         NO_METADATA
     ),
     d!(
-        "eu, rds",
+        "eu, rds, cloudtrail",
         "us-east-1",
         "Resources.FrontEndOriginAccessIdentity6D7F5EB8",
         "",
         OAI_IN_PRIMARY
     ),
     d!(
-        "eu, rds",
+        "eu, rds, cloudtrail",
         "us-east-1",
         "Resources.StorageOriginAccessIdentity7CB6436A",
         "",
         OAI_IN_PRIMARY
     ),
     d!(
-        "eu, rds",
+        "eu, rds, cloudtrail",
         "us-east-1",
         "Parameters.AppOriginAccessIdentity",
         "",
         OAI_PARAMETER
     ),
     d!(
-        "eu, rds",
+        "eu, rds, cloudtrail",
         "us-east-1",
         "Parameters.StorageOriginAccessIdentity",
         "",
         OAI_PARAMETER
     ),
     d!(
-        "eu, rds",
+        "eu, rds, cloudtrail",
         "us-east-1",
         "Resources.FrontEndAppDistributionA2F700A1",
         "Properties.DistributionConfig.Origins[0].S3OriginConfig.OriginAccessIdentity",
         OAI_PARAMETER
     ),
     d!(
-        "eu, rds",
+        "eu, rds, cloudtrail",
         "us-east-1",
         "Resources.StorageStorageDistributionAF8103AC",
         "Properties.DistributionConfig.Origins[0].S3OriginConfig.OriginAccessIdentity",

@@ -432,6 +432,55 @@ fn availability_zones_come_from_the_context_or_fn_getazs() {
     );
 }
 
+/// `cloudTrailAlarms` as the CDK builds it both ways: a created log group, trail and topic, or
+/// an existing group and topic (then only the filters and alarms are the stack's). The
+/// properties themselves are held by the `cloudtrail` parity fixture.
+#[test]
+fn cloudtrail_alarms_create_or_reuse_the_group_and_topic() {
+    let t = primary(json!({"cloudTrailAlarms": {
+        "logGroupName": "medplum-trail", "logGroupCreate": true, "snsTopicName": "alarms"}}));
+    let filters = resources_of(&t, "AWS::Logs::MetricFilter");
+    let alarms = resources_of(&t, "AWS::CloudWatch::Alarm");
+    assert_eq!((filters.len(), alarms.len()), (15, 15));
+    let trail = one(&t, "AWS::CloudTrail::Trail");
+    assert_eq!(trail["IsMultiRegionTrail"], true);
+    assert_eq!(one(&t, "AWS::SNS::Topic")["TopicName"], "alarms");
+    let group = t["Resources"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .find(|(_, r)| r["Properties"]["LogGroupName"] == "medplum-trail")
+        .map(|(id, _)| id.clone())
+        .expect("the trail's log group");
+    assert!(
+        filters
+            .iter()
+            .all(|f| f["Properties"]["LogGroupName"] == json!({"Ref": group}))
+    );
+
+    let arn = "arn:aws:sns:us-east-1:123456789012:security";
+    let t = primary(json!({"cloudTrailAlarms": {"logGroupName": "org-trail", "snsTopicArn": arn}}));
+    assert!(resources_of(&t, "AWS::CloudTrail::Trail").is_empty());
+    assert!(resources_of(&t, "AWS::SNS::Topic").is_empty());
+    assert!(
+        resources_of(&t, "AWS::Logs::MetricFilter")
+            .iter()
+            .all(|f| f["Properties"]["LogGroupName"] == "org-trail")
+    );
+    let alarms = resources_of(&t, "AWS::CloudWatch::Alarm");
+    assert_eq!(alarms.len(), 15);
+    assert!(
+        alarms
+            .iter()
+            .all(|a| a["Properties"]["AlarmActions"] == json!([arn]))
+    );
+    // Both topic keys at once are ambiguous: the CDK would silently take the ARN.
+    let e = err(
+        json!({"cloudTrailAlarms": {"logGroupName": "g", "snsTopicArn": arn, "snsTopicName": "t"}}),
+    );
+    assert_eq!(e.key(), Some("cloudTrailAlarms.snsTopicName"), "{e}");
+}
+
 #[test]
 fn keys_medplum_init_cannot_honour_are_errors_naming_them() {
     let cases = [
@@ -442,9 +491,19 @@ fn keys_medplum_init_cannot_honour_are_errors_naming_them() {
         ),
         (json!({"vpcId": "vpc-0123456789abcdef0"}), "vpcId", "VPC"),
         (
-            json!({"cloudTrailAlarms": {"logGroupName": "x"}}),
-            "cloudTrailAlarms",
-            "CloudTrail",
+            json!({"cloudTrailAlarms": {"logGroupCreate": true}}),
+            "cloudTrailAlarms.logGroupName",
+            "CloudWatch Logs",
+        ),
+        (
+            json!({"cloudTrailAlarms": {"logGroupName": "trail", "snsTopicArn": "arn:aws:sqs:us-east-1:123456789012:q"}}),
+            "cloudTrailAlarms.snsTopicArn",
+            "arn:aws:sns:",
+        ),
+        (
+            json!({"cloudTrailAlarms": {"logGroupName": "trail", "snsTopic": "t"}}),
+            "cloudTrailAlarms.snsTopic",
+            "snsTopicName",
         ),
         (
             json!({"mtlsDomainName": "mtls.example.com"}),

@@ -20,6 +20,7 @@ fn lint_configs() -> Vec<PathBuf> {
         f.join("cdk-4.0.2/features"),
         f.join("cdk-4.0.2/byo"),
         f.join("cdk-4.0.2/rds"),
+        f.join("cdk-4.0.2/cloudtrail"),
         f.join("synth/all-features"),
         f.join("synth/no-lookups"),
     ]

@@ -34,6 +34,7 @@ pub fn fixtures() -> Vec<Fixture> {
         f("eu", "cdk-4.0.2/eu"),
         f("byo", "cdk-4.0.2/byo"),
         f("rds", "cdk-4.0.2/rds"),
+        f("cloudtrail", "cdk-4.0.2/cloudtrail"),
     ]
 }
 

@@ -3,7 +3,7 @@
 use serde_json::{Map, Value};
 
 use super::super::AnswerError;
-use super::super::source::Table;
+use super::super::source::{Table, Val};
 use super::{Validator, line_of};
 use crate::config::US_EAST_1;
 use crate::config::infra::DEFAULT_CACHE_NODE_TYPE;
@@ -250,6 +250,19 @@ impl Validator {
                     "set rdsPersistentParameterGroups = true as well".into(),
                 ),
             );
+        }
+        if let Some(alarms) = cdk.get("cloudTrailAlarms")
+            && let Err((key, problem, fix)) = crate::config::cloudtrail::parse(alarms)
+        {
+            // The line of the nested key when it is there, else the table's.
+            let nested = key.strip_prefix("cloudTrailAlarms.").and_then(|k| {
+                match &table.get("cloudTrailAlarms")?.node.value {
+                    Val::Table(t) => line_of(t, k),
+                    _ => None,
+                }
+            });
+            let line = nested.or(line_of(table, "cloudTrailAlarms"));
+            self.err(&key, line, (problem, fix));
         }
         if let (Some(acct), Some(arn)) = (s("accountNumber"), s("apiSslCertArn"))
             && let Some(cert_acct) = arn.split(':').nth(4)

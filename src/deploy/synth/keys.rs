@@ -38,14 +38,6 @@ pub(super) fn refuse_unsupported(c: &InfraConfig) -> Result<(), SynthError> {
             "remove rdsForceRetain; the database cluster is always retained on stack deletion",
         ));
     }
-    if c.cloud_trail_alarms.is_some() {
-        return Err(unsupported(
-            "cloudTrailAlarms",
-            "the CloudTrail trail, metric filters and alarms are not built by medplum-init",
-            "remove cloudTrailAlarms and manage CloudTrail alarms outside this stack, or deploy \
-             with the official CDK",
-        ));
-    }
     if c.container_registry_credentials_secret_arn.is_some() {
         return Err(unsupported(
             "containerRegistryCredentialsSecretArn",

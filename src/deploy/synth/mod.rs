@@ -4,6 +4,7 @@
 
 pub mod cache;
 pub mod cloudfront;
+pub mod cloudtrail;
 pub mod database;
 pub mod dns;
 pub mod frontend;
@@ -41,6 +42,9 @@ pub fn build(config: &InfraConfig, lookups: &Lookups) -> Result<Vec<StackTemplat
     };
     frontend::build(&mut primary, &s, placement, &s.region);
     storage::build(&mut primary, &s, placement, &s.region);
+    if let Some(c) = &s.cloud_trail {
+        cloudtrail::build(&mut primary, c, &s.stack_name, &s.account);
+    }
     stacks.push(StackTemplate {
         name: s.stack_name.clone(),
         region: s.region.clone(),
@@ -54,6 +58,9 @@ pub fn build(config: &InfraConfig, lookups: &Lookups) -> Result<Vec<StackTemplat
         let mut global = Template::new(&name, &s.name);
         frontend::build(&mut global, &s, Placement::Global, US_EAST_1);
         storage::build(&mut global, &s, Placement::Global, US_EAST_1);
+        if let Some(c) = &s.cloud_trail {
+            cloudtrail::build(&mut global, c, &s.stack_name, &s.account);
+        }
         let inputs = [frontend::OAI_PARAMETER, storage::OAI_PARAMETER]
             .into_iter()
             .map(|p| StackInput {

@@ -9,6 +9,7 @@ use super::keys::{
     lb_logging, log_target, refuse_unsupported, string_map,
 };
 use crate::config::US_EAST_1;
+use crate::config::cloudtrail::CloudTrailAlarms;
 use crate::config::infra::{DEFAULT_CACHE_NODE_TYPE, InfraConfig};
 use crate::config::validators as v;
 use crate::config::zones;
@@ -159,6 +160,8 @@ pub struct Settings {
     pub storage_logging: Option<LogTarget>,
     /// GuardDuty Malware Protection for S3 on the storage bucket; `Some(true)` for on-demand only.
     pub guardduty: Option<bool>,
+    /// `cloudTrailAlarms`, built in each stack.
+    pub cloud_trail: Option<CloudTrailAlarms>,
 }
 
 pub(super) fn invalid(
@@ -445,6 +448,11 @@ impl Settings {
                 &c.storage_logging_prefix,
             )?,
             guardduty: guardduty(c)?,
+            cloud_trail: match &c.cloud_trail_alarms {
+                Some(v) => crate::config::cloudtrail::parse(v)
+                    .map_err(|(key, problem, fix)| invalid(&key, problem, fix))?,
+                None => None,
+            },
         })
     }
 

@@ -15,6 +15,8 @@ pub const ENV_TAG: &str = "medplum:environment";
 /// Resource types the CDK tags (`Tags` as a list), as observed in `@medplum/cdk` output.
 const TAGGED: &[&str] = &[
     "AWS::CloudFront::Distribution",
+    "AWS::CloudTrail::Trail",
+    "AWS::CloudWatch::Alarm",
     "AWS::EC2::EIP",
     "AWS::EC2::FlowLog",
     "AWS::EC2::InternetGateway",
@@ -40,6 +42,7 @@ const TAGGED: &[&str] = &[
     "AWS::RDS::DBProxy",
     "AWS::RDS::DBSubnetGroup",
     "AWS::S3::Bucket",
+    "AWS::SNS::Topic",
     "AWS::SecretsManager::Secret",
     "AWS::WAFv2::WebACL",
 ];
@@ -298,11 +301,11 @@ mod tests {
         let mut t = Template::new("S", "dev");
         let b = t.add(
             &["A", "Zeta", "Resource"],
-            Resource::new("AWS::SNS::Topic", json!({})),
+            Resource::new("AWS::Logs::MetricFilter", json!({})),
         );
         let a = t.add(
             &["A", "Alpha", "Resource"],
-            Resource::new("AWS::SNS::Topic", json!({})),
+            Resource::new("AWS::Logs::MetricFilter", json!({})),
         );
         let c = t.add(
             &["A", "Role", "Resource"],
