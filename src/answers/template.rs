@@ -19,14 +19,29 @@ mod tests {
     fn template_uncommented_keys_are_all_known() {
         // Every `# key = value` line in the template must name a real key, so the template never
         // teaches a typo.
+        let mut in_table = None;
         for line in TEMPLATE.lines() {
+            if line.starts_with('[') {
+                in_table = None;
+            }
             let Some(rest) = line.strip_prefix("# ") else {
                 continue;
             };
+            if let Some(t) = rest.strip_prefix('[').and_then(|r| r.strip_suffix(']')) {
+                in_table = Some(t);
+                continue;
+            }
             let Some((key, _)) = rest.split_once(" = ") else {
                 continue;
             };
             if key.contains(' ') {
+                continue;
+            }
+            if in_table == Some("cloudTrailAlarms") {
+                assert!(
+                    crate::config::cloudtrail::KEYS.contains(&key),
+                    "template mentions unknown cloudTrailAlarms key {key}"
+                );
                 continue;
             }
             let known = crate::answers::keys::cdk_key(key).is_some()

@@ -49,11 +49,16 @@ const SCRIPT: &[&str] = &[
     "1024",
     "",
     "",
-    // Advanced database options: open them, a proxy, no persistent groups (the IDs suffix,
-    // which needs them, is not asked)
+    // Advanced options: open them, a proxy, no persistent groups (the IDs suffix, which needs
+    // them, is not asked), CloudTrail alarms with the default log group, a trail, and a topic
+    // named by hand
     "y",
     "y",
     "",
+    "y",
+    "",
+    "",
+    "prod-security",
     // Certificates: api, app, storage, validation records, wait
     "",
     "",
@@ -105,12 +110,17 @@ async fn a_scripted_install_checks_answers_goes_back_and_saves_them() {
         "registerEnabled = false",
         "googleClientId = \"42-abc.apps.googleusercontent.com\"",
         "rdsProxyEnabled = true",
+        "[cloudTrailAlarms]",
+        "logGroupName = \"medplum-prod-cloudtrail\"",
+        "logGroupCreate = true",
+        "snsTopicName = \"prod-security\"",
     ] {
         assert!(saved.contains(want), "{want} missing from\n{saved}");
     }
     // The guided install's own switch and the unasked, default answers are not written.
     for absent in [
         "advanced",
+        "cloudTrail =",
         "rdsPersistentParameterGroups",
         "rdsIdsMajorVersionSuffix",
     ] {
@@ -131,6 +141,11 @@ async fn a_scripted_install_checks_answers_goes_back_and_saves_them() {
     assert_eq!(config["maxAzs"], 3);
     assert_eq!(config["stackName"], "MedplumProd");
     assert_eq!(config["rdsProxyEnabled"], true);
+    assert_eq!(
+        config["cloudTrailAlarms"],
+        serde_json::json!({"logGroupName": "medplum-prod-cloudtrail", "logGroupCreate": true,
+            "snsTopicName": "prod-security"})
+    );
 }
 
 #[tokio::test]

@@ -107,10 +107,16 @@ impl Draft {
     /// The answers text: every question asked, with its answer or default.
     pub fn to_toml(&self, k: &Known) -> String {
         let mut top = Table::new();
-        let mut tables: Vec<(&str, Table)> = ["certificates", "email", "logging", "server"]
-            .into_iter()
-            .map(|t| (t, Table::new()))
-            .collect();
+        let mut tables: Vec<(&str, Table)> = [
+            "certificates",
+            "email",
+            "logging",
+            "server",
+            "cloudTrailAlarms",
+        ]
+        .into_iter()
+        .map(|t| (t, Table::new()))
+        .collect();
         let domain = self.value(FieldId::DomainName, k);
         for id in FieldId::ALL {
             if !id.visible(self, k) {
@@ -131,7 +137,16 @@ impl Draft {
                     }
                     continue;
                 }
-                FieldId::KeyMode | FieldId::Advanced => continue,
+                FieldId::KeyMode | FieldId::Advanced | FieldId::CloudTrail => continue,
+                // Empty: a topic CloudFormation names. An ARN: an existing topic.
+                FieldId::AlarmTopic if value.is_empty() => continue,
+                FieldId::AlarmTopic if value.starts_with("arn:") => {
+                    if let Some((_, t)) = tables.iter_mut().find(|(n, _)| *n == "cloudTrailAlarms")
+                    {
+                        t.insert("snsTopicArn".into(), Value::String(value));
+                    }
+                    continue;
+                }
                 FieldId::LbLogging if value != "true" => continue,
                 _ => {}
             }
@@ -147,7 +162,12 @@ impl Draft {
                 }
             }
         }
+        let alarms_on =
+            FieldId::CloudTrail.visible(self, k) && self.value(FieldId::CloudTrail, k) == "true";
         for (key, value) in &self.extra {
+            if key == "cloudTrailAlarms" && !alarms_on {
+                continue;
+            }
             match value {
                 Value::Table(extra) => match tables.iter_mut().find(|(n, _)| n == key) {
                     Some((_, t)) => {
@@ -187,6 +207,23 @@ impl Draft {
             (_, Some(Value::Boolean(true))) => d.set(FieldId::Zone, "skip".into()),
             (Some(Value::String(z)), _) => d.set(FieldId::Zone, format!("zone:{z}")),
             _ => {}
+        }
+        if let Some(Value::Table(mut alarms)) = table.remove("cloudTrailAlarms") {
+            let mut text = |k: &str| match alarms.remove(k) {
+                Some(Value::String(s)) => Some(s),
+                _ => None,
+            };
+            let (group, arn, name) = (
+                text("logGroupName"),
+                text("snsTopicArn"),
+                text("snsTopicName"),
+            );
+            let create = alarms.remove("logGroupCreate").and_then(|v| v.as_bool());
+            d.set_cloud_trail(group, create, arn, name);
+            // Keys no question covers are carried, so the validator still sees a typo.
+            if !alarms.is_empty() {
+                table.insert("cloudTrailAlarms".into(), Value::Table(alarms));
+            }
         }
         for id in FieldId::ALL {
             let taken = match id.key().split_once('.') {
@@ -253,6 +290,15 @@ impl Draft {
                 self.set(id, s);
             }
         }
+        if let Some(alarms) = doc.map.get("cloudTrailAlarms").and_then(|v| v.as_object()) {
+            let text = |k: &str| alarms.get(k).and_then(|v| v.as_str()).map(str::to_string);
+            self.set_cloud_trail(
+                text("logGroupName"),
+                alarms.get("logGroupCreate").and_then(|v| v.as_bool()),
+                text("snsTopicArn"),
+                text("snsTopicName"),
+            );
+        }
         if let Some(z) = doc.get_str("hostedZoneName").filter(|z| !z.is_empty()) {
             self.set(FieldId::Zone, format!("zone:{z}"));
         }
@@ -284,6 +330,25 @@ impl Draft {
         self.open_advanced();
     }
 
+    /// The `cloudTrailAlarms` table as answers. Its absent keys keep the CDK's meaning, not the
+    /// questions' defaults: no `logGroupCreate` is an existing group, no topic key a topic
+    /// CloudFormation names.
+    fn set_cloud_trail(
+        &mut self,
+        group: Option<String>,
+        create: Option<bool>,
+        arn: Option<String>,
+        name: Option<String>,
+    ) {
+        self.set(FieldId::CloudTrail, "true".into());
+        if let Some(g) = group {
+            self.set(FieldId::TrailLogGroup, g);
+        }
+        self.set(FieldId::TrailCreate, create.unwrap_or(false).to_string());
+        let topic = arn.filter(|a| !a.is_empty()).or(name).unwrap_or_default();
+        self.set(FieldId::AlarmTopic, topic);
+    }
+
     /// An advanced answer switched on reopens the advanced questions, so it is shown and kept
     /// (a hidden question's answer is not written).
     fn open_advanced(&mut self) {
@@ -291,6 +356,7 @@ impl Draft {
             FieldId::RdsProxy,
             FieldId::RdsPersistentGroups,
             FieldId::RdsIdsSuffix,
+            FieldId::CloudTrail,
         ]
         .into_iter()
         .any(|f| self.values.get(&f).map(String::as_str) == Some("true"));
@@ -417,6 +483,55 @@ mod tests {
         let mut d = back;
         d.set(FieldId::RdsPersistentGroups, "false".into());
         assert!(!d.to_toml(&k).contains("rdsIdsMajorVersionSuffix"));
+    }
+
+    /// The CloudTrail questions write the CDK's table, and read it back keeping the meaning of
+    /// what it leaves out (no `logGroupCreate`: an existing group; no topic: a generated name).
+    #[test]
+    fn cloudtrail_answers_round_trip_as_the_cdk_table() {
+        let k = Known::default();
+        let mut d = filled();
+        d.set(FieldId::Advanced, "true".into());
+        d.set(FieldId::CloudTrail, "true".into());
+        d.set(
+            FieldId::AlarmTopic,
+            "arn:aws:sns:us-east-1:123456789012:sec".into(),
+        );
+        let text = d.to_toml(&k);
+        let table: Table = toml::from_str(&text).unwrap();
+        let env = d.value(FieldId::Name, &k);
+        assert_eq!(
+            table["cloudTrailAlarms"],
+            Value::Table(
+                toml::from_str(&format!(
+                    "logGroupName = \"medplum-{env}-cloudtrail\"\nlogGroupCreate = true\n\
+                     snsTopicArn = \"arn:aws:sns:us-east-1:123456789012:sec\"\n"
+                ))
+                .unwrap()
+            ),
+            "{text}"
+        );
+        assert!(!text.contains("cloudTrail ="), "{text}");
+        assert_eq!(Draft::from_toml(&text).unwrap().to_toml(&k), text);
+
+        let sparse = text.replace(
+            &text[text.find("[cloudTrailAlarms]").unwrap()..],
+            "[cloudTrailAlarms]\nlogGroupName = \"org-trail\"\nlogGroupTypo = 1\n",
+        );
+        let back = Draft::from_toml(&sparse).unwrap();
+        assert_eq!(back.value(FieldId::Advanced, &k), "true");
+        assert_eq!(back.value(FieldId::TrailCreate, &k), "false");
+        assert_eq!(back.value(FieldId::AlarmTopic, &k), "");
+        let again = back.to_toml(&k);
+        assert!(again.contains("logGroupCreate = false"), "{again}");
+        assert!(!again.contains("snsTopic"), "{again}");
+        assert!(again.contains("logGroupTypo = 1"), "{again}");
+
+        // Switched off, nothing of it is written.
+        let mut off = back;
+        off.set(FieldId::CloudTrail, "false".into());
+        let off = off.to_toml(&k);
+        assert!(!off.contains("cloudTrailAlarms"), "{off}");
     }
 
     #[test]

@@ -6,8 +6,8 @@
 use super::{Draft, Known, Section};
 use crate::answers::DEFAULT_SERVER_IMAGE;
 use crate::config::US_EAST_1;
-use crate::config::derive;
 use crate::config::validators::{self as v, Check};
+use crate::config::{cloudtrail, derive};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum FieldId {
@@ -31,6 +31,10 @@ pub enum FieldId {
     RdsProxy,
     RdsPersistentGroups,
     RdsIdsSuffix,
+    CloudTrail,
+    TrailLogGroup,
+    TrailCreate,
+    AlarmTopic,
     CertApi,
     CertApp,
     CertStorage,
@@ -92,7 +96,7 @@ pub fn fargate_monthly_usd(cpu: u32, memory_mib: u32) -> f64 {
 pub const NAT_MONTHLY_USD: f64 = 32.85;
 
 impl FieldId {
-    pub const ALL: [FieldId; 36] = [
+    pub const ALL: [FieldId; 40] = [
         FieldId::Name,
         FieldId::Region,
         FieldId::StackName,
@@ -113,6 +117,10 @@ impl FieldId {
         FieldId::RdsProxy,
         FieldId::RdsPersistentGroups,
         FieldId::RdsIdsSuffix,
+        FieldId::CloudTrail,
+        FieldId::TrailLogGroup,
+        FieldId::TrailCreate,
+        FieldId::AlarmTopic,
         FieldId::CertApi,
         FieldId::CertApp,
         FieldId::CertStorage,
@@ -157,6 +165,12 @@ impl FieldId {
             RdsProxy => "rdsProxyEnabled",
             RdsPersistentGroups => "rdsPersistentParameterGroups",
             RdsIdsSuffix => "rdsIdsMajorVersionSuffix",
+            // The guided install's own: the table below is written only when it is on.
+            CloudTrail => "cloudTrail",
+            TrailLogGroup => "cloudTrailAlarms.logGroupName",
+            TrailCreate => "cloudTrailAlarms.logGroupCreate",
+            // Written as snsTopicArn when the answer is an ARN (see Draft::to_toml).
+            AlarmTopic => "cloudTrailAlarms.snsTopicName",
             CertApi => "certificates.api",
             CertApp => "certificates.app",
             CertStorage => "certificates.storage",
@@ -183,6 +197,8 @@ impl FieldId {
             "apiSslCertArn" => Some(FieldId::CertApi),
             "appSslCertArn" => Some(FieldId::CertApp),
             "storageSslCertArn" => Some(FieldId::CertStorage),
+            "cloudTrailAlarms" => Some(FieldId::CloudTrail),
+            "cloudTrailAlarms.snsTopicArn" => Some(FieldId::AlarmTopic),
             _ => FieldId::ALL.into_iter().find(|f| f.key() == key),
         }
     }
@@ -195,9 +211,8 @@ impl FieldId {
                 Section::Domains
             }
             MaxAzs | RdsInstances | RdsInstanceType | ServerCount | ServerCpu | ServerMemory
-            | ServerImage | Advanced | RdsProxy | RdsPersistentGroups | RdsIdsSuffix => {
-                Section::Capacity
-            }
+            | ServerImage | Advanced | RdsProxy | RdsPersistentGroups | RdsIdsSuffix
+            | CloudTrail | TrailLogGroup | TrailCreate | AlarmTopic => Section::Capacity,
             CertApi | CertApp | CertStorage | CertDnsRecords | CertWait => Section::Certificates,
             KeyMode | SigningKeyId => Section::SigningKey,
             SupportEmail | EmailIdentity => Section::Email,
@@ -229,6 +244,10 @@ impl FieldId {
             RdsProxy => "RDS Proxy",
             RdsPersistentGroups => "Persistent groups",
             RdsIdsSuffix => "Version in IDs",
+            CloudTrail => "CloudTrail alarms",
+            TrailLogGroup => "Trail log group",
+            TrailCreate => "Create the trail",
+            AlarmTopic => "Alarm topic",
             CertApi => "API certificate",
             CertApp => "App certificate",
             CertStorage => "Storage certificate",
@@ -253,9 +272,10 @@ impl FieldId {
         match self {
             Name | StackName | DomainName | ApiDomain | AppDomain | StorageDomain
             | StorageBucket | ServerImage | SigningKeyId | SupportEmail | LbLoggingBucket
-            | ClientId | GoogleClientId => Kind::Text,
+            | ClientId | GoogleClientId | TrailLogGroup | AlarmTopic => Kind::Text,
             CertDnsRecords | CertWait | LbLogging | CreateLoggingBucket | RegisterEnabled
-            | Advanced | RdsProxy | RdsPersistentGroups | RdsIdsSuffix => Kind::Toggle,
+            | Advanced | RdsProxy | RdsPersistentGroups | RdsIdsSuffix | CloudTrail
+            | TrailCreate => Kind::Toggle,
             _ => Kind::Choice,
         }
     }
@@ -274,7 +294,10 @@ impl FieldId {
             SigningKeyId => d.value(KeyMode, k) == "existing",
             LbLoggingBucket | CreateLoggingBucket => d.value(LbLogging, k) == "true",
             CertDnsRecords => d.value(Zone, k) != "skip",
-            RdsProxy | RdsPersistentGroups => d.value(Advanced, k) == "true",
+            RdsProxy | RdsPersistentGroups | CloudTrail => d.value(Advanced, k) == "true",
+            TrailLogGroup | TrailCreate | AlarmTopic => {
+                d.value(Advanced, k) == "true" && d.value(CloudTrail, k) == "true"
+            }
             // Medplum's CDK refuses the suffix without the persistent groups.
             RdsIdsSuffix => {
                 d.value(Advanced, k) == "true" && d.value(RdsPersistentGroups, k) == "true"
@@ -325,7 +348,10 @@ impl FieldId {
                     .unwrap_or_else(|| "512".into())
             }
             ServerImage => DEFAULT_SERVER_IMAGE.into(),
-            Advanced | RdsProxy | RdsPersistentGroups | RdsIdsSuffix => "false".into(),
+            Advanced | RdsProxy | RdsPersistentGroups | RdsIdsSuffix | CloudTrail => "false".into(),
+            TrailLogGroup => format!("medplum-{}-cloudtrail", d.value(Name, k)),
+            TrailCreate => "true".into(),
+            AlarmTopic => format!("medplum-{}-alarms", d.value(Name, k)),
             CertApi | CertApp | CertStorage => "auto".into(),
             CertDnsRecords => "true".into(),
             // Waiting only ends when DNS validation can succeed: when the records go to a zone
@@ -429,6 +455,9 @@ impl FieldId {
             ServerImage => v::image(value),
             SigningKeyId => v::cloudfront_key_id(value),
             SupportEmail => required(value).and_then(|_| v::email(value)),
+            TrailLogGroup => required(value).and_then(|_| cloudtrail::check_log_group(value)),
+            AlarmTopic if value.is_empty() => Ok(()),
+            AlarmTopic => cloudtrail::check_topic(value),
             ClientId | GoogleClientId if value.is_empty() => Ok(()),
             ClientId => v::fhir_id(value),
             GoogleClientId => v::app_token(value, v::GOOGLE_CLIENT_ID_EXAMPLE),

@@ -162,9 +162,9 @@ pub fn field_help(f: FieldId) -> &'static str {
              zone is here."
         }
         Advanced => {
-            "Show the database options larger installs and major-version upgrades use: RDS \
-             Proxy and the parameter-group and cluster-ID settings of Medplum's upgrade \
-             procedure. Most installs leave them off."
+            "Show the options larger and regulated installs use: RDS Proxy, the parameter-group \
+             and cluster-ID settings of Medplum's major-version upgrade procedure, and CloudTrail \
+             alarms on account activity. Most installs leave them off."
         }
         RdsProxy => {
             "Put an RDS Proxy between the servers and Aurora: it pools connections, so many \
@@ -184,6 +184,31 @@ pub fn field_help(f: FieldId) -> &'static str {
              major version is a new cluster beside the old one, which is kept. Only for a new \
              environment: on a deployed one it would start a new, empty cluster, and deploy \
              refuses that unless you allow the data risk."
+        }
+        CloudTrail => {
+            "Alarm on the CIS benchmark's account events: unauthorized API calls, console \
+             sign-in without MFA or failing, root use, and changes to IAM policies, CloudTrail, \
+             KMS keys, bucket policies, security groups, network ACLs, gateways, route tables, \
+             VPCs and Organizations. Fifteen alarms at $0.10 a month each, in each stack (twice \
+             outside us-east-1), plus CloudWatch Logs ingestion of the trail (about $0.50/GB)."
+        }
+        TrailLogGroup => {
+            "The CloudWatch Logs group CloudTrail writes to and the alarms' metric filters \
+             read. With \"Create the trail\" off it must exist already, filled by a trail of \
+             yours (an organization trail, say)."
+        }
+        TrailCreate => {
+            "Create the log group (kept a year, retained when the stack goes), a multi-region \
+             trail with log file validation writing to it, and the trail's bucket. The first \
+             trail of management events is free; a second one (another trail of yours, or the \
+             us-east-1 stack's) costs about $2 per 100,000 events. Off: use a group an existing \
+             trail fills."
+        }
+        AlarmTopic => {
+            "The SNS topic the alarms notify: a name creates it, an ARN \
+             (arn:aws:sns:<region>:<account>:<topic>) uses yours, empty lets CloudFormation \
+             name a new one. Subscribe your security team to it (email, chat) after the deploy; \
+             a topic nobody subscribes to alarms no one."
         }
         LbLogging => {
             "Keep the API load balancer's access logs in S3: useful for audits and debugging. \
