@@ -2,10 +2,11 @@
 
 Every test talks to an in-process moto server through boto3, as the CLI would: it creates
 the prerequisites a real account would have (hosted zones, ACM certificates, the CDK
-bootstrap parameter, a CloudFront public key), deploys a template, checks through the
-service APIs that the objects exist, then deletes the stack and checks they are gone (except
-what ``DeletionPolicy: Retain`` keeps, which moto's own stack delete already honours). The
-templates hard-code moto's default account, 123456789012, in ARNs.
+bootstrap parameter, a CloudFront public key, an existing trail's log group and alarm
+topic), deploys a template, checks through the service APIs that the objects exist, then
+deletes the stack and checks they are gone (except what ``DeletionPolicy: Retain`` keeps,
+which moto's own stack delete already honours). The templates hard-code moto's default
+account, 123456789012, in ARNs.
 
 Run: ``/work/main/.venv/bin/python -m pytest -q tests/emulator/tests/test_resources.py``
 """
@@ -73,11 +74,14 @@ def endpoint(resources_server: str) -> str:
 def every_type_and_attribute_modelled(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
     """moto only logs, and carries on, when a template uses a type it has no model for (the
     resource is skipped) or an attribute a model does not implement (the Fn::GetAtt object
-    itself becomes the value). Either is a gap in the models; fail the test on it."""
+    itself becomes the value). Either is a gap in the models; fail the test on it.
+
+    After ``yield`` (teardown) ``caplog.records`` holds only the teardown's records; the
+    stacks were deployed during setup and the call."""
     yield
     gaps = [
         record.getMessage()
-        for record in caplog.records
+        for record in caplog.get_records("setup") + caplog.get_records("call")
         if "No Moto CloudFormation support" in record.getMessage()
         or "Fn::GetAtt" in record.getMessage()
     ]
@@ -147,6 +151,30 @@ def with_prerequisites(aws: Aws, template: dict[str, Any]) -> dict[str, Any]:
         aws("ssm").put_parameter(
             Name="/cdk-bootstrap/hnb659fds/version", Value="21", Type="String"
         )
+    # CloudTrail alarms on an existing trail: its log group (named, not a Ref to one in the
+    # stack) and the alarm topic (an ARN, possibly in another region) already exist.
+    groups, topics = set(), set()
+    for resource in template["Resources"].values():
+        properties = resource.get("Properties", {})
+        if resource["Type"] == "AWS::Logs::MetricFilter" and isinstance(
+            properties["LogGroupName"], str
+        ):
+            groups.add(properties["LogGroupName"])
+        if resource["Type"] == "AWS::CloudWatch::Alarm":
+            for key in ("AlarmActions", "OKActions", "InsufficientDataActions"):
+                topics.update(
+                    action
+                    for action in properties.get(key, [])
+                    if isinstance(action, str) and action.startswith("arn:aws:sns:")
+                )
+    logs = aws("logs")
+    existing = {g["logGroupName"] for g in logs.describe_log_groups()["logGroups"]}
+    for group in sorted(groups - existing):
+        logs.create_log_group(logGroupName=group)
+    for topic in sorted(topics):
+        _, _, _, region, _, name = topic.split(":")
+        # CreateTopic of an existing name returns that topic.
+        assert Aws(aws.endpoint, region)("sns").create_topic(Name=name)["TopicArn"] == topic
     return json.loads(text)
 
 
@@ -360,8 +388,49 @@ def check_distributions(aws: Aws, stack: str, key_groups: int) -> list[dict[str,
     return distributions
 
 
+def check_alarms(aws: Aws, stack: str, template: dict[str, Any]) -> int:
+    """Each metric filter and alarm of the stack exists as declared, read back through the
+    Logs and CloudWatch APIs; returns how many alarms there are."""
+    declared = template["Resources"]
+    resources = aws("cloudformation").describe_stack_resources(StackName=stack)["StackResources"]
+    alarms = 0
+    for resource in resources:
+        properties = declared[resource["LogicalResourceId"]].get("Properties", {})
+        name = resource["PhysicalResourceId"]
+        if resource["ResourceType"] == "AWS::Logs::MetricFilter":
+            [found] = aws("logs").describe_metric_filters(filterNamePrefix=name)["metricFilters"]
+            assert found["filterName"] == name
+            assert found["filterPattern"] == properties["FilterPattern"]
+            if isinstance(properties["LogGroupName"], str):
+                assert found["logGroupName"] == properties["LogGroupName"]
+            [declared_metric] = properties["MetricTransformations"]
+            assert found["metricTransformations"] == [
+                {
+                    "metricName": declared_metric["MetricName"],
+                    "metricNamespace": declared_metric["MetricNamespace"],
+                    "metricValue": declared_metric["MetricValue"],
+                }
+            ]
+        if resource["ResourceType"] == "AWS::CloudWatch::Alarm":
+            alarms += 1
+            [alarm] = aws("cloudwatch").describe_alarms(AlarmNames=[name])["MetricAlarms"]
+            assert name == properties.get("AlarmName", name)
+            assert alarm["MetricName"] == properties["MetricName"]
+            assert alarm["Namespace"] == properties["Namespace"]
+            assert alarm["Threshold"] == properties["Threshold"]
+            assert len(alarm["AlarmActions"]) == len(properties["AlarmActions"])
+            assert all(action.startswith("arn:aws:sns:") for action in alarm["AlarmActions"])
+            tags = aws("cloudwatch").list_tags_for_resource(ResourceARN=alarm["AlarmArn"])["Tags"]
+            assert tags == properties.get("Tags", [])
+    return alarms
+
+
 def check_deleted(aws: Aws, regional: str, retained_buckets: set[str]) -> None:
     assert aws("rds").describe_db_clusters()["DBClusters"] == []
+    assert aws("rds").describe_db_proxies()["DBProxies"] == []
+    assert aws("cloudwatch").describe_alarms()["MetricAlarms"] == []
+    assert aws("logs").describe_metric_filters()["metricFilters"] == []
+    assert aws("cloudtrail").describe_trails()["trailList"] == []
     assert aws("rds").describe_db_instances()["DBInstances"] == []
     assert aws("elasticache").describe_replication_groups()["ReplicationGroups"] == []
     assert aws("wafv2").list_web_acls(Scope="REGIONAL")["WebACLs"] == []
@@ -397,6 +466,10 @@ def test_two_stack_deployment_creates_and_deletes(endpoint: str, prefix: str) ->
     deploy(global_, companion_name, companion, primary)
 
     check_regional_stack(regional, stack, template)
+    # all-features: the CloudTrail alarms are in both stacks, on the existing log group.
+    alarm_count = check_alarms(regional, stack, template)
+    assert check_alarms(global_, companion_name, companion) == alarm_count
+    assert alarm_count == (15 if prefix == "synth-all-features" else 0)
     # The bucket policies live in the regional stack; CloudFront is global.
     check_bucket_policies(Aws(endpoint, regional.region), stack)
     distributions = check_distributions(global_, companion_name, key_groups=1)
@@ -410,6 +483,8 @@ def test_two_stack_deployment_creates_and_deletes(endpoint: str, prefix: str) ->
     wait_for_stack(global_, companion_name, "DELETE_COMPLETE")
     assert global_("cloudfront").list_distributions()["DistributionList"].get("Items", []) == []
     assert global_("wafv2").list_web_acls(Scope="CLOUDFRONT")["WebACLs"] == []
+    assert global_("cloudwatch").describe_alarms()["MetricAlarms"] == []
+    assert global_("logs").describe_metric_filters()["metricFilters"] == []
     regional("cloudformation").delete_stack(StackName=stack)
     wait_for_stack(regional, stack, "DELETE_COMPLETE")
     check_deleted(regional, stack, retained_buckets(template))

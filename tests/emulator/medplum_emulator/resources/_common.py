@@ -2,7 +2,9 @@
 
 Owns: the ``StackResource`` base class every model here derives from, the registry
 ``install()`` hands to moto's template parser, CloudFormation-style physical-name
-generation, and the error a resource handler raises when AWS would fail the resource.
+generation, and the errors a model raises when AWS would fail the resource: the resource
+handler's (``ResourceHandlerError``), the schema check's (``PropertiesValidationError``,
+``require``) and the already-exists check's (``AlreadyExistsError``).
 
 Does not own: stack lifecycle (events, rollback, DeletionPolicy, asynchronous execution);
 that is the lifecycle helper's ``medplum_emulator.lifecycle``.
@@ -90,6 +92,30 @@ class ResourceHandlerError(CloudFormationError):
         )
 
 
+class PropertiesValidationError(CloudFormationError):
+    """A property value CloudFormation's schema check refuses before any service is called
+    (a required property missing, a value outside the type's enum)."""
+
+    code = "ValidationError"
+
+    def __init__(self, logical_id: str, message: str):
+        super().__init__(
+            f"Properties validation failed for resource {logical_id} with message: {message}"
+        )
+
+
+class AlreadyExistsError(CloudFormationError):
+    """The resource handler found an object with the physical id it was about to create
+    (CloudFormation refuses to take over what the account already has)."""
+
+    code = "ValidationError"
+
+    def __init__(self, cfn_type: str, identifier: str):
+        super().__init__(
+            f"Resource of type '{cfn_type}' with identifier '{identifier}' already exists."
+        )
+
+
 @dataclass(frozen=True)
 class Context:
     """Where a resource lives; moto passes these piecemeal, the models want them together."""
@@ -107,6 +133,18 @@ class Context:
     @property
     def partition(self) -> str:
         return "aws-cn" if self.region_name.startswith("cn-") else "aws"
+
+
+def require(ctx: Context, properties: dict[str, Any], *keys: str) -> None:
+    """Fails like CloudFormation's schema check when a required property is absent."""
+    for key in keys:
+        if properties.get(key) in (None, "", []):
+            raise PropertiesValidationError(ctx.logical_id, f"#: required key [{key}] not found")
+
+
+def as_bool(value: Any) -> bool:
+    """A template boolean: ``true`` or the string ``"true"`` (parameters are strings)."""
+    return value is True or str(value).lower() == "true"
 
 
 def generated_name(
