@@ -193,6 +193,11 @@ impl AwsClients {
         aws_sdk_s3::Client::from_conf(conf)
     }
 
+    /// EC2 in `region`: the lookup of an existing VPC (`vpcId`), read calls only.
+    pub fn ec2(&self, region: &str) -> aws_sdk_ec2::Client {
+        aws_sdk_ec2::Client::new(&self.in_region(region))
+    }
+
     /// ECS in `region`: the deploy reads a stalled service's events and stopped tasks.
     pub fn ecs(&self, region: &str) -> aws_sdk_ecs::Client {
         aws_sdk_ecs::Client::new(&self.in_region(region))

@@ -5,8 +5,9 @@
 //! Online, the hosted zone comes from Route53: `hostedZoneName` when the config sets it, else the
 //! longest public zone holding `domainName` (medplum-init's rule, shared with the prerequisite
 //! steps; the CDK's last-two-labels guess is wrong for `co.uk` and delegated subzones).
-//! Availability zones are not looked up: that needs the EC2 API, whose SDK crate is the heaviest
-//! of all; without them the template selects zones with `Fn::GetAZs` (see `synth::settings`).
+//! An existing VPC (`vpcId`) is looked up with the EC2 API ([`super::vpc`]) under the CDK's
+//! `vpc-provider` key. Availability zones are not looked up; without them the template selects
+//! zones with `Fn::GetAZs` (see `synth::settings`).
 //!
 //! External secrets in the config (`{"system":"aws_ssm_parameter_store",…}`) are resolved here
 //! from Parameter Store, as the CDK does at every synth.
@@ -16,6 +17,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value, json};
 
+use super::vpc::{self, VpcError, VpcLookup};
 use crate::aws::{AwsClients, AwsError};
 use crate::config::infra::{ConfigDocument, ConfigFileError, InfraConfig};
 use crate::config::zones::{Zone, pick_zone};
@@ -32,6 +34,8 @@ pub struct Lookups {
     pub availability_zones: Option<Vec<String>>,
     /// Public hosted zones: name (no trailing dot) to ID (no `/hostedzone/` prefix).
     pub hosted_zones: BTreeMap<String, String>,
+    /// The config's `vpcId`, looked up.
+    pub vpc: Option<VpcLookup>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -56,15 +60,24 @@ pub enum ContextError {
     SecretsOffline { keys: String },
     #[error("no public Route53 hosted zone of this account holds {zone}")]
     NoZone { zone: String },
+    #[error("vpcId: {0}")]
+    Vpc(#[from] VpcError),
+    #[error("{path}: the entry {key} is not a VPC lookup: {message}")]
+    BadVpcEntry {
+        path: PathBuf,
+        key: String,
+        message: String,
+    },
 }
 
 impl Diagnostic for ContextError {
     /// An AWS call or the disk failing is a failure; everything else is in the user's files.
     fn outcome(&self) -> Outcome {
         match self {
-            ContextError::Aws(_) | ContextError::Read { .. } | ContextError::Write { .. } => {
-                Outcome::Failed
-            }
+            ContextError::Aws(_)
+            | ContextError::Vpc(VpcError::Aws(_))
+            | ContextError::Read { .. }
+            | ContextError::Write { .. } => Outcome::Failed,
             ContextError::Config(e) => e.outcome(),
             _ => Outcome::Invalid,
         }
@@ -76,6 +89,12 @@ impl Diagnostic for ContextError {
                 Some("fix the JSON, or delete the file to look everything up again".into())
             }
             ContextError::Aws(e) => e.hint(),
+            ContextError::Vpc(e) => e.hint(),
+            ContextError::BadVpcEntry { .. } => Some(
+                "delete the entry (or the file) so the VPC is looked up again by a run with AWS \
+                 access"
+                    .into(),
+            ),
             ContextError::NoZone { .. } => Some(
                 "create the zone (or delegate it here), set hostedZoneName to the zone that \
                  holds the domains, or set skipDns to true to create no DNS records"
@@ -166,7 +185,39 @@ impl CdkContext {
         Lookups {
             availability_zones,
             hosted_zones,
+            vpc: None,
         }
+    }
+
+    /// Everything recorded for `config`'s stacks: [`Self::lookups`] and the lookup of its
+    /// `vpcId`, when it sets one.
+    pub fn lookups_of(&self, config: &InfraConfig) -> Result<Lookups, ContextError> {
+        let mut l = self.lookups(&config.account_number, &config.region);
+        if let Some(id) = config.vpc_id.as_deref().filter(|v| !v.is_empty()) {
+            l.vpc = self.vpc(&config.account_number, &config.region, id)?;
+        }
+        Ok(l)
+    }
+
+    /// The recorded lookup of `vpc_id`; `Ok(None)` when there is none. An entry that is there
+    /// but unreadable is an error, not a reason to look it up again behind the user's back.
+    pub fn vpc(
+        &self,
+        account: &str,
+        region: &str,
+        vpc_id: &str,
+    ) -> Result<Option<VpcLookup>, ContextError> {
+        let key = vpc::context_key(account, region, vpc_id);
+        let Some(v) = self.map.get(&key) else {
+            return Ok(None);
+        };
+        serde_json::from_value(v.clone())
+            .map(Some)
+            .map_err(|e| ContextError::BadVpcEntry {
+                path: PathBuf::from(CONTEXT_FILE),
+                key,
+                message: e.to_string(),
+            })
     }
 
     /// Records `lookups` under the keys the CDK would read for these stacks: the zones for every
@@ -180,6 +231,12 @@ impl CdkContext {
         let mut regions = vec![region];
         if region != crate::config::US_EAST_1 {
             regions.push(crate::config::US_EAST_1);
+        }
+        if let Some(v) = &lookups.vpc {
+            self.map.insert(
+                vpc::context_key(account, region, &v.vpc_id),
+                serde_json::to_value(v).expect("lookups serialise"),
+            );
         }
         for (name, id) in &lookups.hosted_zones {
             for r in &regions {
@@ -277,11 +334,16 @@ pub async fn lookups_for(
     clients: Option<&AwsClients>,
 ) -> Result<(Lookups, bool), ContextError> {
     let mut ctx = CdkContext::read(dir)?;
-    let have = ctx.lookups(&config.account_number, &config.region);
-    let Some(clients) = clients.filter(|_| !has_zone(config, &have)) else {
+    let have = ctx.lookups_of(config)?;
+    let vpc_id = config.vpc_id.as_deref().filter(|v| !v.is_empty());
+    let vpc_missing = vpc_id.is_some() && have.vpc.is_none();
+    let Some(clients) = clients.filter(|_| !has_zone(config, &have) || vpc_missing) else {
         return Ok((have, false));
     };
-    let found = complete_online(clients, config, &have).await?;
+    let mut found = complete_online(clients, config, &have).await?;
+    if let Some(id) = vpc_id.filter(|_| vpc_missing) {
+        found.vpc = Some(vpc::look_up(clients, &config.region, id).await?);
+    }
     if !has_zone(config, &found) {
         let zone = config
             .hosted_zone_name

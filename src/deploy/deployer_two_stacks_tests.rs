@@ -131,6 +131,7 @@ async fn a_first_deploy_outside_us_east_1_plans_the_synthesized_stacks_without_p
         &crate::deploy::Lookups {
             availability_zones: None,
             hosted_zones: BTreeMap::from([("example.com".into(), "Z123EXAMPLE".into())]),
+            vpc: None,
         },
     )
     .unwrap();

@@ -45,6 +45,7 @@ pub mod synth;
 pub mod templates;
 #[cfg(test)]
 pub(crate) mod testkit;
+pub mod vpc;
 
 use serde_json::Value;
 
@@ -109,6 +110,9 @@ pub enum SynthError {
     /// DNS records are wanted but the hosted zone ID is unknown.
     #[error("the Route53 hosted zone for {domain} is unknown")]
     MissingHostedZone { domain: String, hint: String },
+    /// `vpcId` is set but its lookup is not in `cdk.context.json`.
+    #[error("vpcId {vpc_id}: the VPC's subnets are unknown (not looked up yet)")]
+    MissingVpc { vpc_id: String, hint: String },
     /// The availability zones of the region are needed but unknown.
     #[error("the availability zones of {region} are unknown and maxAzs is {max_azs}")]
     MissingAvailabilityZones {
@@ -129,6 +133,7 @@ impl crate::error::Diagnostic for SynthError {
             Self::Unsupported { hint, .. }
             | Self::Invalid { hint, .. }
             | Self::MissingHostedZone { hint, .. }
+            | Self::MissingVpc { hint, .. }
             | Self::MissingAvailabilityZones { hint, .. } => Some(hint.clone()),
         }
     }
@@ -140,6 +145,7 @@ impl SynthError {
         match self {
             Self::Unsupported { key, .. } | Self::Invalid { key, .. } => Some(key),
             Self::MissingHostedZone { .. } => Some("hostedZoneName"),
+            Self::MissingVpc { .. } => Some("vpcId"),
             Self::MissingAvailabilityZones { .. } => Some("maxAzs"),
         }
     }

@@ -268,6 +268,7 @@ fn case() -> impl Strategy<Value = Case> {
                 availability_zones: az_letters
                     .map(|l| l.iter().map(|x| format!("{region}{x}")).collect()),
                 hosted_zones,
+                vpc: None,
             };
             Case { config: c, lookups }
         },
@@ -315,6 +316,7 @@ fn synth_corpus() {
     let az = Lookups {
         availability_zones: None,
         hosted_zones: BTreeMap::from([("example.com".into(), "Z0123456789ABCDEFGHIJ".into())]),
+        vpc: None,
     };
     replay("synth", |_, bytes| {
         let config: Map<String, Value> = serde_json::from_slice(bytes).expect("a JSON config");

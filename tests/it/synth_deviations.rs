@@ -42,49 +42,49 @@ macro_rules! d {
 pub const DEVIATIONS: &[Deviation] = &[
     // us-east-1, defaults
     d!(
-        "reference",
+        "reference, vpc",
         "primary",
         "Parameters.BootstrapVersion",
         "",
         NO_BOOTSTRAP
     ),
     d!(
-        "reference",
+        "reference, vpc",
         "primary",
         "Rules.CheckBootstrapVersion",
         "",
         NO_BOOTSTRAP
     ),
     d!(
-        "reference",
+        "reference, vpc",
         "primary",
         "Resources.CDKMetadata",
         "",
         NO_METADATA
     ),
     d!(
-        "reference",
+        "reference, vpc",
         "primary",
         "Resources.BackEndMedplumDatabaseClusterParamsF04B446D",
         "Properties.Description",
         AURORA_16
     ),
     d!(
-        "reference",
+        "reference, vpc",
         "primary",
         "Resources.BackEndMedplumDatabaseClusterParamsF04B446D",
         "Properties.Family",
         AURORA_16
     ),
     d!(
-        "reference",
+        "reference, vpc",
         "primary",
         "Resources.BackEndDatabaseCluster8B2F7305",
         "Properties.EngineVersion",
         AURORA_16
     ),
     d!(
-        "reference",
+        "reference, vpc",
         "primary",
         "Resources.BackEndRedisCluster52D28A6F",
         "Properties.CacheNodeType",
@@ -114,21 +114,21 @@ pub const DEVIATIONS: &[Deviation] = &[
     ),
     // eu-west-1: two stacks
     d!(
-        "eu, rds, cloudtrail",
+        "eu, rds, cloudtrail, all",
         "primary",
         "Parameters.BootstrapVersion",
         "",
         NO_BOOTSTRAP
     ),
     d!(
-        "eu, rds, cloudtrail",
+        "eu, rds, cloudtrail, all",
         "primary",
         "Rules.CheckBootstrapVersion",
         "",
         NO_BOOTSTRAP
     ),
     d!(
-        "eu, rds, cloudtrail",
+        "eu, rds, cloudtrail, all",
         "primary",
         "Resources.CDKMetadata",
         "",
@@ -156,112 +156,112 @@ pub const DEVIATIONS: &[Deviation] = &[
         AURORA_16
     ),
     d!(
-        "eu, rds, cloudtrail",
+        "eu, rds, cloudtrail, all",
         "primary",
         "Resources.BackEndRedisCluster52D28A6F",
         "Properties.CacheNodeType",
         REDIS_T4G
     ),
     d!(
-        "eu, rds, cloudtrail",
+        "eu, rds, cloudtrail, all",
         "primary",
         "Resources.FrontEndOriginAccessIdentity6D7F5EB8",
         "",
         OAI_IN_PRIMARY
     ),
     d!(
-        "eu, rds, cloudtrail",
+        "eu, rds, cloudtrail, all",
         "primary",
         "Resources.StorageOriginAccessIdentity7CB6436A",
         "",
         OAI_IN_PRIMARY
     ),
     d!(
-        "eu, rds, cloudtrail",
+        "eu, rds, cloudtrail, all",
         "primary",
         "Outputs.AppOriginAccessIdentity",
         "",
         OAI_PARAMETER
     ),
     d!(
-        "eu, rds, cloudtrail",
+        "eu, rds, cloudtrail, all",
         "primary",
         "Outputs.StorageOriginAccessIdentity",
         "",
         OAI_PARAMETER
     ),
     d!(
-        "eu, rds, cloudtrail",
+        "eu, rds, cloudtrail, all",
         "primary",
         "Resources.FrontEndAppBucketPolicyBAED1B9B",
         "Properties.PolicyDocument.Statement",
         OAI_GRANT
     ),
     d!(
-        "eu, rds, cloudtrail",
+        "eu, rds, cloudtrail, all",
         "primary",
         "Resources.StorageStorageBucketPolicy77CC849A",
         "Properties.PolicyDocument.Statement",
         OAI_GRANT
     ),
     d!(
-        "eu, rds, cloudtrail",
+        "eu, rds, cloudtrail, all",
         "us-east-1",
         "Parameters.BootstrapVersion",
         "",
         NO_BOOTSTRAP
     ),
     d!(
-        "eu, rds, cloudtrail",
+        "eu, rds, cloudtrail, all",
         "us-east-1",
         "Rules.CheckBootstrapVersion",
         "",
         NO_BOOTSTRAP
     ),
     d!(
-        "eu, rds, cloudtrail",
+        "eu, rds, cloudtrail, all",
         "us-east-1",
         "Resources.CDKMetadata",
         "",
         NO_METADATA
     ),
     d!(
-        "eu, rds, cloudtrail",
+        "eu, rds, cloudtrail, all",
         "us-east-1",
         "Resources.FrontEndOriginAccessIdentity6D7F5EB8",
         "",
         OAI_IN_PRIMARY
     ),
     d!(
-        "eu, rds, cloudtrail",
+        "eu, rds, cloudtrail, all",
         "us-east-1",
         "Resources.StorageOriginAccessIdentity7CB6436A",
         "",
         OAI_IN_PRIMARY
     ),
     d!(
-        "eu, rds, cloudtrail",
+        "eu, rds, cloudtrail, all",
         "us-east-1",
         "Parameters.AppOriginAccessIdentity",
         "",
         OAI_PARAMETER
     ),
     d!(
-        "eu, rds, cloudtrail",
+        "eu, rds, cloudtrail, all",
         "us-east-1",
         "Parameters.StorageOriginAccessIdentity",
         "",
         OAI_PARAMETER
     ),
     d!(
-        "eu, rds, cloudtrail",
+        "eu, rds, cloudtrail, all",
         "us-east-1",
         "Resources.FrontEndAppDistributionA2F700A1",
         "Properties.DistributionConfig.Origins[0].S3OriginConfig.OriginAccessIdentity",
         OAI_PARAMETER
     ),
     d!(
-        "eu, rds, cloudtrail",
+        "eu, rds, cloudtrail, all",
         "us-east-1",
         "Resources.StorageStorageDistributionAF8103AC",
         "Properties.DistributionConfig.Origins[0].S3OriginConfig.OriginAccessIdentity",

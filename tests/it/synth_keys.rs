@@ -4,6 +4,7 @@
 
 use medplum_init::config::infra::InfraConfig;
 use medplum_init::deploy::context::CdkContext;
+use medplum_init::deploy::vpc::{SubnetType, VpcLookup};
 use medplum_init::deploy::{Lookups, StackTemplate, SynthError, synth};
 use medplum_init::error::Diagnostic;
 use serde_json::{Map, Value, json};
@@ -432,6 +433,110 @@ fn availability_zones_come_from_the_context_or_fn_getazs() {
     );
 }
 
+/// The looked-up VPC of the `vpc` parity fixture, with `edit` applied, beside the reference
+/// lookups.
+fn with_vpc(edit: impl FnOnce(&mut VpcLookup)) -> Lookups {
+    let dir = root().join("tests/fixtures/cdk-4.0.2/vpc");
+    let mut vpc = CdkContext::read(&dir)
+        .unwrap()
+        .vpc("123456789012", "us-east-1", VPC)
+        .unwrap()
+        .expect("the fixture's lookup");
+    edit(&mut vpc);
+    Lookups {
+        vpc: Some(vpc),
+        ..lookups()
+    }
+}
+
+const VPC: &str = "vpc-0a1b2c3d4e5f60718";
+
+/// An existing VPC: no network resources of the stack's own, its subnets by ID; and what the
+/// stack cannot live with is refused before any template exists, naming the key and the fix.
+#[test]
+fn an_existing_vpc_is_used_as_looked_up_and_checked_first() {
+    let t = try_synth(with(json!({"vpcId": VPC, "maxAzs": 3})), &with_vpc(|_| {}))
+        .unwrap()
+        .remove(0)
+        .template;
+    for kind in [
+        "AWS::EC2::VPC",
+        "AWS::EC2::Subnet",
+        "AWS::EC2::NatGateway",
+        "AWS::EC2::FlowLog",
+    ] {
+        assert!(resources_of(&t, kind).is_empty(), "{kind}");
+    }
+    let private = json!([
+        "subnet-00000000000000004",
+        "subnet-00000000000000005",
+        "subnet-00000000000000006"
+    ]);
+    assert_eq!(one(&t, "AWS::RDS::DBSubnetGroup")["SubnetIds"], private);
+    assert_eq!(
+        one(&t, "AWS::ElastiCache::SubnetGroup")["SubnetIds"],
+        private
+    );
+    assert_eq!(
+        one(&t, "AWS::ElasticLoadBalancingV2::LoadBalancer")["Subnets"],
+        json!([
+            "subnet-00000000000000001",
+            "subnet-00000000000000002",
+            "subnet-00000000000000003"
+        ])
+    );
+
+    let cases: [(Value, Lookups, &str, &str); 4] = [
+        (
+            json!({"vpcId": VPC}),
+            with_vpc(|v| v.subnet_groups.retain(|g| g.kind != SubnetType::Private)),
+            "vpcId",
+            "NAT",
+        ),
+        (
+            json!({"vpcId": VPC, "maxAzs": 3}),
+            with_vpc(|v| {
+                for g in &mut v.subnet_groups {
+                    g.subnets.truncate(2);
+                }
+            }),
+            "maxAzs",
+            "set maxAzs to 2",
+        ),
+        (
+            json!({"vpcId": VPC}),
+            with_vpc(|v| {
+                for g in &mut v.subnet_groups {
+                    g.subnets.truncate(1);
+                }
+            }),
+            "maxAzs",
+            "second zone",
+        ),
+        (
+            json!({"vpcId": VPC}),
+            with_vpc(|v| v.subnet_groups.retain(|g| g.kind != SubnetType::Public)),
+            "vpcId",
+            "apiInternetFacing",
+        ),
+    ];
+    for (change, lookups, key, hint) in cases {
+        let e = try_synth(with(change.clone()), &lookups).unwrap_err();
+        assert_eq!(e.key(), Some(key), "{change}: {e}");
+        assert!(
+            e.hint().unwrap_or_default().contains(hint),
+            "{change}: {e} / {:?}",
+            e.hint()
+        );
+    }
+    // An internal load balancer needs no public subnets.
+    try_synth(
+        with(json!({"vpcId": VPC, "apiInternetFacing": false})),
+        &with_vpc(|v| v.subnet_groups.retain(|g| g.kind != SubnetType::Public)),
+    )
+    .unwrap();
+}
+
 /// `cloudTrailAlarms` as the CDK builds it both ways: a created log group, trail and topic, or
 /// an existing group and topic (then only the filters and alarms are the stack's). The
 /// properties themselves are held by the `cloudtrail` parity fixture.
@@ -489,7 +594,16 @@ fn keys_medplum_init_cannot_honour_are_errors_naming_them() {
             "clamscanEnabled",
             "guardDutyMalwareProtectionEnabled",
         ),
-        (json!({"vpcId": "vpc-0123456789abcdef0"}), "vpcId", "VPC"),
+        (
+            json!({"vpcId": "vpc-0123456789abcdef0"}),
+            "vpcId",
+            "vpc-provider:account=123456789012:filter.vpc-id=vpc-0123456789abcdef0:region=us-east-1:returnAsymmetricSubnets=true",
+        ),
+        (
+            json!({"vpcId": "vpc-xyz"}),
+            "vpcId",
+            "vpc-0123456789abcdef0",
+        ),
         (
             json!({"cloudTrailAlarms": {"logGroupCreate": true}}),
             "cloudTrailAlarms.logGroupName",

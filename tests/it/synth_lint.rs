@@ -21,6 +21,8 @@ fn lint_configs() -> Vec<PathBuf> {
         f.join("cdk-4.0.2/byo"),
         f.join("cdk-4.0.2/rds"),
         f.join("cdk-4.0.2/cloudtrail"),
+        f.join("cdk-4.0.2/vpc"),
+        f.join("cdk-4.0.2/all"),
         f.join("synth/all-features"),
         f.join("synth/no-lookups"),
     ]

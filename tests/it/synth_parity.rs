@@ -35,6 +35,8 @@ pub fn fixtures() -> Vec<Fixture> {
         f("byo", "cdk-4.0.2/byo"),
         f("rds", "cdk-4.0.2/rds"),
         f("cloudtrail", "cdk-4.0.2/cloudtrail"),
+        f("vpc", "cdk-4.0.2/vpc"),
+        f("all", "cdk-4.0.2/all"),
     ]
 }
 
@@ -52,9 +54,7 @@ pub fn config_path(dir: &Path) -> PathBuf {
 /// Synthesizes a fixture from its config and context, offline.
 pub fn synth_fixture(dir: &Path) -> Vec<StackTemplate> {
     let config = InfraConfig::read_plain(&config_path(dir)).unwrap();
-    let lookups = CdkContext::read(dir)
-        .unwrap()
-        .lookups(&config.account_number, &config.region);
+    let lookups = CdkContext::read(dir).unwrap().lookups_of(&config).unwrap();
     synth(&config, &lookups).unwrap()
 }
 

@@ -14,7 +14,7 @@ pub struct Cache {
 }
 
 pub fn build(t: &mut Template, s: &Settings, net: &Network) -> Cache {
-    let private: Vec<_> = net.private_subnets.iter().map(|x| r#ref(x)).collect();
+    let private: Vec<_> = net.private_subnets.clone();
     let subnet_group = t.add(
         &["BackEnd", "RedisSubnetGroup"],
         Resource::new(
@@ -39,7 +39,7 @@ pub fn build(t: &mut Template, s: &Settings, net: &Network) -> Cache {
                             "IpProtocol": "icmp",
                             "ToPort": 86
                         }],
-                        "VpcId": r#ref(&net.vpc)
+                        "VpcId": net.vpc.clone()
                     }),
                 ),
             );

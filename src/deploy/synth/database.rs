@@ -77,7 +77,7 @@ fn aurora(t: &mut Template, a: &Aurora, net: &Network) -> Db {
     } else {
         ("Snapshot", "Delete")
     };
-    let private: Vec<_> = net.private_subnets.iter().map(|x| r#ref(x)).collect();
+    let private: Vec<_> = net.private_subnets.clone();
     let mut subnet_group = Resource::new(
         "AWS::RDS::DBSubnetGroup",
         json!({
@@ -100,7 +100,7 @@ fn aurora(t: &mut Template, a: &Aurora, net: &Network) -> Db {
                     "Description": "Allow all outbound traffic by default",
                     "IpProtocol": "-1"
                 }],
-                "VpcId": r#ref(&net.vpc)
+                "VpcId": net.vpc.clone()
             }),
         ),
     );
@@ -352,7 +352,7 @@ impl Proxy<'_> {
                         "Description": "Allow all outbound traffic by default",
                         "IpProtocol": "-1"
                     }],
-                    "VpcId": r#ref(&net.vpc)
+                    "VpcId": net.vpc.clone()
                 }),
             ),
         );
@@ -381,7 +381,7 @@ impl Proxy<'_> {
                 }),
             ),
         );
-        let private: Vec<_> = net.private_subnets.iter().map(|x| r#ref(x)).collect();
+        let private: Vec<_> = net.private_subnets.clone();
         let proxy = t.add(
             &["BackEnd", "DatabaseProxy", "Resource"],
             Resource::new(

@@ -14,15 +14,6 @@ use crate::deploy::SynthError;
 /// Keys that would change the stack in ways medplum-init cannot reproduce. Each names the
 /// alternative.
 pub(super) fn refuse_unsupported(c: &InfraConfig) -> Result<(), SynthError> {
-    if opt(&c.vpc_id).is_some() {
-        return Err(unsupported(
-            "vpcId",
-            "deploying into an existing VPC needs the CDK's EC2 lookups of its subnets and route \
-             tables",
-            "remove vpcId (or set it to \"\") to let the stack create its VPC, or deploy this \
-             environment with the official CDK",
-        ));
-    }
     if c.clamscan_enabled == Some(true) {
         return Err(unsupported(
             "clamscanEnabled",

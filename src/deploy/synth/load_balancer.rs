@@ -33,7 +33,7 @@ pub fn build(t: &mut Template, s: &Settings, net: &Network) {
                 "TargetGroupAttributes": tg_attributes,
                 "TargetType": "ip",
                 "UnhealthyThresholdCount": 5,
-                "VpcId": r#ref(&net.vpc)
+                "VpcId": net.vpc.clone()
             }),
         ),
     );
@@ -71,9 +71,9 @@ pub fn build(t: &mut Template, s: &Settings, net: &Network) {
         }
     }
     let subnets: Vec<Value> = if s.internet_facing {
-        net.public_subnets.iter().map(|x| r#ref(x)).collect()
+        net.public_subnets.clone()
     } else {
-        net.private_subnets.iter().map(|x| r#ref(x)).collect()
+        net.private_subnets.clone()
     };
     let mut lb_resource = Resource::new(
         "AWS::ElasticLoadBalancingV2::LoadBalancer",
@@ -107,7 +107,7 @@ pub fn build(t: &mut Template, s: &Settings, net: &Network) {
                         "IpProtocol": "tcp",
                         "ToPort": 443
                     }],
-                    "VpcId": r#ref(&net.vpc)
+                    "VpcId": net.vpc.clone()
                 }),
             ),
         );

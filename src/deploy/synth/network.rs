@@ -1,18 +1,25 @@
 //! The VPC (`BackEnd/VPC`), as `ec2.Vpc` builds it with Medplum's options: 10.0.0.0/16, one public
 //! and one private-with-egress subnet per availability zone, one NAT gateway per zone, and flow
-//! logs of all traffic to `/medplum/flowlogs/<name>`.
+//! logs of all traffic to `/medplum/flowlogs/<name>`. Or, with `vpcId`, the existing VPC as
+//! `Vpc.fromLookup` imports it: no resources, its subnets by ID, checked first for what the
+//! stack needs of them.
 
-use serde_json::json;
+use serde_json::{Value, json};
 
-use super::settings::Settings;
+use super::settings::{Settings, invalid};
 use super::template::{Resource, Template, assume_role, att, default_policy, r#ref, statement};
+use crate::config::infra::InfraConfig;
+use crate::deploy::SynthError;
+use crate::deploy::context::Lookups;
+use crate::deploy::vpc::{SubnetType, VpcLookup};
 
 /// What later parts of the stack attach to.
 #[derive(Debug, Clone)]
 pub struct Network {
-    pub vpc: String,
-    pub public_subnets: Vec<String>,
-    pub private_subnets: Vec<String>,
+    /// The VPC's ID: a `Ref` to the stack's VPC, or the existing VPC's ID.
+    pub vpc: Value,
+    pub public_subnets: Vec<Value>,
+    pub private_subnets: Vec<Value>,
     /// Routes and associations that make the public subnets reach the internet: an
     /// internet-facing load balancer waits for them.
     pub public_ready: Vec<String>,
@@ -39,7 +46,107 @@ fn cidr(index: usize, mask: u32) -> String {
     )
 }
 
+/// The looked-up VPC of `vpcId`, checked for what the stack needs: private subnets (with
+/// egress: the servers pull their image and reach AWS APIs) in at least `maxAzs` zones, and,
+/// for an internet-facing load balancer, public subnets in two zones.
+pub(super) fn existing(
+    c: &InfraConfig,
+    vpc_id: &str,
+    lookups: &Lookups,
+    internet_facing: bool,
+) -> Result<VpcLookup, SynthError> {
+    let Some(vpc) = lookups.vpc.as_ref().filter(|v| v.vpc_id == vpc_id) else {
+        return Err(SynthError::MissingVpc {
+            vpc_id: vpc_id.into(),
+            hint: format!(
+                "run synth, diff or deploy with AWS access so medplum-init looks it up and \
+                 records it in cdk.context.json, or add the CDK's entry \
+                 \"{}\" there",
+                crate::deploy::vpc::context_key(&c.account_number, &c.region, vpc_id)
+            ),
+        });
+    };
+    let private = vpc.zones(SubnetType::Private);
+    if private.is_empty() {
+        let found: Vec<String> = vpc
+            .subnet_groups
+            .iter()
+            .map(|g| format!("{} ({:?}, {})", g.name, g.kind, g.subnets.len()))
+            .collect();
+        return Err(invalid(
+            "vpcId",
+            format!(
+                "VPC {vpc_id} has no private subnets (subnet groups: {})",
+                if found.is_empty() {
+                    "none".into()
+                } else {
+                    found.join(", ")
+                }
+            ),
+            "the database, Redis and the servers go into private subnets whose route tables \
+             send 0.0.0.0/0 to a NAT or transit gateway (or subnets tagged \
+             aws-cdk:subnet-type=Private); add them, or set vpcId to \"\" to let the stack \
+             create its VPC",
+        ));
+    }
+    if private.len() < 2 || private.len() < c.max_azs as usize {
+        return Err(invalid(
+            "maxAzs",
+            format!(
+                "the private subnets of VPC {vpc_id} span {} availability zone(s) ({}), fewer \
+                 than maxAzs {}",
+                private.len(),
+                private.join(", "),
+                c.max_azs
+            ),
+            if private.len() < 2 {
+                "add private subnets in a second zone: Aurora and the load balancer need two"
+                    .to_string()
+            } else {
+                format!(
+                    "set maxAzs to {} (with vpcId it is the number of zones the stack must \
+                     reach), or add private subnets in more zones",
+                    private.len()
+                )
+            },
+        ));
+    }
+    if internet_facing && vpc.zones(SubnetType::Public).len() < 2 {
+        return Err(invalid(
+            "vpcId",
+            format!(
+                "VPC {vpc_id} has public subnets in {} zone(s); an internet-facing load \
+                 balancer needs two",
+                vpc.zones(SubnetType::Public).len()
+            ),
+            "add public subnets (routed to an internet gateway) in two zones, or set \
+             apiInternetFacing to false for an internal load balancer",
+        ));
+    }
+    Ok(vpc.clone())
+}
+
+/// The existing VPC as the stack's parts see it: IDs only, nothing to wait for.
+fn imported(vpc: &VpcLookup) -> Network {
+    let ids = |kind| {
+        vpc.subnets(kind)
+            .iter()
+            .map(|s| json!(s.subnet_id))
+            .collect()
+    };
+    Network {
+        vpc: json!(vpc.vpc_id),
+        public_subnets: ids(SubnetType::Public),
+        private_subnets: ids(SubnetType::Private),
+        public_ready: Vec::new(),
+        private_ready: Vec::new(),
+    }
+}
+
 pub fn build(t: &mut Template, s: &Settings) -> Network {
+    if let Some(vpc) = &s.vpc {
+        return imported(vpc);
+    }
     let stack = t.stack().to_string();
     let flow_logs = t.add(
         &["BackEnd", "VpcFlowLogs", "Resource"],
@@ -69,7 +176,7 @@ pub fn build(t: &mut Template, s: &Settings) -> Network {
     let mask = subnet_mask(zones);
 
     let mut net = Network {
-        vpc: vpc.clone(),
+        vpc: r#ref(&vpc),
         public_subnets: Vec::new(),
         private_subnets: Vec::new(),
         public_ready: Vec::new(),
@@ -143,10 +250,10 @@ pub fn build(t: &mut Template, s: &Settings) -> Network {
                     .depends_on([route.clone(), association.clone()]),
                 );
                 nats.push(nat);
-                net.public_subnets.push(subnet);
+                net.public_subnets.push(r#ref(&subnet));
                 net.public_ready.extend([route, association]);
             } else {
-                net.private_subnets.push(subnet);
+                net.private_subnets.push(r#ref(&subnet));
                 net.private_ready.extend([route, association]);
             }
         }

@@ -272,7 +272,7 @@ pub fn build(t: &mut Template, s: &Settings, net: &Network, bot_role: &str, wait
                     "Description": "Allow all outbound traffic by default",
                     "IpProtocol": "-1"
                 }],
-                "VpcId": r#ref(&net.vpc)
+                "VpcId": net.vpc.clone()
             }),
         ),
     );
@@ -309,7 +309,7 @@ pub fn build(t: &mut Template, s: &Settings, net: &Network, bot_role: &str, wait
     // autoscaling resources do too), and on the listener as a resource.
     let mut construct_deps: Vec<String> = wait_for.to_vec();
     construct_deps.push(task_role.clone());
-    let subnets: Vec<Value> = net.private_subnets.iter().map(|x| r#ref(x)).collect();
+    let subnets: Vec<Value> = net.private_subnets.clone();
     let service = t.add(
         &["BackEnd", "FargateService", "Service"],
         Resource::new(

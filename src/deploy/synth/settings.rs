@@ -13,6 +13,7 @@ use crate::config::cloudtrail::CloudTrailAlarms;
 use crate::config::infra::{DEFAULT_CACHE_NODE_TYPE, InfraConfig};
 use crate::config::validators as v;
 use crate::config::zones;
+use crate::deploy::vpc::VpcLookup;
 use crate::deploy::{Lookups, SynthError};
 
 /// Aurora PostgreSQL version when `rdsInstanceVersion` is absent: upstream Medplum's current
@@ -160,6 +161,8 @@ pub struct Settings {
     pub storage_logging: Option<LogTarget>,
     /// GuardDuty Malware Protection for S3 on the storage bucket; `Some(true)` for on-demand only.
     pub guardduty: Option<bool>,
+    /// The existing VPC (`vpcId`), looked up and checked; `None` builds one.
+    pub vpc: Option<VpcLookup>,
     /// `cloudTrailAlarms`, built in each stack.
     pub cloud_trail: Option<CloudTrailAlarms>,
 }
@@ -264,7 +267,21 @@ impl Settings {
                 "use 2 or more: the load balancer and the database need subnets in two zones",
             ));
         }
+        let vpc = match opt(&c.vpc_id) {
+            Some(id) => {
+                check("vpcId", v::aws_id(id, "vpc"))?;
+                Some(super::network::existing(
+                    c,
+                    id,
+                    lookups,
+                    c.api_internet_facing != Some(false),
+                )?)
+            }
+            None => None,
+        };
         let azs = match &lookups.availability_zones {
+            // The existing VPC's subnets fix the zones.
+            _ if vpc.is_some() => Azs::Selected(c.max_azs),
             Some(names) if !names.is_empty() => {
                 Azs::Named(names.iter().take(c.max_azs as usize).cloned().collect())
             }
@@ -448,6 +465,7 @@ impl Settings {
                 &c.storage_logging_prefix,
             )?,
             guardduty: guardduty(c)?,
+            vpc,
             cloud_trail: match &c.cloud_trail_alarms {
                 Some(v) => crate::config::cloudtrail::parse(v)
                     .map_err(|(key, problem, fix)| invalid(&key, problem, fix))?,
