@@ -24,6 +24,9 @@ const OAI_IN_PRIMARY: &str = "origin access identity created in the primary stac
     policy can grant it (the CDK leaves the grant to `medplum aws update-bucket-policies`)";
 const OAI_GRANT: &str = "grants the origin access identity read access, which the CDK cannot do \
     across stacks";
+const CLOUDTRAIL_ONCE: &str = "CloudTrail alarms in the primary stack only: the copy in the \
+    us-east-1 stack is a second multi-region trail of the same events, and its alarms cannot \
+    notify an snsTopicArn in another region";
 const OAI_PARAMETER: &str =
     "the us-east-1 stack takes the identity from the primary stack's output";
 
@@ -40,6 +43,14 @@ macro_rules! d {
 }
 
 pub const DEVIATIONS: &[Deviation] = &[
+    // Every resource under CloudTrailAlarms (the entry is a prefix when it ends in `*`).
+    d!(
+        "cloudtrail, all",
+        "us-east-1",
+        "Resources.CloudTrailAlarms*",
+        "",
+        CLOUDTRAIL_ONCE
+    ),
     // us-east-1, defaults
     d!(
         "reference, vpc",

@@ -1,8 +1,9 @@
 //! `CloudTrailAlarms` (`cloudTrailAlarms`): the CIS-benchmark metric filters and alarms on the
 //! CloudTrail log group, the SNS topic they notify, and, with `logGroupCreate`, the log group
-//! and a multi-region trail (with its bucket and role) that fills it. `@medplum/cdk` adds the
-//! construct at the root of both stacks, so with a stack outside us-east-1 everything here exists
-//! twice: once per region.
+//! and a multi-region trail (with its bucket and role) that fills it. In the primary stack only:
+//! `@medplum/cdk` adds the construct to the us-east-1 stack too, where it is a second
+//! multi-region trail of the same events (paid, and every alarm fires twice) and, with
+//! `snsTopicArn`, alarms notifying a topic in another region, which CloudWatch refuses.
 
 use serde_json::{Value, json};
 

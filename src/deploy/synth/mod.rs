@@ -58,9 +58,6 @@ pub fn build(config: &InfraConfig, lookups: &Lookups) -> Result<Vec<StackTemplat
         let mut global = Template::new(&name, &s.name);
         frontend::build(&mut global, &s, Placement::Global, US_EAST_1);
         storage::build(&mut global, &s, Placement::Global, US_EAST_1);
-        if let Some(c) = &s.cloud_trail {
-            cloudtrail::build(&mut global, c, &s.stack_name, &s.account);
-        }
         let inputs = [frontend::OAI_PARAMETER, storage::OAI_PARAMETER]
             .into_iter()
             .map(|p| StackInput {

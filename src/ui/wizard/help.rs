@@ -163,8 +163,8 @@ pub fn field_help(f: FieldId) -> &'static str {
         }
         Advanced => {
             "Show the options larger and regulated installs use: RDS Proxy, the parameter-group \
-             and cluster-ID settings of Medplum's major-version upgrade procedure, and CloudTrail \
-             alarms on account activity. Most installs leave them off."
+             and cluster-ID settings of Medplum's major-version upgrade procedure, CloudTrail \
+             alarms on account activity, and an existing VPC to deploy into. Most installs leave them off."
         }
         RdsProxy => {
             "Put an RDS Proxy between the servers and Aurora: it pools connections, so many \
@@ -189,8 +189,8 @@ pub fn field_help(f: FieldId) -> &'static str {
             "Alarm on the CIS benchmark's account events: unauthorized API calls, console \
              sign-in without MFA or failing, root use, and changes to IAM policies, CloudTrail, \
              KMS keys, bucket policies, security groups, network ACLs, gateways, route tables, \
-             VPCs and Organizations. Fifteen alarms at $0.10 a month each, in each stack (twice \
-             outside us-east-1), plus CloudWatch Logs ingestion of the trail (about $0.50/GB)."
+             VPCs and Organizations, from every region. Fifteen alarms at $0.10 a month each, plus \
+             CloudWatch Logs ingestion of the trail (about $0.50/GB)."
         }
         TrailLogGroup => {
             "The CloudWatch Logs group CloudTrail writes to and the alarms' metric filters \
@@ -200,8 +200,8 @@ pub fn field_help(f: FieldId) -> &'static str {
         TrailCreate => {
             "Create the log group (kept a year, retained when the stack goes), a multi-region \
              trail with log file validation writing to it, and the trail's bucket. The first \
-             trail of management events is free; a second one (another trail of yours, or the \
-             us-east-1 stack's) costs about $2 per 100,000 events. Off: use a group an existing \
+             trail of management events is free; a second one (if you have a trail already) costs \
+             about $2 per 100,000 events. Off: use a group an existing \
              trail fills."
         }
         AlarmTopic => {
@@ -209,6 +209,13 @@ pub fn field_help(f: FieldId) -> &'static str {
              (arn:aws:sns:<region>:<account>:<topic>) uses yours, empty lets CloudFormation \
              name a new one. Subscribe your security team to it (email, chat) after the deploy; \
              a topic nobody subscribes to alarms no one."
+        }
+        VpcId => {
+            "Deploy into a VPC you already have (vpc-…), such as one a landing zone provides. \
+             The stack then builds no VPC, subnets or NAT gateways (about $33 a month per zone \
+             saved) and puts the database, Redis and servers in the VPC's private subnets \
+             (routed to a NAT or transit gateway, in at least as many zones as you chose) and \
+             the load balancer in its public ones. Empty: the stack creates its VPC."
         }
         LbLogging => {
             "Keep the API load balancer's access logs in S3: useful for audits and debugging. \
