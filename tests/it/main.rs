@@ -9,6 +9,7 @@ mod cli_contract;
 mod crash_matrix;
 mod deploy;
 mod deploy_e2e;
+mod deploy_features;
 mod deploy_takeover;
 mod destroy;
 mod environments;

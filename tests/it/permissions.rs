@@ -30,6 +30,7 @@ const CONSTRUCTORS: &[(&str, &str)] = &[
     ("s3", "s3"),
     ("lambda", "lambda"),
     ("ecs", "ecs"),
+    ("ec2", "ec2"),
     ("cloudformation", "cloudformation"),
 ];
 

@@ -59,6 +59,8 @@ const SCRIPT: &[&str] = &[
     "",
     "",
     "prod-security",
+    // no existing VPC
+    "",
     // Certificates: api, app, storage, validation records, wait
     "",
     "",

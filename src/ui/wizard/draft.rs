@@ -49,6 +49,7 @@ const MANAGED_TOP: &[&str] = &[
     "rdsProxyEnabled",
     "rdsPersistentParameterGroups",
     "rdsIdsMajorVersionSuffix",
+    "vpcId",
     "rdsInstanceType",
     "desiredServerCount",
     "serverImage",
@@ -359,7 +360,11 @@ impl Draft {
             FieldId::CloudTrail,
         ]
         .into_iter()
-        .any(|f| self.values.get(&f).map(String::as_str) == Some("true"));
+        .any(|f| self.values.get(&f).map(String::as_str) == Some("true"))
+            || self
+                .values
+                .get(&FieldId::VpcId)
+                .is_some_and(|v| !v.is_empty());
         if on {
             self.set(FieldId::Advanced, "true".into());
         }

@@ -35,6 +35,7 @@ pub enum FieldId {
     TrailLogGroup,
     TrailCreate,
     AlarmTopic,
+    VpcId,
     CertApi,
     CertApp,
     CertStorage,
@@ -96,7 +97,7 @@ pub fn fargate_monthly_usd(cpu: u32, memory_mib: u32) -> f64 {
 pub const NAT_MONTHLY_USD: f64 = 32.85;
 
 impl FieldId {
-    pub const ALL: [FieldId; 40] = [
+    pub const ALL: [FieldId; 41] = [
         FieldId::Name,
         FieldId::Region,
         FieldId::StackName,
@@ -121,6 +122,7 @@ impl FieldId {
         FieldId::TrailLogGroup,
         FieldId::TrailCreate,
         FieldId::AlarmTopic,
+        FieldId::VpcId,
         FieldId::CertApi,
         FieldId::CertApp,
         FieldId::CertStorage,
@@ -171,6 +173,7 @@ impl FieldId {
             TrailCreate => "cloudTrailAlarms.logGroupCreate",
             // Written as snsTopicArn when the answer is an ARN (see Draft::to_toml).
             AlarmTopic => "cloudTrailAlarms.snsTopicName",
+            VpcId => "vpcId",
             CertApi => "certificates.api",
             CertApp => "certificates.app",
             CertStorage => "certificates.storage",
@@ -212,7 +215,7 @@ impl FieldId {
             }
             MaxAzs | RdsInstances | RdsInstanceType | ServerCount | ServerCpu | ServerMemory
             | ServerImage | Advanced | RdsProxy | RdsPersistentGroups | RdsIdsSuffix
-            | CloudTrail | TrailLogGroup | TrailCreate | AlarmTopic => Section::Capacity,
+            | CloudTrail | TrailLogGroup | TrailCreate | AlarmTopic | VpcId => Section::Capacity,
             CertApi | CertApp | CertStorage | CertDnsRecords | CertWait => Section::Certificates,
             KeyMode | SigningKeyId => Section::SigningKey,
             SupportEmail | EmailIdentity => Section::Email,
@@ -248,6 +251,7 @@ impl FieldId {
             TrailLogGroup => "Trail log group",
             TrailCreate => "Create the trail",
             AlarmTopic => "Alarm topic",
+            VpcId => "Existing VPC",
             CertApi => "API certificate",
             CertApp => "App certificate",
             CertStorage => "Storage certificate",
@@ -272,7 +276,7 @@ impl FieldId {
         match self {
             Name | StackName | DomainName | ApiDomain | AppDomain | StorageDomain
             | StorageBucket | ServerImage | SigningKeyId | SupportEmail | LbLoggingBucket
-            | ClientId | GoogleClientId | TrailLogGroup | AlarmTopic => Kind::Text,
+            | ClientId | GoogleClientId | TrailLogGroup | AlarmTopic | VpcId => Kind::Text,
             CertDnsRecords | CertWait | LbLogging | CreateLoggingBucket | RegisterEnabled
             | Advanced | RdsProxy | RdsPersistentGroups | RdsIdsSuffix | CloudTrail
             | TrailCreate => Kind::Toggle,
@@ -294,7 +298,7 @@ impl FieldId {
             SigningKeyId => d.value(KeyMode, k) == "existing",
             LbLoggingBucket | CreateLoggingBucket => d.value(LbLogging, k) == "true",
             CertDnsRecords => d.value(Zone, k) != "skip",
-            RdsProxy | RdsPersistentGroups | CloudTrail => d.value(Advanced, k) == "true",
+            RdsProxy | RdsPersistentGroups | CloudTrail | VpcId => d.value(Advanced, k) == "true",
             TrailLogGroup | TrailCreate | AlarmTopic => {
                 d.value(Advanced, k) == "true" && d.value(CloudTrail, k) == "true"
             }
@@ -383,7 +387,7 @@ impl FieldId {
             }
             CreateLoggingBucket => "true".into(),
             RegisterEnabled => "true".into(),
-            ClientId | GoogleClientId | LogLevel => String::new(),
+            ClientId | GoogleClientId | LogLevel | VpcId => String::new(),
         }
     }
 
@@ -401,6 +405,7 @@ impl FieldId {
                 | FieldId::RdsProxy
                 | FieldId::RdsPersistentGroups
                 | FieldId::RdsIdsSuffix
+                | FieldId::VpcId
         )
     }
 
@@ -456,7 +461,8 @@ impl FieldId {
             SigningKeyId => v::cloudfront_key_id(value),
             SupportEmail => required(value).and_then(|_| v::email(value)),
             TrailLogGroup => required(value).and_then(|_| cloudtrail::check_log_group(value)),
-            AlarmTopic if value.is_empty() => Ok(()),
+            AlarmTopic | VpcId if value.is_empty() => Ok(()),
+            VpcId => v::aws_id(value, "vpc"),
             AlarmTopic => cloudtrail::check_topic(value),
             ClientId | GoogleClientId if value.is_empty() => Ok(()),
             ClientId => v::fhir_id(value),
