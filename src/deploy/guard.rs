@@ -151,6 +151,22 @@ fn property_risks(c: &ResourceChange) -> Vec<Risk> {
                     .to_string(),
                 fix: None,
             }),
+            // Within the VPC (maxAzs changed) this is in place; a vpcId switched under a
+            // deployed database asks Aurora to move VPC, which it refuses: the update fails and
+            // rolls back after the stack's other changes.
+            ("AWS::RDS::DBSubnetGroup", "SubnetIds") => out.push(Risk {
+                logical_id: c.logical_id.clone(),
+                severity: Severity::Caution,
+                what: "the database's subnets change: in place within its VPC (maxAzs changed), \
+                       but Aurora cannot move to another VPC, so with vpcId switched the update \
+                       fails and rolls back"
+                    .to_string(),
+                fix: Some(
+                    "keep vpcId as deployed; to move the database to another VPC, restore a \
+                     snapshot into a new environment there"
+                        .to_string(),
+                ),
+            }),
             ("AWS::ElastiCache::ReplicationGroup", "CacheNodeType") => out.push(Risk {
                 logical_id: c.logical_id.clone(),
                 severity: Severity::Caution,

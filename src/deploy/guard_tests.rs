@@ -300,3 +300,23 @@ fn a_new_parameter_group_is_a_caution() {
     assert_eq!(risks[0].severity, Severity::Caution);
     assert!(risks[0].what.contains("parameter group"));
 }
+
+/// `vpcId` switched (or `maxAzs` changed) moves the database's subnet group: worth reading first,
+/// since Aurora cannot change VPC in place.
+#[test]
+fn new_database_subnets_are_a_caution_naming_vpc_id() {
+    let risks = assess(
+        &template(),
+        &[set(
+            "BackEndDatabaseClusterSubnetsEE06EF7A",
+            "AWS::RDS::DBSubnetGroup",
+            "SubnetIds",
+            None,
+            None,
+        )],
+    );
+    assert_eq!(risks.len(), 1, "{risks:?}");
+    assert_eq!(risks[0].severity, Severity::Caution);
+    assert!(risks[0].what.contains("another VPC"), "{:?}", risks[0]);
+    assert!(risks[0].fix.as_deref().unwrap().contains("vpcId"));
+}
