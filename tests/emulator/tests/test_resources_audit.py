@@ -1,14 +1,17 @@
-"""The CloudTrail-alarm and RDS Proxy resource types: AWS::RDS::DBProxy,
-AWS::RDS::DBProxyTargetGroup, AWS::CloudTrail::Trail, AWS::Logs::MetricFilter,
-AWS::CloudWatch::Alarm and AWS::SNS::Topic.
+"""The CloudTrail-alarm, RDS Proxy and persistent-parameter-group resource types:
+AWS::RDS::DBProxy, AWS::RDS::DBProxyTargetGroup, AWS::RDS::DBParameterGroup (with the
+DBInstance and DBClusterParameterGroup behaviour around it), AWS::CloudTrail::Trail,
+AWS::Logs::MetricFilter, AWS::CloudWatch::Alarm and AWS::SNS::Topic.
 
 Each type is created and deleted through the emulator and read back through its service's
 API, as in ``test_resources.py`` (whose server, helpers and gap check this module reuses). The
 refusals that matter most (a proxy whose secret does not exist, a trail on a bucket whose
 policy does not let CloudTrail write, a metric filter on a missing log group, an alarm
-notifying a missing topic) run through the lifecycle emulator, which executes the stack the
-way CloudFormation does: the resource fails with the service's reason and the stack rolls
-back. The official CDK output of the ``cloudtrail`` fixture deploys and deletes as well.
+notifying a missing topic, deleting a parameter group a retained instance still uses) run
+through the lifecycle emulator, which executes the stack the way CloudFormation does: the
+resource fails with the service's reason and the stack rolls back (or, on delete, ends
+DELETE_FAILED). The official CDK output of the ``cloudtrail`` and ``rds`` fixtures deploys and
+deletes as well.
 
 Run: ``/work/main/.venv/bin/python -m pytest -q tests/emulator/tests/test_resources_audit.py``
 """
@@ -29,12 +32,14 @@ from conftest_lifecycle import (  # noqa: F401 - fixtures
     template,
     wait_stack,
 )
+from conftest_lifecycle import deploy as execute_change_set
 from test_resources import (  # noqa: F401 - fixtures
     REPO,
     TEMPLATE_BUCKET,
     Aws,
     assert_creation_fails,
     check_alarms,
+    check_distributions,
     check_regional_stack,
     deploy,
     endpoint,
@@ -48,6 +53,8 @@ from test_resources import (  # noqa: F401 - fixtures
 
 ACCOUNT = "123456789012"
 AUDIT_TEMPLATE = REPO / "tests/fixtures/cdk-4.0.2/cloudtrail/MedplumAuditStack.template.json"
+RDS_FIXTURE = REPO / "tests/fixtures/cdk-4.0.2/rds"
+BOOTSTRAP = {"BootstrapVersion": "/cdk-bootstrap/hnb659fds/version"}
 
 
 def getatt(logical_id: str, attribute: str) -> dict[str, Any]:
@@ -569,3 +576,403 @@ def test_official_cdk_cloudtrail_stack_creates_and_deletes(endpoint: str) -> Non
     assert buckets == retained_buckets
     with pytest.raises(ClientError, match="NoSuchBucketPolicy"):
         aws("s3").get_bucket_policy(Bucket=trail["S3BucketName"])
+
+
+# --- Instance parameter groups (AWS::RDS::DBParameterGroup) and the instances using them. ---
+
+
+def parameter_group_template(
+    parameters: dict[str, Any] | None = None, family: str = "aurora-postgresql16"
+) -> dict[str, Any]:
+    """A cluster whose instance uses a generated-name instance parameter group, and whose
+    cluster parameter group has an explicit, mixed-case name."""
+    return {
+        "Resources": {
+            "ClusterParameters": {
+                "Type": "AWS::RDS::DBClusterParameterGroup",
+                "Properties": {
+                    "DBClusterParameterGroupName": "Medplum-Cluster-Params",
+                    "Description": "Cluster parameter group for aurora-postgresql16",
+                    "Family": "aurora-postgresql16",
+                    "Parameters": {"statement_timeout": "60000"},
+                },
+            },
+            "InstanceParameters": {
+                "Type": "AWS::RDS::DBParameterGroup",
+                "Properties": {
+                    "Description": "Parameter group for aurora-postgresql16",
+                    "Family": family,
+                    "Parameters": {"log_min_duration_statement": "1000"}
+                    if parameters is None
+                    else parameters,
+                    "Tags": [{"Key": "medplum:environment", "Value": "test"}],
+                },
+            },
+            "Cluster": {
+                "Type": "AWS::RDS::DBCluster",
+                "Properties": {
+                    "Engine": "aurora-postgresql",
+                    "EngineVersion": "16.9",
+                    "MasterUsername": "clusteradmin",
+                    "MasterUserPassword": "a-password-of-some-length",
+                    "DBClusterParameterGroupName": ref("ClusterParameters"),
+                },
+            },
+            "Instance": {
+                "Type": "AWS::RDS::DBInstance",
+                "Properties": {
+                    "DBClusterIdentifier": ref("Cluster"),
+                    "DBInstanceClass": "db.t4g.medium",
+                    "DBParameterGroupName": ref("InstanceParameters"),
+                    "Engine": "aurora-postgresql",
+                },
+            },
+        },
+        "Outputs": {"GroupRef": {"Value": ref("InstanceParameters")}},
+    }
+
+
+def parameters_of(rds: Any, group: str) -> dict[str, str]:
+    return {
+        p["ParameterName"]: p["ParameterValue"]
+        for p in rds.describe_db_parameters(DBParameterGroupName=group)["Parameters"]
+    }
+
+
+def instance_parameter_groups(rds: Any, instance: str) -> list[str]:
+    [database] = rds.describe_db_instances(DBInstanceIdentifier=instance)["DBInstances"]
+    return [g["DBParameterGroupName"] for g in database["DBParameterGroups"]]
+
+
+def test_db_parameter_group_creates_updates_in_place_and_refuses_delete_in_use(
+    endpoint: str,
+) -> None:
+    aws = Aws(endpoint, "eu-west-1")
+    rds = aws("rds")
+    created = outputs(deploy(aws, "PgStack", parameter_group_template()))
+
+    # Ref: the generated name, lowercase (RDS stores group names lowercase).
+    [group] = physical_ids(aws, "PgStack", "AWS::RDS::DBParameterGroup")
+    assert re.fullmatch(r"pgstack-instanceparameters-[a-z0-9]{12}", group), group
+    assert created["GroupRef"] == group
+    [described] = rds.describe_db_parameter_groups(DBParameterGroupName=group)[
+        "DBParameterGroups"
+    ]
+    assert described["DBParameterGroupFamily"] == "aurora-postgresql16"
+    assert described["Description"] == "Parameter group for aurora-postgresql16"
+    assert parameters_of(rds, group) == {"log_min_duration_statement": "1000"}
+    [instance] = physical_ids(aws, "PgStack", "AWS::RDS::DBInstance")
+    assert instance_parameter_groups(rds, instance) == [group]
+
+    # The explicitly named cluster parameter group: stored and referenced lowercase.
+    assert physical_ids(aws, "PgStack", "AWS::RDS::DBClusterParameterGroup") == [
+        "medplum-cluster-params"
+    ]
+    [cluster] = rds.describe_db_clusters()["DBClusters"]
+    assert cluster["DBClusterParameterGroup"] == "medplum-cluster-params"
+    cluster_parameters = rds.describe_db_cluster_parameters(
+        DBClusterParameterGroupName="medplum-cluster-params"
+    )["Parameters"]
+    assert {p["ParameterName"]: p["ParameterValue"] for p in cluster_parameters} == {
+        "statement_timeout": "60000"
+    }
+
+    # Parameters change in place: same group, the new set exactly (the dropped one reset).
+    deploy(
+        aws,
+        "PgStack",
+        parameter_group_template({"work_mem": "65536", "random_page_cost": 1.1}),
+    )
+    assert physical_ids(aws, "PgStack", "AWS::RDS::DBParameterGroup") == [group]
+    assert parameters_of(rds, group) == {"work_mem": "65536", "random_page_cost": "1.1"}
+    assert instance_parameter_groups(rds, instance) == [group]
+
+    # As RDS: a group an instance (a cluster) still uses is not deleted.
+    with pytest.raises(ClientError) as raised:
+        rds.delete_db_parameter_group(DBParameterGroupName=group)
+    assert raised.value.response["Error"]["Code"] == "InvalidDBParameterGroupState"
+    assert raised.value.response["Error"]["Message"] == (
+        f"One or more database instances are still members of this parameter group {group}, "
+        "so the group cannot be deleted"
+    )
+    with pytest.raises(ClientError) as raised:
+        rds.delete_db_cluster_parameter_group(DBClusterParameterGroupName="medplum-cluster-params")
+    assert raised.value.response["Error"]["Code"] == "InvalidDBParameterGroupState"
+    assert rds.describe_db_parameter_groups(DBParameterGroupName=group)["DBParameterGroups"]
+
+    # An explicit name is stored (and is the Ref) lowercase; it is unique in the region.
+    named = {
+        "Type": "AWS::RDS::DBParameterGroup",
+        "Properties": {
+            "DBParameterGroupName": "Medplum-Writer-Params",
+            "Description": "Writer",
+            "Family": "aurora-postgresql16",
+        },
+    }
+    deploy(aws, "NamedPg", {"Resources": {"Group": named}})
+    assert physical_ids(aws, "NamedPg", "AWS::RDS::DBParameterGroup") == ["medplum-writer-params"]
+    named["Properties"]["DBParameterGroupName"] = "medplum-WRITER-params"
+    assert_creation_fails(
+        aws,
+        "NamedPgAgain",
+        {"Resources": {"Group": named}},
+        "Resource of type 'AWS::RDS::DBParameterGroup' with identifier 'medplum-writer-params' "
+        "already exists.",
+    )
+
+    # The stack delete removes the instance first, then the groups (moto retries the rest).
+    aws("cloudformation").delete_stack(StackName="PgStack")
+    wait_for_stack(aws, "PgStack", "DELETE_COMPLETE")
+    assert rds.describe_db_instances()["DBInstances"] == []
+    assert rds.describe_db_clusters()["DBClusters"] == []
+    assert group not in {
+        g["DBParameterGroupName"] for g in rds.describe_db_parameter_groups()["DBParameterGroups"]
+    }
+    assert "medplum-cluster-params" not in {
+        g["DBClusterParameterGroupName"]
+        for g in rds.describe_db_cluster_parameter_groups()["DBClusterParameterGroups"]
+    }
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (
+            {"Instance": {"DBParameterGroupName": "absent-group"}},
+            "DBParameterGroup not found: absent-group",
+        ),
+        (
+            {"InstanceParameters": {"Family": None}},
+            "Properties validation failed for resource InstanceParameters with message: "
+            "#: required key [Family] not found",
+        ),
+        (
+            {"InstanceParameters": {"DBParameterGroupName": "1-group"}},
+            "#/DBParameterGroupName: failed validation constraint for keyword [pattern]",
+        ),
+    ],
+    ids=["instance-names-a-missing-group", "no-family", "name-starts-with-digit"],
+)
+def test_db_parameter_group_refusals(
+    endpoint: str, change: dict[str, dict[str, Any]], message: str
+) -> None:
+    body = parameter_group_template()
+    for logical_id, properties in change.items():
+        target = body["Resources"][logical_id]["Properties"]
+        for key, value in properties.items():
+            if value is None:
+                del target[key]
+            else:
+                target[key] = value
+    del body["Outputs"]
+    assert_creation_fails(Aws(endpoint, "eu-west-1"), "BrokenPg", body, message)
+
+
+def test_a_parameter_group_a_retained_instance_uses_is_not_deleted(emu: Any, emu_cfn: Any) -> None:
+    """Through the lifecycle emulator: the instance is retained, its group is not, so the
+    group's delete fails as in AWS and the stack ends DELETE_FAILED."""
+    body = parameter_group_template()
+    for logical_id in ("Cluster", "Instance", "ClusterParameters"):
+        body["Resources"][logical_id]["DeletionPolicy"] = "Retain"
+    stack = execute_change_set(emu_cfn, "retained", json.dumps(body))
+    assert stack["StackStatus"] == "CREATE_COMPLETE", stack
+    rds = emu.client("rds")
+    [group] = [
+        r["PhysicalResourceId"]
+        for r in emu_cfn.describe_stack_resources(StackName="retained")["StackResources"]
+        if r["ResourceType"] == "AWS::RDS::DBParameterGroup"
+    ]
+
+    emu_cfn.delete_stack(StackName="retained")
+    assert wait_stack(emu_cfn, "retained", timeout=30)["StackStatus"] == "DELETE_FAILED"
+    [reason] = [
+        e.get("ResourceStatusReason")
+        for e in events(emu_cfn, "retained")
+        if e["LogicalResourceId"] == "InstanceParameters" and e["ResourceStatus"] == "DELETE_FAILED"
+    ]
+    assert reason == (
+        'Resource handler returned message: "One or more database instances are still members '
+        f'of this parameter group {group}, so the group cannot be deleted (Service: Rds, Status '
+        'Code: 400)"'
+    )
+    skipped = {
+        e["LogicalResourceId"]
+        for e in events(emu_cfn, "retained")
+        if e["ResourceStatus"] == "DELETE_SKIPPED"
+    }
+    assert {"Cluster", "Instance"} <= skipped
+    [database] = rds.describe_db_instances()["DBInstances"]
+    assert [g["DBParameterGroupName"] for g in database["DBParameterGroups"]] == [group]
+    assert parameters_of(rds, group) == {"log_min_duration_statement": "1000"}
+
+
+def test_a_new_family_replaces_the_group_and_moves_the_instance(emu: Any, emu_cfn: Any) -> None:
+    """Through the lifecycle emulator: the replacement is created, the instance modified to
+    use it, and only then (cleanup) the old group deleted, which the in-use check allows."""
+    stack = execute_change_set(emu_cfn, "family", json.dumps(parameter_group_template()))
+    assert stack["StackStatus"] == "CREATE_COMPLETE", stack
+
+    def ids() -> dict[str, str]:
+        return {
+            r["LogicalResourceId"]: r["PhysicalResourceId"]
+            for r in emu_cfn.describe_stack_resources(StackName="family")["StackResources"]
+        }
+
+    before = ids()
+    body = parameter_group_template(family="aurora-postgresql17")
+    stack = execute_change_set(emu_cfn, "family", json.dumps(body), change_set_type="UPDATE")
+    assert stack["StackStatus"] == "UPDATE_COMPLETE", stack
+    after = ids()
+    assert after["InstanceParameters"] != before["InstanceParameters"]
+    assert after["Instance"] == before["Instance"]
+    rds = emu.client("rds")
+    assert instance_parameter_groups(rds, after["Instance"]) == [after["InstanceParameters"]]
+    groups = {
+        g["DBParameterGroupName"]: g["DBParameterGroupFamily"]
+        for g in rds.describe_db_parameter_groups()["DBParameterGroups"]
+    }
+    assert groups.get(after["InstanceParameters"]) == "aurora-postgresql17"
+    assert before["InstanceParameters"] not in groups
+
+
+# --- The official CDK output with persistent parameter groups and an RDS proxy ---
+# (tests/fixtures/cdk-4.0.2/rds: rdsPersistentParameterGroups, rdsIdsMajorVersionSuffix,
+# rdsProxyEnabled).
+
+
+def test_official_cdk_rds_stacks_create_and_delete(endpoint: str) -> None:
+    """@medplum/cdk 4.0.2 with persistent parameter groups, the ``PG16``-suffixed (retained)
+    cluster and its two instances, each on its own instance parameter group, behind an RDS
+    proxy; and the us-east-1 companion stack (CloudFront). Deleting the stacks leaves what
+    ``DeletionPolicy: Retain`` keeps (the three parameter groups, the subnet group, the
+    cluster and its instances, the storage bucket) and nothing else."""
+    stack, companion_name = "MedplumDataStack", "MedplumDataStack-us-east-1"
+    regional = Aws(endpoint, "eu-west-1")
+    global_ = Aws(endpoint, "us-east-1")
+    template = with_prerequisites(
+        regional, json.loads((RDS_FIXTURE / f"{stack}.template.json").read_text())
+    )
+    companion = with_prerequisites(
+        global_, json.loads((RDS_FIXTURE / f"{companion_name}.template.json").read_text())
+    )
+    deploy(regional, stack, template, BOOTSTRAP)
+    deploy(global_, companion_name, companion, BOOTSTRAP)
+
+    check_regional_stack(regional, stack, template)
+    resources = template["Resources"]
+    ids = {
+        r["LogicalResourceId"]: r["PhysicalResourceId"]
+        for r in regional("cloudformation").describe_stack_resources(StackName=stack)[
+            "StackResources"
+        ]
+    }
+
+    def of_type(resource_type: str) -> list[str]:
+        return sorted(lid for lid, r in resources.items() if r["Type"] == resource_type)
+
+    rds = regional("rds")
+    [cluster_lid] = of_type("AWS::RDS::DBCluster")
+    [cluster_group_lid] = of_type("AWS::RDS::DBClusterParameterGroup")
+    cluster_id = ids[cluster_lid]
+    [cluster] = rds.describe_db_clusters(DBClusterIdentifier=cluster_id)["DBClusters"]
+    assert cluster["DBClusterParameterGroup"] == ids[cluster_group_lid]
+    cluster_parameters = rds.describe_db_cluster_parameters(
+        DBClusterParameterGroupName=ids[cluster_group_lid]
+    )["Parameters"]
+    assert {p["ParameterName"]: p["ParameterValue"] for p in cluster_parameters} == resources[
+        cluster_group_lid
+    ]["Properties"]["Parameters"]
+
+    # Each instance is on the instance parameter group its template names (writer, reader).
+    instance_groups = of_type("AWS::RDS::DBParameterGroup")
+    assert len(instance_groups) == 2
+    used = []
+    for instance_lid in of_type("AWS::RDS::DBInstance"):
+        group_lid = resources[instance_lid]["Properties"]["DBParameterGroupName"]["Ref"]
+        assert group_lid in instance_groups
+        assert instance_parameter_groups(rds, ids[instance_lid]) == [ids[group_lid]]
+        [described] = rds.describe_db_parameter_groups(DBParameterGroupName=ids[group_lid])[
+            "DBParameterGroups"
+        ]
+        assert described["DBParameterGroupFamily"] == "aurora-postgresql16"
+        used.append(group_lid)
+    assert sorted(used) == instance_groups
+    assert {m["DBInstanceIdentifier"] for m in cluster["DBClusterMembers"]} == {
+        ids[lid] for lid in of_type("AWS::RDS::DBInstance")
+    }
+
+    # The proxy: authenticating with the cluster's secret, its target group on the cluster,
+    # its endpoint published in SSM.
+    [proxy] = rds.describe_db_proxies(DBProxyName="DatabaseProxy")["DBProxies"]
+    [attachment_lid] = of_type("AWS::SecretsManager::SecretTargetAttachment")
+    assert [a["SecretArn"] for a in proxy["Auth"]] == [ids[attachment_lid]]
+    assert proxy["EngineFamily"] == "POSTGRESQL" and proxy["RequireTLS"] is True
+    [target_group_lid] = of_type("AWS::RDS::DBProxyTargetGroup")
+    [target_group] = rds.describe_db_proxy_target_groups(DBProxyName="DatabaseProxy")[
+        "TargetGroups"
+    ]
+    assert target_group["TargetGroupArn"] == ids[target_group_lid]
+    targets = rds.describe_db_proxy_targets(DBProxyName="DatabaseProxy")["Targets"]
+    assert [(t["RdsResourceId"], t["Type"]) for t in targets] == [(cluster_id, "TRACKED_CLUSTER")]
+    endpoint_parameter = regional("ssm").get_parameter(Name="/medplum/data/databaseProxyEndpoint")
+    assert endpoint_parameter["Parameter"]["Value"] == proxy["Endpoint"]
+    check_distributions(global_, companion_name, key_groups=1)
+
+    global_("cloudformation").delete_stack(StackName=companion_name)
+    wait_for_stack(global_, companion_name, "DELETE_COMPLETE")
+    assert global_("cloudfront").list_distributions()["DistributionList"].get("Items", []) == []
+    regional("cloudformation").delete_stack(StackName=stack)
+    wait_for_stack(regional, stack, "DELETE_COMPLETE")
+
+    # Retained: the parameter groups, the subnet group, the cluster and its instances.
+    retained = {lid for lid, r in resources.items() if r.get("DeletionPolicy") == "Retain"}
+    assert {resources[lid]["Type"] for lid in retained} == {
+        "AWS::RDS::DBClusterParameterGroup",
+        "AWS::RDS::DBParameterGroup",
+        "AWS::RDS::DBSubnetGroup",
+        "AWS::RDS::DBCluster",
+        "AWS::RDS::DBInstance",
+        "AWS::S3::Bucket",
+    }
+    assert [c["DBClusterIdentifier"] for c in rds.describe_db_clusters()["DBClusters"]] == [
+        cluster_id
+    ]
+    [cluster] = rds.describe_db_clusters(DBClusterIdentifier=cluster_id)["DBClusters"]
+    assert cluster["DBClusterParameterGroup"] == ids[cluster_group_lid]
+    assert {d["DBInstanceIdentifier"] for d in rds.describe_db_instances()["DBInstances"]} == {
+        ids[lid] for lid in of_type("AWS::RDS::DBInstance")
+    }
+    for instance_lid in of_type("AWS::RDS::DBInstance"):
+        group_lid = resources[instance_lid]["Properties"]["DBParameterGroupName"]["Ref"]
+        assert instance_parameter_groups(rds, ids[instance_lid]) == [ids[group_lid]]
+    assert {
+        g["DBParameterGroupName"] for g in rds.describe_db_parameter_groups()["DBParameterGroups"]
+    } >= {ids[lid] for lid in instance_groups}
+    assert [
+        g["DBClusterParameterGroupName"]
+        for g in rds.describe_db_cluster_parameter_groups()["DBClusterParameterGroups"]
+    ] == [ids[cluster_group_lid]]
+    [subnet_group_lid] = of_type("AWS::RDS::DBSubnetGroup")
+    assert [g["DBSubnetGroupName"] for g in rds.describe_db_subnet_groups()["DBSubnetGroups"]] == [
+        ids[subnet_group_lid]
+    ]
+    # Gone: the proxy (and its target group), the cache, the secrets, the parameters, the
+    # web ACL, the load balancer, the ECS cluster, the bucket policies.
+    assert rds.describe_db_proxies()["DBProxies"] == []
+    assert regional("elasticache").describe_replication_groups()["ReplicationGroups"] == []
+    assert regional("secretsmanager").list_secrets()["SecretList"] == []
+    assert regional("ssm").get_parameters_by_path(Path="/medplum", Recursive=True)[
+        "Parameters"
+    ] == []
+    assert regional("wafv2").list_web_acls(Scope="REGIONAL")["WebACLs"] == []
+    assert regional("elbv2").describe_load_balancers()["LoadBalancers"] == []
+    assert [
+        c for c in regional("ecs").describe_clusters(clusters=[ids[of_type("AWS::ECS::Cluster")[0]]])[
+            "clusters"
+        ]
+        if c["status"] == "ACTIVE"
+    ] == []
+    buckets = {b["Name"] for b in regional("s3").list_buckets()["Buckets"]} - {TEMPLATE_BUCKET}
+    assert buckets == {"medplum-data-storage"}
+    with pytest.raises(ClientError, match="NoSuchBucketPolicy"):
+        regional("s3").get_bucket_policy(Bucket="medplum-data-storage")
