@@ -367,3 +367,50 @@ fn a_deploy_with_rds_proxy_and_cloudtrail_alarms_reaches_create_complete() {
         );
     });
 }
+
+/// The data-risk guard on a deployed stack: switching `rdsIdsMajorVersionSuffix` on renames the
+/// cluster's construct, so the change set removes the running cluster and adds an empty one.
+/// `diff` shows it as blocking and names the keys; `deploy --yes` refuses it and the cluster
+/// stays where it is.
+#[test]
+fn a_cluster_replaced_through_the_ids_suffix_is_refused() {
+    let emu = Moto::emulator();
+    create_zone(&emu, "example.com");
+    let dir = tempfile::tempdir().unwrap();
+    install(&emu, dir.path(), "rdsInstanceVersion = \"16.9\"\n");
+    let (code, out, err) = deploy(&emu, dir.path());
+    assert_eq!(code, 0, "stdout:\n{out}\nstderr:\n{err}");
+    let cluster = |emu: &Moto| {
+        stack_resources(emu, "us-east-1", STACK)
+            .into_iter()
+            .filter(|r| r.1 == "AWS::RDS::DBCluster")
+            .map(|r| (r.0, r.2))
+            .collect::<Vec<_>>()
+    };
+    let before = cluster(&emu);
+    assert_eq!(before.len(), 1, "{before:?}");
+
+    let path = dir.path().join("medplum.staging.config.json");
+    let mut config: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    config["rdsPersistentParameterGroups"] = json!(true);
+    config["rdsIdsMajorVersionSuffix"] = json!(true);
+    std::fs::write(&path, serde_json::to_string_pretty(&config).unwrap()).unwrap();
+
+    let d = dir.path().to_str().unwrap();
+    let out = run_against(&emu, dir.path(), &["diff", "--dir", d, "--output", "plain"]);
+    let (diff_out, diff_err) = (text(&out.stdout), text(&out.stderr));
+    assert_eq!(out.status.code(), Some(3), "{diff_out}{diff_err}");
+    assert!(
+        diff_out.contains(&format!(
+            "! {} removed: it holds the Medplum database",
+            before[0].0
+        )),
+        "{diff_out}"
+    );
+    assert!(diff_out.contains("rdsIdsMajorVersionSuffix"), "{diff_out}");
+
+    let (code, out, err) = deploy(&emu, dir.path());
+    assert_eq!(code, 2, "stdout:\n{out}\nstderr:\n{err}");
+    assert!(err.contains("--allow-data-risk"), "{err}");
+    assert_eq!(cluster(&emu), before, "the running cluster is untouched");
+}
