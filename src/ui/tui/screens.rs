@@ -268,6 +268,8 @@ fn placeholder(field: FieldId) -> &'static str {
         FieldId::SigningKeyId => "e.g. K2JCJMDEHXQW5F",
         FieldId::ClientId => "optional (ClientApplication id)",
         FieldId::GoogleClientId => "optional: Google OAuth client",
+        FieldId::VpcId => "optional: vpc-… (empty: the stack creates a VPC)",
+        FieldId::AlarmTopic => "optional: a name or ARN (empty: a generated name)",
         FieldId::DomainName => "required, e.g. example.com",
         FieldId::SupportEmail => "required, e.g. support@example.com",
         _ => "required",

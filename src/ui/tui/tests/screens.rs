@@ -89,6 +89,20 @@ fn capacity_memory() {
     snap("05_capacity_memory", &mut app);
 }
 
+/// "Advanced options" open with CloudTrail alarms on: the questions they add, with the help and
+/// cost hint of the alarm topic.
+#[test]
+fn capacity_advanced_with_cloudtrail() {
+    let mut app = started();
+    to_section(&mut app, Section::Capacity);
+    focus(&mut app, FieldId::Advanced);
+    key(&mut app, KeyCode::Char('y'));
+    focus(&mut app, FieldId::CloudTrail);
+    key(&mut app, KeyCode::Char('y'));
+    focus(&mut app, FieldId::AlarmTopic);
+    snap("05_capacity_advanced_cloudtrail", &mut app);
+}
+
 #[test]
 fn certificates_looking_up() {
     let mut app = started();
