@@ -36,6 +36,20 @@ fn install(emu: &Moto, dir: &Path, extra: &str) {
     );
 }
 
+/// An emulator with the `example.com` zone and a folder holding a finished headless install
+/// with `extra` answers; `before` runs against the emulator first (to create a VPC, say).
+fn installed<T>(
+    extra: impl FnOnce(&T) -> String,
+    before: impl FnOnce(&Moto) -> T,
+) -> (Moto, tempfile::TempDir, T) {
+    let emu = Moto::emulator();
+    create_zone(&emu, "example.com");
+    let made = before(&emu);
+    let dir = tempfile::tempdir().unwrap();
+    install(&emu, dir.path(), &extra(&made));
+    (emu, dir, made)
+}
+
 fn deploy(emu: &Moto, dir: &Path) -> (i32, String, String) {
     let d = dir.to_str().unwrap();
     let out = run_against(
@@ -300,10 +314,10 @@ async fn deployed_db_subnets(sdk: &aws_config::SdkConfig) -> Vec<String> {
 /// A VPC that does not exist stops the deploy before any change set, naming vpcId and the fix.
 #[test]
 fn a_vpc_that_does_not_exist_is_reported_before_any_change() {
-    let emu = Moto::emulator();
-    create_zone(&emu, "example.com");
-    let dir = tempfile::tempdir().unwrap();
-    install(&emu, dir.path(), "vpcId = \"vpc-0123456789abcdef0\"\n");
+    let (emu, dir, ()) = installed(
+        |_| "vpcId = \"vpc-0123456789abcdef0\"\n".to_string(),
+        |_| (),
+    );
     let (code, out, err) = deploy(&emu, dir.path());
     assert_eq!(code, 2, "invalid input: stdout:\n{out}\nstderr:\n{err}");
     assert!(
@@ -320,15 +334,14 @@ fn a_vpc_that_does_not_exist_is_reported_before_any_change() {
 /// the server's proxy endpoint parameter is written.
 #[test]
 fn a_deploy_with_rds_proxy_and_cloudtrail_alarms_reaches_create_complete() {
-    let emu = Moto::emulator();
-    create_zone(&emu, "example.com");
-    let dir = tempfile::tempdir().unwrap();
-    install(
-        &emu,
-        dir.path(),
-        "rdsProxyEnabled = true\n\
-         cloudTrailAlarms = { logGroupName = \"medplum-staging-cloudtrail\", logGroupCreate = \
-         true, snsTopicName = \"medplum-staging-alarms\" }\n",
+    let (emu, dir, ()) = installed(
+        |_| {
+            "rdsProxyEnabled = true\n\
+             cloudTrailAlarms = { logGroupName = \"medplum-staging-cloudtrail\", logGroupCreate = \
+             true, snsTopicName = \"medplum-staging-alarms\" }\n"
+                .to_string()
+        },
+        |_| (),
     );
     let (code, out, err) = deploy(&emu, dir.path());
     assert_eq!(code, 0, "stdout:\n{out}\nstderr:\n{err}");
@@ -374,10 +387,7 @@ fn a_deploy_with_rds_proxy_and_cloudtrail_alarms_reaches_create_complete() {
 /// stays where it is.
 #[test]
 fn a_cluster_replaced_through_the_ids_suffix_is_refused() {
-    let emu = Moto::emulator();
-    create_zone(&emu, "example.com");
-    let dir = tempfile::tempdir().unwrap();
-    install(&emu, dir.path(), "rdsInstanceVersion = \"16.9\"\n");
+    let (emu, dir, ()) = installed(|_| "rdsInstanceVersion = \"16.9\"\n".to_string(), |_| ());
     let (code, out, err) = deploy(&emu, dir.path());
     assert_eq!(code, 0, "stdout:\n{out}\nstderr:\n{err}");
     let cluster = |emu: &Moto| {
