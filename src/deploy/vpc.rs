@@ -13,6 +13,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::synth::ids::locale_cmp;
 use crate::aws::{AwsClients, AwsError};
 use crate::error::Diagnostic;
 
@@ -226,9 +227,10 @@ pub fn classify(
         }
     }
     for g in &mut groups {
-        // Stable, as JavaScript's sort.
+        // Stable, as JavaScript's sort, with the CDK's `localeCompare` (for zone names, which
+        // are lower case, it agrees with byte order; the shared helper keeps it so).
         g.subnets
-            .sort_by(|a, b| a.availability_zone.cmp(&b.availability_zone));
+            .sort_by(|a, b| locale_cmp(&a.availability_zone, &b.availability_zone));
     }
     Ok(VpcLookup {
         vpc_id: vpc_id.to_string(),
