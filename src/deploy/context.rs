@@ -193,7 +193,7 @@ impl CdkContext {
     /// `vpcId`, when it sets one.
     pub fn lookups_of(&self, config: &InfraConfig) -> Result<Lookups, ContextError> {
         let mut l = self.lookups(&config.account_number, &config.region);
-        if let Some(id) = config.vpc_id.as_deref().filter(|v| !v.is_empty()) {
+        if let Some(id) = vpc_id(config) {
             l.vpc = self.vpc(&config.account_number, &config.region, id)?;
         }
         Ok(l)
@@ -257,6 +257,11 @@ pub fn has_zone(config: &InfraConfig, lookups: &Lookups) -> bool {
     }
     let zones = zone_list(lookups);
     pick_zone(&zones, &config.domain_name, wanted(config)).is_some()
+}
+
+/// The config's `vpcId`, with "" meaning unset as the CDK's truthiness check treats it.
+fn vpc_id(config: &InfraConfig) -> Option<&str> {
+    config.vpc_id.as_deref().filter(|v| !v.is_empty())
 }
 
 fn wanted(config: &InfraConfig) -> Option<&str> {
@@ -335,7 +340,7 @@ pub async fn lookups_for(
 ) -> Result<(Lookups, bool), ContextError> {
     let mut ctx = CdkContext::read(dir)?;
     let have = ctx.lookups_of(config)?;
-    let vpc_id = config.vpc_id.as_deref().filter(|v| !v.is_empty());
+    let vpc_id = vpc_id(config);
     let vpc_missing = vpc_id.is_some() && have.vpc.is_none();
     let Some(clients) = clients.filter(|_| !has_zone(config, &have) || vpc_missing) else {
         return Ok((have, false));

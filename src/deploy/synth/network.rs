@@ -89,7 +89,8 @@ pub(super) fn existing(
              create its VPC",
         ));
     }
-    if private.len() < 2 || private.len() < c.max_azs as usize {
+    // maxAzs is 2 or more (checked before), so this also catches a single zone.
+    if private.len() < c.max_azs as usize {
         return Err(invalid(
             "maxAzs",
             format!(
@@ -111,13 +112,13 @@ pub(super) fn existing(
             },
         ));
     }
-    if internet_facing && vpc.zones(SubnetType::Public).len() < 2 {
+    let public = vpc.zones(SubnetType::Public).len();
+    if internet_facing && public < 2 {
         return Err(invalid(
             "vpcId",
             format!(
-                "VPC {vpc_id} has public subnets in {} zone(s); an internet-facing load \
-                 balancer needs two",
-                vpc.zones(SubnetType::Public).len()
+                "VPC {vpc_id} has public subnets in {public} zone(s); an internet-facing load \
+                 balancer needs two"
             ),
             "add public subnets (routed to an internet gateway) in two zones, or set \
              apiInternetFacing to false for an internal load balancer",

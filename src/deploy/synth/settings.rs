@@ -163,7 +163,7 @@ pub struct Settings {
     pub guardduty: Option<bool>,
     /// The existing VPC (`vpcId`), looked up and checked; `None` builds one.
     pub vpc: Option<VpcLookup>,
-    /// `cloudTrailAlarms`, built in each stack.
+    /// `cloudTrailAlarms`, built in the primary stack.
     pub cloud_trail: Option<CloudTrailAlarms>,
 }
 

@@ -139,27 +139,26 @@ impl Draft {
                     continue;
                 }
                 FieldId::KeyMode | FieldId::Advanced | FieldId::CloudTrail => continue,
-                // Empty: a topic CloudFormation names. An ARN: an existing topic.
+                // Empty: a topic CloudFormation names.
                 FieldId::AlarmTopic if value.is_empty() => continue,
-                FieldId::AlarmTopic if value.starts_with("arn:") => {
-                    if let Some((_, t)) = tables.iter_mut().find(|(n, _)| *n == "cloudTrailAlarms")
-                    {
-                        t.insert("snsTopicArn".into(), Value::String(value));
-                    }
-                    continue;
-                }
                 FieldId::LbLogging if value != "true" => continue,
                 _ => {}
             }
+            // An ARN names an existing topic: the CDK reads it from another key.
+            let answer_key = if id == FieldId::AlarmTopic && value.starts_with("arn:") {
+                "cloudTrailAlarms.snsTopicArn"
+            } else {
+                id.key()
+            };
             let typed = typed(id, &value);
-            match id.key().split_once('.') {
+            match answer_key.split_once('.') {
                 Some((table, key)) => {
                     if let Some((_, t)) = tables.iter_mut().find(|(n, _)| *n == table) {
                         t.insert(key.into(), typed);
                     }
                 }
                 None => {
-                    top.insert(id.key().into(), typed);
+                    top.insert(answer_key.into(), typed);
                 }
             }
         }
